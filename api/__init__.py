@@ -1,0 +1,1 @@
+"""ASGI transport: the Starlette app factory, routes, middleware, settings and the CLI."""

@@ -1,0 +1,123 @@
+"""The Starlette application factory."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from api.graphql import GraphQLApp
+from api.middleware import RequestContextMiddleware
+from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
+from auth.clients import demo_clients
+from auth.keys import SigningKeys
+from auth.middleware import BearerAuthMiddleware
+from auth.server import BuiltinAuthorizationServer
+from auth.tokens import TokenValidator
+from schema.build import build_schema
+from store import migrations
+from store.db import create_engine
+from store.pii import PiiCipher
+
+
+def signing_keys(settings: Settings) -> SigningKeys:
+    """The built-in authorization server's key pair, kept with the data so tokens survive restarts."""
+    return SigningKeys.load_or_create(settings.data_dir / "keys" / "signing-jwk.json")
+
+
+def authorization_server(settings: Settings, keys: SigningKeys) -> BuiltinAuthorizationServer:
+    clients = demo_clients(DEMO_CLIENT_SECRET_PREFIX) if settings.demo_clients else ()
+    return BuiltinAuthorizationServer(
+        issuer=settings.issuer,
+        audience=settings.token_audience,
+        keys=keys,
+        clients=clients,
+        token_ttl_seconds=settings.token_ttl_seconds,
+    )
+
+
+def _is_graphiql_page(scope: Scope) -> bool:
+    if scope.get("method") != "GET":
+        return False
+    headers = dict(scope.get("headers") or [])
+    return b"text/html" in headers.get(b"accept", b"") and not scope.get("query_string")
+
+
+def create_app(settings: Settings, *, database_url: str) -> Starlette:
+    keys = signing_keys(settings)
+    auth_server = authorization_server(settings, keys)
+    validator = TokenValidator(
+        issuer=settings.issuer, audience=settings.token_audience, jwks=keys.public_jwks(), algorithms=(keys.alg,)
+    )
+    head = migrations.head_revision()
+    schema = build_schema()
+    pii = PiiCipher(settings.pii_key.get_secret_value())
+    graphiql = settings.dev_mode
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(
+            database_url,
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            statement_timeout_ms=settings.statement_timeout_ms,
+        )
+        app.state.engine = engine
+        app.state.graphql = GraphQLApp(schema, engine=engine, pii=pii, graphiql=graphiql)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            current = await migrations.current_revision(request.app.state.engine)
+        except Exception as exc:  # any failure to reach the database means "not ready"
+            return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
+        if current != head:
+            return JSONResponse(
+                {"status": "unavailable", "migrations": {"current": current, "head": head}}, status_code=503
+            )
+        return JSONResponse({"status": "ready", "migrations": {"current": current, "head": head}})
+
+    def requires_token(scope: Scope) -> bool:
+        if not scope.get("path", "").startswith("/graphql"):
+            return False
+        return not (graphiql and _is_graphiql_page(scope))
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", _GraphQLEndpoint(), methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            *auth_server.routes(),
+        ],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(BearerAuthMiddleware, validator=validator, requires_token=requires_token),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.auth_server = auth_server
+    app.state.signing_keys = keys
+    return app
+
+
+class _GraphQLEndpoint:
+    """Forwards to the GraphQL view that the lifespan built around the engine."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["app"].state.graphql(scope, receive, send)

@@ -1,0 +1,174 @@
+"""The ``hrss-credit`` command: serve, migrate, seed-demo, token, schema print."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+
+from api.settings import Settings
+
+app = typer.Typer(help="hrss-credit: labor and social-security credit information API.", no_args_is_help=True)
+schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The configured database, or the embedded PostgreSQL under the data directory (stopped on exit)."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    from store.embedded import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(settings.data_dir)
+    err.print(f"starting the embedded PostgreSQL in {embedded.pgdata} …")
+    url = embedded.start()
+    try:
+        yield url
+    finally:
+        embedded.stop()
+
+
+def _migrate(url: str) -> None:
+    from store import migrations
+
+    migrations.upgrade(url)
+
+
+def _seed_if_empty(settings: Settings, url: str) -> None:
+    from store import demo
+    from store.db import create_engine
+    from store.pii import PiiCipher
+
+    async def run() -> None:
+        engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=120_000)
+        try:
+            async with engine.begin() as conn:
+                if not await demo.is_empty(conn):
+                    err.print("the database already holds subjects: demo data not loaded again")
+                    return
+                today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+                summary = await demo.seed_demo(conn, PiiCipher(settings.pii_key.get_secret_value()), today=today)
+            err.print(
+                f"demo data loaded: {summary.organizations} organizations, {summary.individuals} individuals, "
+                f"{summary.records} records, {summary.objections} objections"
+            )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@app.command()
+def serve(
+    migrate: bool = typer.Option(False, "--migrate", help="Run the migrations before serving."),
+    seed_demo: bool = typer.Option(False, "--seed-demo", help="Load the demo data into an empty database."),
+) -> None:
+    """Serve the API (uvicorn with uvloop and httptools) on HRSS_HOST:PORT."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.logging import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    if seed_demo and not settings.dev_mode:
+        err.print("[red]--seed-demo is for development only[/red]")
+        raise typer.Exit(2)
+    with database(settings) as url:
+        if migrate:
+            _migrate(url)
+        if seed_demo or settings.seed_demo_on_start:
+            _seed_if_empty(settings, url)
+        application = create_app(settings, database_url=url)
+        err.print(f"serving on {settings.issuer}/graphql")
+        uvicorn.run(
+            application,
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            http="httptools",
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+        )
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest migration."""
+    settings = _settings()
+    with database(settings) as url:
+        _migrate(url)
+    err.print("migrations at head")
+
+
+@app.command("seed-demo")
+def seed_demo_command() -> None:
+    """Load the demo data into an empty database (development only)."""
+    settings = _settings()
+    if not settings.dev_mode:
+        err.print("[red]seed-demo is for development only[/red]")
+        raise typer.Exit(2)
+    with database(settings) as url:
+        _migrate(url)
+        _seed_if_empty(settings, url)
+
+
+@app.command()
+def token(
+    client_id: str = typer.Argument(..., help="A demo client, e.g. procurement, inspection, admin."),
+    scope: str | None = typer.Option(None, help="Narrow the token to these scopes (space-separated)."),
+) -> None:
+    """Print an access token for a demo client (development only)."""
+    from api.app import authorization_server, signing_keys
+
+    settings = _settings()
+    if not settings.dev_mode or not settings.demo_clients:
+        err.print("[red]tokens are printed for demo clients in development mode only[/red]")
+        raise typer.Exit(2)
+    server = authorization_server(settings, signing_keys(settings))
+    try:
+        sys.stdout.write(server.issue_token(client_id, scopes=scope.split() if scope else None) + "\n")
+    except (KeyError, ValueError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@schema_app.command("print")
+def schema_print(
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the SDL to this file."),
+) -> None:
+    """Print the schema's SDL."""
+    from schema.build import build_schema
+
+    sdl = build_schema().as_str() + "\n"
+    if output:
+        output.write_text(sdl, encoding="utf-8")
+    else:
+        sys.stdout.write(sdl)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The one settings class of the service (pydantic-settings).
+
+Read once by the CLI and passed into ``create_app(settings)``; nothing reads the environment at import time.
+Lower layers (auth, store) receive plain values from here, never this class.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development defaults. A production deployment must replace every one of them: ``Settings`` refuses to
+# validate with ``env=production`` while any of these is still in use.
+DEMO_PII_KEY = "demo-pii-key-change-me-0123456789abcdef"
+DEMO_CLIENT_SECRET_PREFIX = "demo-secret-"
+
+
+class ProductionSettingsError(ValueError):
+    """Raised when a production configuration still carries a demo client or a demo secret."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HRSS_", extra="ignore", populate_by_name=True)
+
+    env: Literal["dev", "production"] = "dev"
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "HRSS_DATABASE_URL"),
+        description="PostgreSQL 14+ URL; unset: an embedded PostgreSQL under data_dir is started by the app.",
+    )
+    data_dir: Path = Field(default=Path(".data"), description="Embedded database, signing keys.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "HRSS_PORT"))
+    public_url: str | None = Field(
+        default=None, description="Base URL clients use to reach the service; default http://host:port."
+    )
+    token_audience: str = "hrss-credit"
+    token_ttl_seconds: int = 3600
+    demo_clients: bool = Field(default=True, description="Register the demo OAuth clients of policy.md.")
+    pii_key: SecretStr = SecretStr(DEMO_PII_KEY)
+    pool_size: int = 20
+    max_overflow: int = 10
+    statement_timeout_ms: int = 5000
+    log_level: str = "INFO"
+    log_json: bool = True
+    seed_demo_on_start: bool = Field(
+        default=False, description="Load the demo data into an empty database at start-up (`make run`)."
+    )
+
+    @property
+    def issuer(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def dev_mode(self) -> bool:
+        return self.env == "dev"
+
+    @model_validator(mode="after")
+    def _refuse_demo_secrets_in_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        problems = []
+        if self.demo_clients:
+            problems.append("HRSS_DEMO_CLIENTS must be false (demo OAuth clients and their secrets)")
+        if self.pii_key.get_secret_value() == DEMO_PII_KEY:
+            problems.append("HRSS_PII_KEY is the demo key")
+        if self.seed_demo_on_start:
+            problems.append("HRSS_SEED_DEMO_ON_START must be false")
+        if self.database_url is None:
+            problems.append("DATABASE_URL must name the production PostgreSQL")
+        if problems:
+            raise ProductionSettingsError("refusing to start in production: " + "; ".join(problems))
+        return self

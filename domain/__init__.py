@@ -1,0 +1,1 @@
+"""Pure domain rules of hrss-credit: no I/O, no framework imports."""

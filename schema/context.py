@@ -1,0 +1,36 @@
+"""The typed per-request context: the caller, the request's database connection and its dataloaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import strawberry
+
+from auth.tokens import Principal
+from schema.loaders import Loaders
+from store.pii import PiiCipher
+from store.session import RequestDb
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.websockets import WebSocket
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Any
+    principal: Principal
+    db: RequestDb
+    loaders: Loaders
+    pii: PiiCipher
+    today: date
+    request_id: str | None = None
+    purpose: str | None = None
+    # Subjects whose data this operation returned: the audit entry names them.
+    seen_subjects: set[int] = field(default_factory=set)
+
+
+Info: TypeAlias = strawberry.Info[Context, None]

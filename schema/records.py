@@ -1,0 +1,110 @@
+"""Credit records (信用信息): the CreditRecord node and its connection."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from domain.publicity import is_published
+from schema import permissions
+from schema.common import LegalBasis, Node, PageInfo, legal_basis_from_text
+from schema.enums import RecordCategory, RecordStatus, RecordType, Severity
+from schema.errors import NotFound
+from schema.ids import global_id, record_cursor
+from store.records import RecordPage, RecordRow
+
+from schema.context import Info
+
+if TYPE_CHECKING:
+    from schema.subjects import Subject
+
+
+@strawberry.type
+class CreditRecord(Node):
+    row: strawberry.Private[RecordRow]
+    category: RecordCategory
+    type: RecordType
+    severity: Severity | None
+    status: RecordStatus
+    title: str
+    decision_number: str = strawberry.field(description="文书号, unique per source unit.")
+    source_unit: str = strawberry.field(description="原行政行为作出单位.")
+    occurred_on: date | None
+    decided_on: date
+    publicity_until: date | None
+    penalty_fulfilled: bool | None
+    corrected_on: date | None
+    version: int = strawberry.field(description="1 for the original record; a correction is a new version.")
+
+    @classmethod
+    def from_row(cls, row: RecordRow) -> CreditRecord:
+        return cls(
+            row=row,
+            id=strawberry.ID(global_id("CreditRecord", row.id)),
+            category=RecordCategory(row.category),
+            type=RecordType(row.type),
+            severity=Severity(row.severity) if row.severity else None,
+            status=RecordStatus(row.status),
+            title=row.title,
+            decision_number=row.decision_number,
+            source_unit=row.source_unit,
+            occurred_on=row.occurred_on,
+            decided_on=row.decided_on,
+            publicity_until=row.publicity_until,
+            penalty_fulfilled=row.penalty_fulfilled,
+            corrected_on=row.corrected_on,
+            version=row.version,
+        )
+
+    @strawberry.field
+    def legal_basis(self) -> LegalBasis | None:
+        return legal_basis_from_text(self.row.legal_basis) if self.row.legal_basis else None
+
+    @strawberry.field(
+        description="True while the record is inside its publicity window and neither repaired nor revoked."
+    )
+    def published(self, info: Info) -> bool:
+        r = self.row
+        return is_published(r.status, r.decided_on, r.publicity_until, info.context.today)
+
+    @strawberry.field(
+        description="Free-form particulars of the decision; may name people, so it is guarded like personal information.",
+        permission_classes=[permissions.scope("record:details")],
+    )
+    def details(self) -> JSON | None:
+        value: Any = self.row.details
+        return value  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def subject(self, info: Info) -> Annotated[Subject, strawberry.lazy("schema.subjects")]:
+        from schema.subjects import Subject
+
+        row = await info.context.loaders.subject_by_id.load(self.row.subject_id)
+        if row is None:  # a foreign key guarantees it; this would be a broken database
+            raise NotFound("subject not found")
+        return Subject.from_row(row, info)
+
+
+@strawberry.type
+class CreditRecordEdge:
+    node: CreditRecord
+    cursor: str
+
+
+@strawberry.type
+class CreditRecordConnection:
+    edges: list[CreditRecordEdge]
+    page_info: PageInfo
+    total_count: int
+
+    @classmethod
+    def from_page(cls, page: RecordPage) -> CreditRecordConnection:
+        edges = [CreditRecordEdge(node=CreditRecord.from_row(r), cursor=record_cursor(r.decided_on, r.id)) for r in page.rows]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None),
+            total_count=page.total,
+        )

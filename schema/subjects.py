@@ -1,0 +1,173 @@
+"""Subjects (信用主体): look-up by identifier, listing with cursor pagination, identity fields."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain import identifiers
+from schema import permissions
+from schema.common import Node, PageInfo
+from schema.context import Info
+from schema.enums import GradeLevel, RecordCategory, SubjectKind
+from schema.errors import BadUserInput
+from schema.ids import global_id, parse_global_id, parse_record_cursor, parse_subject_cursor, subject_cursor
+from schema.records import CreditRecordConnection
+from store.records import RecordPageKey
+from store import subjects as subject_store
+from store.subjects import SubjectRow
+
+MAX_PAGE = 100
+
+
+@strawberry.input(description="Look a subject up by exactly one of its identifiers.")
+class SubjectRef:
+    uscc: str | None = None
+    id_number: str | None = None
+    id: strawberry.ID | None = None
+
+
+@strawberry.type
+class Subject(Node):
+    row: strawberry.Private[SubjectRow]
+    kind: SubjectKind
+    name: str
+    uscc: str | None = strawberry.field(description="统一社会信用代码 (organizations).")
+    id_number_masked: str | None = strawberry.field(
+        description="居民身份证号码, masked: first 6 and last 4 characters (individuals)."
+    )
+    region_code: str | None
+
+    @classmethod
+    def from_row(cls, row: SubjectRow, info: Info) -> Subject:
+        info.context.seen_subjects.add(row.id)
+        return cls(
+            row=row,
+            id=strawberry.ID(global_id("Subject", row.id)),
+            kind=SubjectKind(row.kind),
+            name=row.name,
+            uscc=row.uscc,
+            id_number_masked=row.id_number_masked,
+            region_code=row.region_code,
+        )
+
+    @strawberry.field(
+        description="The full ID number; personal information, for holders of the PII scope only.",
+        permission_classes=[permissions.scope("subject:pii")],
+    )
+    def id_number(self, info: Info) -> str | None:
+        if self.row.id_number_enc is None:
+            return None
+        return info.context.pii.decrypt(self.row.id_number_enc)
+
+    @strawberry.field
+    async def legal_representative(self, info: Info) -> Subject | None:
+        if self.row.legal_representative_id is None:
+            return None
+        row = await info.context.loaders.subject_by_id.load(self.row.legal_representative_id)
+        return Subject.from_row(row, info) if row else None
+
+    @strawberry.field(permission_classes=[permissions.scope("record:read")])
+    async def records(
+        self,
+        info: Info,
+        category: RecordCategory | None = None,
+        include_inactive: bool | None = False,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> CreditRecordConnection:
+        first = check_first(first)
+        key = RecordPageKey(
+            category=category.value if category else None,
+            include_inactive=bool(include_inactive),
+            first=first,
+            after=parse_record_cursor(after) if after else None,
+        )
+        page = await info.context.loaders.record_page_by_subject.load((self.row.id, key))
+        return CreditRecordConnection.from_page(page)
+
+
+@strawberry.type
+class SubjectEdge:
+    node: Subject
+    cursor: str
+
+
+@strawberry.type
+class SubjectConnection:
+    edges: list[SubjectEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+def check_first(first: int | None) -> int:
+    """Page size: 20 when null; 0 to 100 (a larger page is a batch job, not a query)."""
+    if first is None:
+        return 20
+    if first < 0 or first > MAX_PAGE:
+        raise BadUserInput(f"first must be between 0 and {MAX_PAGE}", field="first")
+    return first
+
+
+async def resolve_ref(info: Info, ref: SubjectRef, *, field: str = "ref") -> SubjectRow | None:
+    """The subject a SubjectRef names, or None when the identifier is valid but unknown."""
+    given = [name for name, value in (("uscc", ref.uscc), ("idNumber", ref.id_number), ("id", ref.id)) if value]
+    if len(given) != 1:
+        raise BadUserInput(
+            f"{field} must give exactly one of uscc, idNumber or id (got {len(given)})", field=field
+        )
+    ctx = info.context
+    try:
+        if ref.uscc:
+            uscc = identifiers.validate_uscc(ref.uscc)
+            found = await ctx.db.run(lambda c: subject_store.by_usccs(c, [uscc]))
+            return found.get(uscc)
+        if ref.id_number:
+            number = identifiers.validate_id_number(ref.id_number, today=ctx.today)
+            digest = ctx.pii.lookup_hash(number)
+            by_hash = await ctx.db.run(lambda c: subject_store.by_id_number_hashes(c, [digest]))
+            return by_hash.get(digest)
+    except identifiers.InvalidIdentifier as exc:
+        name = "uscc" if exc.kind == "uscc" else "idNumber"
+        raise BadUserInput(f"{field}.{name}: {exc.reason}", field=f"{field}.{name}") from None
+    assert ref.id is not None
+    type_name, pk = parse_global_id(ref.id, field=f"{field}.id")
+    if type_name != "Subject":
+        return None
+    return await ctx.loaders.subject_by_id.load(pk)
+
+
+@strawberry.type
+class SubjectQueries:
+    @strawberry.field(permission_classes=[permissions.scope("subject:read")])
+    async def subject(self, info: Info, ref: SubjectRef) -> Subject | None:
+        row = await resolve_ref(info, ref)
+        return Subject.from_row(row, info) if row else None
+
+    @strawberry.field(permission_classes=[permissions.scope("subject:read")])
+    async def subjects(
+        self,
+        info: Info,
+        name_contains: str | None = None,
+        kind: SubjectKind | None = None,
+        grade: GradeLevel | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> SubjectConnection:
+        first = check_first(first)
+        after_id = parse_subject_cursor(after) if after else None
+        filt = subject_store.SubjectFilter(
+            name_contains=name_contains or None,
+            kind=kind.value if kind else None,
+            grade=grade.value if grade else None,
+        )
+        rows = await info.context.db.run(lambda c: subject_store.page(c, filt, first=first, after_id=after_id))
+        total = await info.context.db.run(lambda c: subject_store.count(c, filt))
+        for row in rows[:first]:
+            info.context.loaders.subject_by_id.prime(row.id, row)
+        edges = [SubjectEdge(node=Subject.from_row(r, info), cursor=subject_cursor(r.id)) for r in rows[:first]]
+        return SubjectConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None),
+            total_count=total,
+        )
+

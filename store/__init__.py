@@ -1,0 +1,1 @@
+"""Persistence: tables, migrations, repositories, the embedded PostgreSQL launcher, audit chain and outbox."""

@@ -1,0 +1,62 @@
+"""Database URLs and the async engine (SQLAlchemy Core over asyncpg).
+
+The engine is created in the application's lifespan and passed down; nothing here is a module global.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def async_url(url: str) -> str:
+    """Any PostgreSQL URL (``postgres://``, ``postgresql://``, ``postgresql+psycopg://``) for asyncpg."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"not a PostgreSQL URL: {parsed.render_as_string(hide_password=True)}")
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server, another database (tests create one database per test)."""
+    return make_url(async_url(url)).set(database=database).render_as_string(hide_password=False)
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 20,
+    max_overflow: int = 10,
+    statement_timeout_ms: int = 5000,
+    application_name: str = "hrss-credit",
+) -> AsyncEngine:
+    """A pooled engine: pre-ping drops dead connections; every statement has a server-side timeout."""
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(statement_timeout_ms),
+                "application_name": application_name,
+                "timezone": "Asia/Shanghai",
+            },
+        },
+    )
+
+
+async def server_version(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(sa.text("SHOW server_version_num"))).scalar_one())

@@ -1,0 +1,98 @@
+"""Subjects (信用主体): organizations by USCC, individuals by keyed hash of their ID number."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from store.tables import grades, subjects
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectRow:
+    id: int
+    kind: str
+    name: str
+    uscc: str | None
+    id_number_enc: bytes | None
+    id_number_masked: str | None
+    region_code: str | None
+    legal_representative_id: int | None
+    created_at: datetime
+
+
+_COLUMNS = (
+    subjects.c.id,
+    subjects.c.kind,
+    subjects.c.name,
+    subjects.c.uscc,
+    subjects.c.id_number_enc,
+    subjects.c.id_number_masked,
+    subjects.c.region_code,
+    subjects.c.legal_representative_id,
+    subjects.c.created_at,
+)
+
+
+def _row(r: sa.Row[tuple[object, ...]]) -> SubjectRow:
+    return SubjectRow(*r)
+
+
+async def by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, SubjectRow]:
+    rows = await conn.execute(sa.select(*_COLUMNS).where(subjects.c.id.in_(list(set(ids)))))
+    return {r.id: _row(r) for r in rows}
+
+
+async def by_usccs(conn: AsyncConnection, usccs: Sequence[str]) -> dict[str, SubjectRow]:
+    rows = await conn.execute(sa.select(*_COLUMNS).where(subjects.c.uscc.in_(list(set(usccs)))))
+    return {r.uscc: _row(r) for r in rows}
+
+
+async def by_id_number_hashes(conn: AsyncConnection, hashes: Sequence[bytes]) -> dict[bytes, SubjectRow]:
+    rows = await conn.execute(
+        sa.select(*_COLUMNS, subjects.c.id_number_hash).where(subjects.c.id_number_hash.in_(list(set(hashes))))
+    )
+    return {r.id_number_hash: SubjectRow(*r[:-1]) for r in rows}
+
+
+@dataclass(frozen=True)
+class SubjectFilter:
+    name_contains: str | None = None
+    kind: str | None = None
+    grade: str | None = None
+
+
+def _where(f: SubjectFilter) -> list[sa.ColumnElement[bool]]:
+    clauses: list[sa.ColumnElement[bool]] = []
+    if f.name_contains:
+        escaped = f.name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append(subjects.c.name.ilike(f"%{escaped}%", escape="\\"))
+    if f.kind:
+        clauses.append(subjects.c.kind == f.kind)
+    if f.grade:
+        current = (
+            sa.select(grades.c.id)
+            .where(grades.c.subject_id == subjects.c.id, grades.c.level == f.grade, grades.c.valid_to.is_(None))
+            .exists()
+        )
+        clauses.append(current)
+    return clauses
+
+
+async def page(
+    conn: AsyncConnection, f: SubjectFilter, *, first: int, after_id: int | None
+) -> list[SubjectRow]:
+    """One page in id order (keyset pagination); one row more than asked tells whether a next page exists."""
+    query = sa.select(*_COLUMNS).where(*_where(f)).order_by(subjects.c.id).limit(first + 1)
+    if after_id is not None:
+        query = query.where(subjects.c.id > after_id)
+    return [_row(r) for r in await conn.execute(query)]
+
+
+async def count(conn: AsyncConnection, f: SubjectFilter) -> int:
+    query = sa.select(sa.func.count()).select_from(subjects).where(*_where(f))
+    return int((await conn.execute(query)).scalar_one())

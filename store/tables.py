@@ -1,0 +1,222 @@
+"""SQLAlchemy Core tables: the shape the repositories query.
+
+The schema itself is created by the Alembic migrations under store/migrations (never ``create_all``);
+``tests/store/test_migrations.py`` checks that these definitions and the migrated database agree.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_now = sa.text("now()")
+
+subjects = sa.Table(
+    "subjects",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    # 统一社会信用代码 of an organization, normalized (GB 32100-2015).
+    sa.Column("uscc", sa.Text, unique=True),
+    # An individual's 居民身份证号码 is personal information: a keyed hash for look-up, an AES-GCM copy, and the
+    # masked form for readers without the PII scope. The clear number is never stored.
+    sa.Column("id_number_hash", sa.LargeBinary, unique=True),
+    sa.Column("id_number_enc", sa.LargeBinary),
+    sa.Column("id_number_masked", sa.Text),
+    sa.Column("region_code", sa.Text),
+    sa.Column("legal_representative_id", sa.BigInteger, sa.ForeignKey("subjects.id")),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.CheckConstraint("kind IN ('ORGANIZATION', 'INDIVIDUAL')", name="kind"),
+    sa.CheckConstraint(
+        "(kind = 'ORGANIZATION' AND uscc IS NOT NULL AND id_number_hash IS NULL)"
+        " OR (kind = 'INDIVIDUAL' AND id_number_hash IS NOT NULL AND id_number_enc IS NOT NULL AND uscc IS NULL)",
+        name="identifier_matches_kind",
+    ),
+    sa.CheckConstraint("legal_representative_id IS NULL OR kind = 'ORGANIZATION'", name="representative_of_org"),
+    sa.Index("ix_subjects_legal_representative_id", "legal_representative_id"),
+    # nameContains search: a trigram index serves ILIKE '%...%'.
+    sa.Index("ix_subjects_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+)
+
+credit_records = sa.Table(
+    "credit_records",
+    metadata,
+    # One row per version of a record. Content columns are immutable (a trigger refuses to change them): a
+    # correction inserts a new version and marks the old one CORRECTED (DESIGN.md "Records"; WG art. 7).
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("subject_id", sa.BigInteger, sa.ForeignKey("subjects.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("previous_version_id", sa.BigInteger, sa.ForeignKey("credit_records.id")),
+    sa.Column("superseded_by_id", sa.BigInteger, sa.ForeignKey("credit_records.id")),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text),
+    sa.Column("status", sa.Text, nullable=False, server_default="ACTIVE"),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("decision_number", sa.Text, nullable=False),
+    sa.Column("source_unit", sa.Text, nullable=False),
+    sa.Column("legal_basis", sa.Text),
+    sa.Column("occurred_on", sa.Date),
+    sa.Column("decided_on", sa.Date, nullable=False),
+    sa.Column("publicity_until", sa.Date),
+    sa.Column("penalty_fulfilled", sa.Boolean),
+    sa.Column("corrected_on", sa.Date),
+    sa.Column("details", pg.JSONB),
+    # Digest of the content columns: a resent record with the same digest is "unchanged" (idempotent import).
+    sa.Column("content_digest", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("status_changed_at", sa.DateTime(timezone=True)),
+    sa.Column("status_reason", sa.Text),
+    sa.CheckConstraint(
+        "status IN ('ACTIVE', 'UNDER_OBJECTION', 'CORRECTED', 'REPAIRED', 'REVOKED')", name="status"
+    ),
+    sa.CheckConstraint("category IN ('BASIC', 'ENHANCING', 'DISHONESTY')", name="category"),
+    sa.CheckConstraint("severity IS NULL OR severity IN ('MINOR', 'GENERAL', 'SERIOUS')", name="severity"),
+    sa.CheckConstraint("severity IS DISTINCT FROM 'SERIOUS' OR legal_basis IS NOT NULL", name="serious_basis"),
+    sa.UniqueConstraint("source_unit", "decision_number", "version"),
+    sa.Index("ix_credit_records_subject_current", "subject_id", "decided_on", "id"),
+    sa.Index(
+        "uq_credit_records_current_decision",
+        "source_unit",
+        "decision_number",
+        unique=True,
+        postgresql_where=sa.text("superseded_by_id IS NULL"),
+    ),
+)
+
+grades = sa.Table(
+    "grades",
+    metadata,
+    # Grade history (WG art. 13): a row holds from valid_from up to, not including, valid_to.
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("subject_id", sa.BigInteger, sa.ForeignKey("subjects.id"), nullable=False),
+    sa.Column("level", sa.Text, nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("cycle_start", sa.Date, nullable=False),
+    sa.Column("cycle_end", sa.Date, nullable=False),
+    sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("rule_document", sa.Text, nullable=False),
+    sa.Column("rule_article", sa.Text, nullable=False),
+    sa.Column("basis_record_ids", pg.ARRAY(sa.BigInteger), nullable=False, server_default="{}"),
+    sa.Column("explanation", sa.Text, nullable=False),
+    sa.Column("disputed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.CheckConstraint("level IN ('A_PLUS', 'A', 'B', 'C')", name="level"),
+    sa.CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="valid_period"),
+    sa.Index("ix_grades_subject_period", "subject_id", "valid_from"),
+)
+
+restrictions = sa.Table(
+    "restrictions",
+    metadata,
+    # A joint-punishment restriction (SH art. 9) in one sector, in force from since to until (inclusive).
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("subject_id", sa.BigInteger, sa.ForeignKey("subjects.id"), nullable=False),
+    sa.Column("sector", sa.Text, nullable=False),
+    sa.Column("measure", sa.Text, nullable=False),
+    sa.Column("legal_document", sa.Text, nullable=False),
+    sa.Column("legal_article", sa.Text, nullable=False),
+    sa.Column("since", sa.Date, nullable=False),
+    sa.Column("until", sa.Date),
+    sa.Column("source_record_id", sa.BigInteger, sa.ForeignKey("credit_records.id")),
+    sa.Column("exception", sa.Text),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.CheckConstraint("until IS NULL OR until >= since", name="period"),
+    sa.Index("ix_restrictions_subject_sector", "subject_id", "sector", "since"),
+)
+
+objections = sa.Table(
+    "objections",
+    metadata,
+    # 异议 (SH art. 10, WG art. 19-20).
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("record_id", sa.BigInteger, sa.ForeignKey("credit_records.id"), nullable=False),
+    sa.Column("subject_id", sa.BigInteger, sa.ForeignKey("subjects.id"), nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="SUBMITTED"),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("submitted_by", sa.Text, nullable=False),
+    sa.Column("received_on", sa.Date, nullable=False),
+    sa.Column("needs_external_verification", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("due_on", sa.Date, nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("decided_by", sa.Text),
+    sa.Column("decision", sa.Text),
+    sa.Column("push_due_on", sa.Date),
+    sa.Column("pushed_at", sa.DateTime(timezone=True)),
+    sa.Column("deadlines_provisional", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("corrected_record_id", sa.BigInteger, sa.ForeignKey("credit_records.id")),
+    sa.CheckConstraint("status IN ('SUBMITTED', 'VERIFYING', 'CORRECTED', 'REJECTED')", name="status"),
+    sa.Index("ix_objections_subject", "subject_id"),
+    sa.Index("ix_objections_record", "record_id"),
+)
+
+repairs = sa.Table(
+    "repairs",
+    metadata,
+    # 信用修复 (SH art. 11, WG art. 21, the national repair rule).
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("record_id", sa.BigInteger, sa.ForeignKey("credit_records.id"), nullable=False),
+    sa.Column("subject_id", sa.BigInteger, sa.ForeignKey("subjects.id"), nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="SUBMITTED"),
+    sa.Column("statement", sa.Text, nullable=False),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("submitted_by", sa.Text, nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("decided_by", sa.Text),
+    sa.Column("decision", sa.Text),
+    sa.CheckConstraint("status IN ('SUBMITTED', 'APPROVED', 'REJECTED')", name="status"),
+    sa.Index("ix_repairs_subject", "subject_id"),
+    sa.Index("ix_repairs_record", "record_id"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    # Append-only and hash-chained (SH art. 12, WG art. 7): triggers compute prev_hash/hash on insert and refuse
+    # UPDATE, DELETE and TRUNCATE.
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("clock_timestamp()")),
+    sa.Column("request_id", sa.Text),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("audience", sa.Text),
+    sa.Column("operation", sa.Text, nullable=False),
+    sa.Column("operation_type", sa.Text, nullable=False),
+    sa.Column("subject_ids", pg.ARRAY(sa.BigInteger), nullable=False, server_default="{}"),
+    sa.Column("fields_returned", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("fields_refused", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("purpose", sa.Text),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.LargeBinary, nullable=False),
+    sa.Column("hash", sa.LargeBinary, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    # Changes the city credit platform must receive, written in the same transaction as the change.
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False, unique=True,
+              server_default=sa.text("gen_random_uuid()")),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("aggregate_id", sa.BigInteger, nullable=False),
+    sa.Column("payload", pg.JSONB, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("pushed_at", sa.DateTime(timezone=True)),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_outbox_pending", "id", postgresql_where=sa.text("pushed_at IS NULL")),
+)
