@@ -54,7 +54,10 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
     keys = signing_keys(settings)
     auth_server = authorization_server(settings, keys)
     validator = TokenValidator(
-        issuer=settings.issuer, audience=settings.token_audience, jwks=keys.public_jwks(), algorithms=(keys.alg,)
+        issuer=settings.issuer,
+        audience=settings.token_audience,
+        jwks=keys.public_jwks(),
+        algorithms=(keys.alg,),
     )
     head = migrations.head_revision()
     schema = build_schema()

@@ -50,7 +50,7 @@ class GraphQLApp(GraphQL[Context, None]):
             purpose=purpose[:200] if purpose else None,
         )
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+    def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Development defaults. A production deployment must replace every one of them: ``Settings`` refuses to
 # validate with ``env=production`` while any of these is still in use.
 DEMO_PII_KEY = "demo-pii-key-change-me-0123456789abcdef"
-DEMO_CLIENT_SECRET_PREFIX = "demo-secret-"
+DEMO_CLIENT_SECRET_PREFIX = "demo-secret-"  # noqa: S105 (a prefix for demo clients, refused in production)
 
 
 class ProductionSettingsError(ValueError):
@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="Base URL clients use to reach the service; default http://host:port."
     )
-    token_audience: str = "hrss-credit"
+    token_audience: str = "hrss-credit"  # noqa: S105 (the resource name, not a secret)
     token_ttl_seconds: int = 3600
     demo_clients: bool = Field(default=True, description="Register the demo OAuth clients of policy.md.")
     pii_key: SecretStr = SecretStr(DEMO_PII_KEY)

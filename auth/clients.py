@@ -88,13 +88,9 @@ class Client:
 
 
 _POLICY: dict[str, frozenset[str]] = {
-    "procurement": frozenset(
-        {SUBJECT_READ, GRADE_READ, Sector.GOVERNMENT_PROCUREMENT.scope, Sector.BIDDING.scope}
-    ),
+    "procurement": frozenset({SUBJECT_READ, GRADE_READ, Sector.GOVERNMENT_PROCUREMENT.scope, Sector.BIDDING.scope}),
     "finance": frozenset({SUBJECT_READ, Sector.FINANCING_LOANS.scope, Sector.STARTUP_GUARANTEE_LOANS.scope}),
-    "employment": frozenset(
-        {SUBJECT_READ, Sector.STARTUP_GUARANTEE_LOANS.scope, Sector.YOUTH_INTERNSHIP_BASES.scope}
-    ),
+    "employment": frozenset({SUBJECT_READ, Sector.STARTUP_GUARANTEE_LOANS.scope, Sector.YOUTH_INTERNSHIP_BASES.scope}),
     "inspection": frozenset(
         {
             SUBJECT_READ,

@@ -48,28 +48,21 @@ EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
 
 _USCC_LENGTH = "A unified social credit code must be 18 characters long."
 _USCC_ALPHABET_REASON = (
-    "A unified social credit code may only contain digits and the capital letters "
-    "A-H, J-N, P-R, T, U, W, X and Y."
+    "A unified social credit code may only contain digits and the capital letters A-H, J-N, P-R, T, U, W, X and Y."
 )
 _USCC_AUTHORITY = (
-    "The first character of a unified social credit code must be a registration authority code "
-    "(1-9, A, N or Y)."
+    "The first character of a unified social credit code must be a registration authority code (1-9, A, N or Y)."
 )
-_USCC_REGION = (
-    "Characters 3 to 8 of a unified social credit code must be a 6-digit administrative region code."
-)
+_USCC_REGION = "Characters 3 to 8 of a unified social credit code must be a 6-digit administrative region code."
 _USCC_ORG_CHECK = (
-    "The organization code in characters 9 to 17 of the unified social credit code "
-    "has a wrong check character."
+    "The organization code in characters 9 to 17 of the unified social credit code has a wrong check character."
 )
 _USCC_CHECK = "The unified social credit code has a wrong check character (character 18)."
 _USCC_PREFIX_LENGTH = "The first part of a unified social credit code must be 17 characters long."
 _ORG_CODE_BODY_LENGTH = "The body of an organization code must be 8 characters long."
 _ORG_TYPE_LENGTH = "An organization type code must be a single character."
 
-_ID_LEGACY = (
-    "15-digit (first-generation) resident identity card numbers are not accepted; give the 18-digit number."
-)
+_ID_LEGACY = "15-digit (first-generation) resident identity card numbers are not accepted; give the 18-digit number."
 _ID_LENGTH = "A resident identity card number must be 18 characters long."
 _ID_FORMAT = "A resident identity card number must be 17 digits followed by a digit or X."
 _ID_NOT_A_DATE = "The birth date in the resident identity card number is not a real date."

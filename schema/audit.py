@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from graphql import OperationDefinitionNode
+from graphql import FieldNode, OperationDefinitionNode
 from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import SchemaExtension
 
@@ -17,7 +17,7 @@ from store import audit
 
 
 class AuditExtension(SchemaExtension):
-    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_operation(self) -> AsyncIterator[None]:
         yield
         ctx = self.execution_context.context
         if not isinstance(ctx, Context):
@@ -33,18 +33,20 @@ class AuditExtension(SchemaExtension):
         result = ec.result
         errors = result.errors if result and result.errors else []
         refused = [
-            ".".join(str(p) for p in (e.path or []))
-            for e in errors
-            if (e.extensions or {}).get("code") == "FORBIDDEN"
+            ".".join(str(p) for p in (e.path or [])) for e in errors if (e.extensions or {}).get("code") == "FORBIDDEN"
         ]
         roots: list[str] = []
-        operation = ec.graphql_document and next(
-            (d for d in ec.graphql_document.definitions if isinstance(d, OperationDefinitionNode)
-             and (ec.operation_name is None or (d.name and d.name.value == ec.operation_name))),
+        operation = next(
+            (
+                d
+                for d in (ec.graphql_document.definitions if ec.graphql_document else ())
+                if isinstance(d, OperationDefinitionNode)
+                and (ec.operation_name is None or (d.name and d.name.value == ec.operation_name))
+            ),
             None,
         )
         if operation is not None:
-            roots = [getattr(s, "name").value for s in operation.selection_set.selections if hasattr(s, "name")]
+            roots = [s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)]
         principal = ctx.principal
         return audit.AuditEntry(
             actor=principal.subject,

@@ -18,7 +18,9 @@ class PageInfo:
     end_cursor: str | None
 
 
-@strawberry.type(description="Where a rule comes from: a document and an article, e.g. 沪人社规〔2023〕26号 第九条第（一）项.")
+@strawberry.type(
+    description="Where a rule comes from: a document and an article, e.g. 沪人社规〔2023〕26号 第九条第（一）项."
+)
 class LegalBasis:
     document: str
     article: str

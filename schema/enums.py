@@ -1,14 +1,15 @@
-"""The domain's enums, exposed under their contract names."""
+"""The domain's enums, registered with strawberry under their contract names.
+
+``strawberry.enum`` marks the domain class itself, so resolvers use the domain's types directly.
+"""
 
 from __future__ import annotations
 
 import strawberry
 
-from domain import taxonomy
+from domain.taxonomy import GradeLevel, RecordCategory, RecordStatus, RecordType, Severity, SubjectKind
 
-SubjectKind = strawberry.enum(taxonomy.SubjectKind)
-RecordCategory = strawberry.enum(taxonomy.RecordCategory)
-RecordType = strawberry.enum(taxonomy.RecordType)
-Severity = strawberry.enum(taxonomy.Severity)
-RecordStatus = strawberry.enum(taxonomy.RecordStatus)
-GradeLevel = strawberry.enum(taxonomy.GradeLevel)
+for _enum in (SubjectKind, RecordCategory, RecordType, Severity, RecordStatus, GradeLevel):
+    strawberry.enum(_enum)
+
+__all__ = ["GradeLevel", "RecordCategory", "RecordStatus", "RecordType", "Severity", "SubjectKind"]

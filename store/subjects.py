@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -38,8 +39,8 @@ _COLUMNS = (
 )
 
 
-def _row(r: sa.Row[tuple[object, ...]]) -> SubjectRow:
-    return SubjectRow(*r)
+def _row(r: Any) -> SubjectRow:
+    return SubjectRow(**r._mapping)
 
 
 async def by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, SubjectRow]:
@@ -54,9 +55,11 @@ async def by_usccs(conn: AsyncConnection, usccs: Sequence[str]) -> dict[str, Sub
 
 async def by_id_number_hashes(conn: AsyncConnection, hashes: Sequence[bytes]) -> dict[bytes, SubjectRow]:
     rows = await conn.execute(
-        sa.select(*_COLUMNS, subjects.c.id_number_hash).where(subjects.c.id_number_hash.in_(list(set(hashes))))
+        sa.select(*_COLUMNS)
+        .add_columns(subjects.c.id_number_hash.label("lookup"))
+        .where(subjects.c.id_number_hash.in_(list(set(hashes))))
     )
-    return {r.id_number_hash: SubjectRow(*r[:-1]) for r in rows}
+    return {r.lookup: _row(r) for r in rows}
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,7 @@ def _where(f: SubjectFilter) -> list[sa.ColumnElement[bool]]:
     return clauses
 
 
-async def page(
-    conn: AsyncConnection, f: SubjectFilter, *, first: int, after_id: int | None
-) -> list[SubjectRow]:
+async def page(conn: AsyncConnection, f: SubjectFilter, *, first: int, after_id: int | None) -> list[SubjectRow]:
     """One page in id order (keyset pagination); one row more than asked tells whether a next page exists."""
     query = sa.select(*_COLUMNS).where(*_where(f)).order_by(subjects.c.id).limit(first + 1)
     if after_id is not None:

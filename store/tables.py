@@ -80,9 +80,7 @@ credit_records = sa.Table(
     sa.Column("created_by", sa.Text, nullable=False),
     sa.Column("status_changed_at", sa.DateTime(timezone=True)),
     sa.Column("status_reason", sa.Text),
-    sa.CheckConstraint(
-        "status IN ('ACTIVE', 'UNDER_OBJECTION', 'CORRECTED', 'REPAIRED', 'REVOKED')", name="status"
-    ),
+    sa.CheckConstraint("status IN ('ACTIVE', 'UNDER_OBJECTION', 'CORRECTED', 'REPAIRED', 'REVOKED')", name="status"),
     sa.CheckConstraint("category IN ('BASIC', 'ENHANCING', 'DISHONESTY')", name="category"),
     sa.CheckConstraint("severity IS NULL OR severity IN ('MINOR', 'GENERAL', 'SERIOUS')", name="severity"),
     sa.CheckConstraint("severity IS DISTINCT FROM 'SERIOUS' OR legal_basis IS NOT NULL", name="serious_basis"),
@@ -209,8 +207,13 @@ outbox = sa.Table(
     metadata,
     # Changes the city credit platform must receive, written in the same transaction as the change.
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-    sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False, unique=True,
-              server_default=sa.text("gen_random_uuid()")),
+    sa.Column(
+        "event_id",
+        pg.UUID(as_uuid=True),
+        nullable=False,
+        unique=True,
+        server_default=sa.text("gen_random_uuid()"),
+    ),
     sa.Column("topic", sa.Text, nullable=False),
     sa.Column("aggregate_id", sa.BigInteger, nullable=False),
     sa.Column("payload", pg.JSONB, nullable=False),

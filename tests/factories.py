@@ -27,14 +27,28 @@ def new_id_number(birth: date = date(1980, 5, 17)) -> str:
     return make_id_number("310104", birth, next(_seq) % 1000)
 
 
-async def organization(engine: AsyncEngine, name: str | None = None, *, uscc: str | None = None,
-                       legal_representative_id: int | None = None) -> dict[str, Any]:
+async def organization(
+    engine: AsyncEngine,
+    name: str | None = None,
+    *,
+    uscc: str | None = None,
+    legal_representative_id: int | None = None,
+) -> dict[str, Any]:
     code = uscc or new_uscc()
     async with engine.begin() as conn:
-        pk = (await conn.execute(subjects.insert().values(
-            kind="ORGANIZATION", name=name or f"上海测试{code[-6:]}有限公司", uscc=code, region_code=code[2:8],
-            legal_representative_id=legal_representative_id,
-        ).returning(subjects.c.id))).scalar_one()
+        pk = (
+            await conn.execute(
+                subjects.insert()
+                .values(
+                    kind="ORGANIZATION",
+                    name=name or f"上海测试{code[-6:]}有限公司",
+                    uscc=code,
+                    region_code=code[2:8],
+                    legal_representative_id=legal_representative_id,
+                )
+                .returning(subjects.c.id)
+            )
+        ).scalar_one()
     return {"id": pk, "uscc": code}
 
 
@@ -42,15 +56,31 @@ async def individual(engine: AsyncEngine, name: str = "张三", *, id_number: st
     number = id_number or new_id_number()
     pii = PiiCipher(TEST_PII_KEY)
     async with engine.begin() as conn:
-        pk = (await conn.execute(subjects.insert().values(
-            kind="INDIVIDUAL", name=name, id_number_hash=pii.lookup_hash(number), id_number_enc=pii.encrypt(number),
-            id_number_masked=mask_id_number(number), region_code=number[:6],
-        ).returning(subjects.c.id))).scalar_one()
+        pk = (
+            await conn.execute(
+                subjects.insert()
+                .values(
+                    kind="INDIVIDUAL",
+                    name=name,
+                    id_number_hash=pii.lookup_hash(number),
+                    id_number_enc=pii.encrypt(number),
+                    id_number_masked=mask_id_number(number),
+                    region_code=number[:6],
+                )
+                .returning(subjects.c.id)
+            )
+        ).scalar_one()
     return {"id": pk, "id_number": number}
 
 
-async def record(engine: AsyncEngine, subject_id: int, type_: RecordType = RecordType.ADMINISTRATIVE_PENALTY, *,
-                 decided_on: date = date(2026, 3, 2), **overrides: Any) -> int:
+async def record(
+    engine: AsyncEngine,
+    subject_id: int,
+    type_: RecordType = RecordType.ADMINISTRATIVE_PENALTY,
+    *,
+    decided_on: date = date(2026, 3, 2),
+    **overrides: Any,
+) -> int:
     n = next(_seq)
     content: dict[str, Any] = {
         "type": type_.value,
@@ -70,7 +100,16 @@ async def record(engine: AsyncEngine, subject_id: int, type_: RecordType = Recor
     }
     digest = content_digest({k: (v.isoformat() if isinstance(v, date) else v) for k, v in content.items()})
     async with engine.begin() as conn:
-        pk: int = (await conn.execute(credit_records.insert().values(
-            subject_id=subject_id, content_digest=digest, created_by="test", **content,
-        ).returning(credit_records.c.id))).scalar_one()
+        pk: int = (
+            await conn.execute(
+                credit_records.insert()
+                .values(
+                    subject_id=subject_id,
+                    content_digest=digest,
+                    created_by="test",
+                    **content,
+                )
+                .returning(credit_records.c.id)
+            )
+        ).scalar_one()
     return pk

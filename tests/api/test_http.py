@@ -54,10 +54,20 @@ async def test_missing_token_is_401_with_www_authenticate(api: Api) -> None:
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-def _forge(keys: SigningKeys, *, iss: str = "http://127.0.0.1:8000", exp_delta: int = 300, kid: str | None = None) -> str:
+def _forge(
+    keys: SigningKeys, *, iss: str = "http://127.0.0.1:8000", exp_delta: int = 300, kid: str | None = None
+) -> str:
     now = int(time.time())
-    claims = {"iss": iss, "aud": "hrss-credit", "iat": now, "exp": now + exp_delta, "client_id": "admin",
-              "sub": "admin", "scope": "subject:read", "jti": "x"}
+    claims = {
+        "iss": iss,
+        "aud": "hrss-credit",
+        "iat": now,
+        "exp": now + exp_delta,
+        "client_id": "admin",
+        "sub": "admin",
+        "scope": "subject:read",
+        "jti": "x",
+    }
     header = {"alg": "ES256", "typ": "at+jwt", "kid": kid or keys.kid}
     return jwt.encode(header, claims, keys.private_key())
 

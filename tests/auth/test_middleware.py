@@ -63,9 +63,7 @@ def requires_token(scope: Scope) -> bool:
 async def http(validator: TokenValidator) -> AsyncIterator[httpx.AsyncClient]:
     inner = Starlette(routes=[Route("/graphql", whoami, methods=["GET", "POST"]), Route("/health", health)])
     app = BearerAuthMiddleware(inner, validator=validator, requires_token=requires_token)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="https://api.test"
-    ) as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://api.test") as client:
         yield client
 
 
@@ -87,9 +85,7 @@ async def test_missing_header(http: httpx.AsyncClient) -> None:
     assert response.headers["www-authenticate"] == CHALLENGE
 
 
-@pytest.mark.parametrize(
-    "authorization", ["Basic xxx", "Basic cHJvY3VyZW1lbnQ6eA==", "Digest a=b", "Token abc"]
-)
+@pytest.mark.parametrize("authorization", ["Basic xxx", "Basic cHJvY3VyZW1lbnQ6eA==", "Digest a=b", "Token abc"])
 async def test_other_scheme(http: httpx.AsyncClient, authorization: str) -> None:
     response = await http.get("/graphql", headers={"Authorization": authorization})
     assert_graphql_401(response)
@@ -139,9 +135,7 @@ async def test_scheme_is_case_insensitive(
     assert response.json()["client_id"] == "portal"
 
 
-async def test_path_without_token_requirement(
-    http: httpx.AsyncClient, server: BuiltinAuthorizationServer
-) -> None:
+async def test_path_without_token_requirement(http: httpx.AsyncClient, server: BuiltinAuthorizationServer) -> None:
     response = await http.get("/health")
     assert response.status_code == 200
     assert response.text == "anonymous"
@@ -207,9 +201,7 @@ async def test_non_http_scopes_pass_through(validator: TokenValidator) -> None:
     assert seen == ["lifespan", "websocket"]
 
 
-async def test_principal_is_set_in_raw_scope(
-    validator: TokenValidator, server: BuiltinAuthorizationServer
-) -> None:
+async def test_principal_is_set_in_raw_scope(validator: TokenValidator, server: BuiltinAuthorizationServer) -> None:
     captured: dict[str, Any] = {}
 
     async def inner(scope: Scope, receive: Receive, send: Send) -> None:
@@ -218,9 +210,7 @@ async def test_principal_is_set_in_raw_scope(
 
     app = BearerAuthMiddleware(inner, validator=validator, requires_token=lambda scope: True)
     token = server.issue_token("auditor")
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="https://api.test"
-    ) as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://api.test") as client:
         response = await client.get("/anything", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert captured["principal"].client_id == "auditor"

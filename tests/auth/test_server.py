@@ -30,14 +30,10 @@ AUDIENCE = "hrss-credit"
 TTL = 900
 POLICY_MD = Path(__file__).resolve().parents[3] / "shared" / "contract" / "policy.md"
 
-PROCUREMENT = frozenset(
-    {"subject:read", "grade:read", "restriction:government_procurement", "restriction:bidding"}
-)
+PROCUREMENT = frozenset({"subject:read", "grade:read", "restriction:government_procurement", "restriction:bidding"})
 EXPECTED_SCOPES: dict[str, frozenset[str]] = {
     "procurement": PROCUREMENT,
-    "finance": frozenset(
-        {"subject:read", "restriction:financing_loans", "restriction:startup_guarantee_loans"}
-    ),
+    "finance": frozenset({"subject:read", "restriction:financing_loans", "restriction:startup_guarantee_loans"}),
     "employment": frozenset(
         {"subject:read", "restriction:startup_guarantee_loans", "restriction:youth_internship_bases"}
     ),
@@ -240,9 +236,7 @@ async def test_no_client_credentials(http: httpx.AsyncClient) -> None:
     response = await http.post("/oauth/token", data={"grant_type": "client_credentials"})
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
-    response = await http.post(
-        "/oauth/token", data={"grant_type": "client_credentials", "client_id": "procurement"}
-    )
+    response = await http.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": "procurement"})
     assert response.status_code == 401
 
 
@@ -559,9 +553,7 @@ async def test_client_without_client_credentials_grant(keys: SigningKeys) -> Non
     assert response.json()["error"] == "unauthorized_client"
 
 
-async def test_tokens_and_secrets_never_logged(
-    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_tokens_and_secrets_never_logged(http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG):
         response = await http.post(
             "/oauth/token",

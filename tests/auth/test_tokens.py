@@ -126,9 +126,7 @@ def test_issue_token_unknown_client_or_scope(server: BuiltinAuthorizationServer)
         server.issue_token("procurement", scopes=["subject:pii"])
 
 
-def test_source_unit_token_carries_its_unit(
-    server: BuiltinAuthorizationServer, validator: TokenValidator
-) -> None:
+def test_source_unit_token_carries_its_unit(server: BuiltinAuthorizationServer, validator: TokenValidator) -> None:
     principal = validator.validate(server.issue_token("source-unit"))
     assert principal.claims["source_unit"] == "上海市人力资源和社会保障局执法总队"
 
@@ -148,9 +146,7 @@ def test_audience_list_accepted(keys: SigningKeys, validator: TokenValidator) ->
     assert validator.validate(sign(keys.private_key(), claims, kid=keys.kid)).client_id == "procurement"
 
 
-def test_sub_falls_back_to_client_id_and_scope_may_be_absent(
-    keys: SigningKeys, validator: TokenValidator
-) -> None:
+def test_sub_falls_back_to_client_id_and_scope_may_be_absent(keys: SigningKeys, validator: TokenValidator) -> None:
     principal = validator.validate(sign(keys.private_key(), good_claims(sub=None, scope=None), kid=keys.kid))
     assert principal.subject == "procurement"
     assert principal.scopes == frozenset()
@@ -159,9 +155,7 @@ def test_sub_falls_back_to_client_id_and_scope_may_be_absent(
 def test_expiry_boundary(keys: SigningKeys, validator: TokenValidator) -> None:
     now = int(time.time())
     validator.validate(sign(keys.private_key(), good_claims(exp=now + 60), kid=keys.kid))
-    reject(
-        validator, sign(keys.private_key(), good_claims(exp=now - LEEWAY - 1, iat=now - 3600), kid=keys.kid)
-    )
+    reject(validator, sign(keys.private_key(), good_claims(exp=now - LEEWAY - 1, iat=now - 3600), kid=keys.kid))
     reject(validator, sign(keys.private_key(), good_claims(exp=now - 86400, iat=now - 90000), kid=keys.kid))
 
 
@@ -197,9 +191,7 @@ def test_jwks_callable_failure_is_invalid_token(keys: SigningKeys) -> None:
 
 def test_none_algorithm_cannot_be_allowed(keys: SigningKeys) -> None:
     with pytest.raises(ValueError):
-        TokenValidator(
-            issuer=ISSUER, audience=AUDIENCE, jwks=keys.public_jwks(), algorithms=("ES256", "none")
-        )
+        TokenValidator(issuer=ISSUER, audience=AUDIENCE, jwks=keys.public_jwks(), algorithms=("ES256", "none"))
 
 
 # -- rejected ----------------------------------------------------------------------------------------------
@@ -239,9 +231,7 @@ def test_hs256_rejected_even_when_in_allow_list(keys: SigningKeys) -> None:
     published = keys.public_jwks()["keys"][0]
     without_alg = {name: value for name, value in published.items() if name != "alg"}
     for jwk in (published, without_alg):
-        careless = TokenValidator(
-            issuer=ISSUER, audience=AUDIENCE, jwks={"keys": [jwk]}, algorithms=("ES256", "HS256")
-        )
+        careless = TokenValidator(issuer=ISSUER, audience=AUDIENCE, jwks={"keys": [jwk]}, algorithms=("ES256", "HS256"))
         for secret in public_key_secrets(keys):
             reject(careless, hs256(secret, good_claims(), keys.kid))
 
@@ -275,9 +265,7 @@ def test_wrong_typ(keys: SigningKeys, validator: TokenValidator, typ: str) -> No
 
 
 def test_unknown_kid(keys: SigningKeys, validator: TokenValidator) -> None:
-    assert (
-        reject(validator, sign(keys.private_key(), good_claims(), kid="someone-else")).reason == "unknown key"
-    )
+    assert reject(validator, sign(keys.private_key(), good_claims(), kid="someone-else")).reason == "unknown key"
 
 
 def test_missing_kid(keys: SigningKeys, validator: TokenValidator) -> None:
@@ -326,9 +314,7 @@ def test_missing_required_claim(keys: SigningKeys, validator: TokenValidator, cl
         {"iat": int(time.time()) + 3600},
     ],
 )
-def test_wrongly_typed_claims(
-    keys: SigningKeys, validator: TokenValidator, overrides: dict[str, Any]
-) -> None:
+def test_wrongly_typed_claims(keys: SigningKeys, validator: TokenValidator, overrides: dict[str, Any]) -> None:
     reject(validator, sign(keys.private_key(), good_claims(**overrides), kid=keys.kid))
 
 

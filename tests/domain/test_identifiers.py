@@ -349,9 +349,7 @@ def test_masking_refuses_values_that_are_not_18_characters() -> None:
         mask_id_number("110105491231002")
 
 
-@pytest.mark.parametrize(
-    ("region", "sequence"), [("11010", 1), ("11010A", 1), ("110101", -1), ("110101", 1000)]
-)
+@pytest.mark.parametrize(("region", "sequence"), [("11010", 1), ("11010A", 1), ("110101", -1), ("110101", 1000)])
 def test_make_id_number_refuses_invalid_parts(region: str, sequence: int) -> None:
     with pytest.raises(InvalidIdentifier):
         make_id_number(region, datetime.date(1990, 1, 1), sequence)

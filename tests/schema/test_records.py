@@ -108,7 +108,11 @@ async def test_node_resolves_subjects_and_records_by_opaque_id(api: Api) -> None
     assert node["id"] == global_id("CreditRecord", record_id)
     assert str(record_id) != node["id"]
     body = await api.gql(query, {"id": global_id("Subject", org["id"])})
-    assert body["data"]["node"] == {"id": global_id("Subject", org["id"]), "__typename": "Subject", "name": "上海节点有限公司"}
+    assert body["data"]["node"] == {
+        "id": global_id("Subject", org["id"]),
+        "__typename": "Subject",
+        "name": "上海节点有限公司",
+    }
     assert (await api.gql(query, {"id": global_id("CreditRecord", 10**9)})) == {"data": {"node": None}}
     body = await api.gql(query, {"id": "%%%"})
     assert error_codes(body) == [("BAD_USER_INPUT", "id")]
@@ -117,8 +121,11 @@ async def test_node_resolves_subjects_and_records_by_opaque_id(api: Api) -> None
 async def test_record_node_needs_record_read(api: Api) -> None:
     org = await factories.organization(api.engine)
     record_id = await factories.record(api.engine, org["id"])
-    body = await api.gql("query ($id: ID!) { node(id: $id) { id } }", {"id": global_id("CreditRecord", record_id)},
-                         as_client="procurement")
+    body = await api.gql(
+        "query ($id: ID!) { node(id: $id) { id } }",
+        {"id": global_id("CreditRecord", record_id)},
+        as_client="procurement",
+    )
     assert body["data"]["node"] is None
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
