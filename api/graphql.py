@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -37,7 +38,8 @@ class GraphQLApp(GraphQL[Context, None]):
             principal = ANONYMOUS
         db = RequestDb(self.engine)
         request.scope["state"]["request_db"] = db
-        purpose = request.headers.get("x-purpose")
+        # X-Purpose (the purpose of a read, for the audit log) is percent-encoded UTF-8: headers are Latin-1.
+        purpose = unquote(request.headers.get("x-purpose", "")).strip()
         return Context(
             request=request,
             response=response,

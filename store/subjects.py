@@ -40,7 +40,8 @@ _COLUMNS = (
 
 
 def _row(r: Any) -> SubjectRow:
-    return SubjectRow(**r._mapping)
+    m = r._mapping
+    return SubjectRow(**{f: m[f] for f in SubjectRow.__slots__})
 
 
 async def by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, SubjectRow]:

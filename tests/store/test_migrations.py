@@ -1,0 +1,96 @@
+"""The Alembic migrations: they build exactly the tables the code queries, run down and up again, and install
+the triggers that keep records immutable and the audit log append-only and chained."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.exc import DBAPIError
+
+from store import audit, migrations
+from store.db import create_engine
+from store.tables import credit_records, metadata
+from tests import factories
+
+
+async def test_migrated_schema_matches_the_table_definitions(database_url: str) -> None:
+    engine = create_engine(database_url)
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), metadata))
+    await engine.dispose()
+    assert diff == []
+
+
+async def test_migrations_run_down_to_base_and_up_again(database_url: str) -> None:
+    await asyncio.to_thread(migrations.downgrade, database_url, "base")
+    engine = create_engine(database_url)
+    assert await migrations.current_revision(engine) is None
+    await asyncio.to_thread(migrations.upgrade, database_url)
+    assert await migrations.current_revision(engine) == migrations.head_revision()
+    await engine.dispose()
+
+
+async def test_record_content_cannot_be_overwritten_or_deleted(database_url: str) -> None:
+    engine = create_engine(database_url)
+    org = await factories.organization(engine)
+    record_id = await factories.record(engine, org["id"], decided_on=date(2026, 2, 3))
+    for statement in (
+        credit_records.update().where(credit_records.c.id == record_id).values(title="rewritten"),
+        credit_records.update().where(credit_records.c.id == record_id).values(decided_on=date(2020, 1, 1)),
+        credit_records.delete().where(credit_records.c.id == record_id),
+        sa.text("TRUNCATE credit_records CASCADE"),
+    ):
+        with pytest.raises(DBAPIError, match="immutable|never deleted|append-only"):
+            async with engine.begin() as conn:
+                await conn.execute(statement)
+    # A status change is how a record is revoked or corrected: it is allowed, the content stays.
+    async with engine.begin() as conn:
+        await conn.execute(
+            credit_records.update().where(credit_records.c.id == record_id).values(status="REVOKED", status_reason="x")
+        )
+        row = (await conn.execute(sa.select(credit_records).where(credit_records.c.id == record_id))).one()
+    assert row.status == "REVOKED" and row.decided_on == date(2026, 2, 3)
+    await engine.dispose()
+
+
+async def test_audit_log_is_append_only_and_its_chain_verifies(database_url: str) -> None:
+    engine = create_engine(database_url)
+    async with engine.begin() as conn:
+        for i in range(3):
+            await audit.append(
+                conn,
+                audit.AuditEntry(
+                    actor=f"client-{i}", operation="q", operation_type="query", outcome="ok", subject_ids=[i]
+                ),
+            )
+    async with engine.connect() as conn:
+        report = await audit.verify(conn)
+    assert report.entries == 3 and report.first_broken_id is None
+    for statement in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with engine.begin() as conn:
+                await conn.execute(sa.text(statement))
+    await engine.dispose()
+
+
+async def test_audit_verify_reports_the_first_tampered_entry(database_url: str) -> None:
+    engine = create_engine(database_url)
+    async with engine.begin() as conn:
+        for i in range(4):
+            await audit.append(
+                conn, audit.AuditEntry(actor=f"c{i}", operation="q", operation_type="query", outcome="ok")
+            )
+        ids = [r[0] for r in await conn.execute(sa.text("SELECT id FROM audit_log ORDER BY id"))]
+    async with engine.begin() as conn:
+        # Only a superuser bypassing the trigger can do this; the chain still gives it away.
+        await conn.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        await conn.execute(sa.text("UPDATE audit_log SET actor = 'someone else' WHERE id = :id"), {"id": ids[2]})
+    async with engine.connect() as conn:
+        report = await audit.verify(conn)
+    assert report.first_broken_id == ids[2]
+    await engine.dispose()
