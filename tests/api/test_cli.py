@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from api.cli import app
-from pydantic import ValidationError
-
 from api.settings import Settings
 from auth.keys import SigningKeys
 from auth.tokens import TokenValidator

@@ -45,7 +45,7 @@ async def test_record_content_cannot_be_overwritten_or_deleted(database_url: str
         credit_records.delete().where(credit_records.c.id == record_id),
         sa.text("TRUNCATE credit_records CASCADE"),
     ):
-        with pytest.raises(DBAPIError, match="immutable|never deleted|append-only"):
+        with pytest.raises(DBAPIError, match=r"immutable|never deleted|append-only"):
             async with engine.begin() as conn:
                 await conn.execute(statement)
     # A status change is how a record is revoked or corrected: it is allowed, the content stays.
