@@ -112,9 +112,18 @@ grades = sa.Table(
     sa.Column("basis_record_ids", pg.ARRAY(sa.BigInteger), nullable=False, server_default="{}"),
     sa.Column("explanation", sa.Text, nullable=False),
     sa.Column("disputed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("rule_text", sa.Text),
+    sa.Column("superseded_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint("level IN ('A_PLUS', 'A', 'B', 'C')", name="level"),
     sa.CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="valid_period"),
     sa.Index("ix_grades_subject_period", "subject_id", "valid_from"),
+    sa.Index("ix_grades_current", "subject_id", "valid_from", postgresql_where=sa.text("superseded_at IS NULL")),
+    sa.Index(
+        "ix_grades_level_current",
+        "level",
+        "subject_id",
+        postgresql_where=sa.text("superseded_at IS NULL AND valid_to IS NULL"),
+    ),
 )
 
 restrictions = sa.Table(
@@ -132,8 +141,31 @@ restrictions = sa.Table(
     sa.Column("source_record_id", sa.BigInteger, sa.ForeignKey("credit_records.id")),
     sa.Column("exception", sa.Text),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("legal_text", sa.Text),
+    sa.Column("disputed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("superseded_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint("until IS NULL OR until >= since", name="period"),
     sa.Index("ix_restrictions_subject_sector", "subject_id", "sector", "since"),
+    sa.Index(
+        "ix_restrictions_current", "subject_id", "sector", "since", postgresql_where=sa.text("superseded_at IS NULL")
+    ),
+)
+
+holidays = sa.Table(
+    "holidays",
+    metadata,
+    # The official schedule for years chinesecalendar does not cover, loaded by the bureau.
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("working_day", sa.Boolean, nullable=False),
+    sa.Column("note", sa.Text),
+)
+
+holiday_years = sa.Table(
+    "holiday_years",
+    metadata,
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
 )
 
 objections = sa.Table(
