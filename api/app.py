@@ -6,6 +6,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -21,8 +23,9 @@ from auth.keys import SigningKeys
 from auth.middleware import BearerAuthMiddleware
 from auth.server import BuiltinAuthorizationServer
 from auth.tokens import TokenValidator
+from domain.workdays import WorkCalendar
 from schema.build import build_schema
-from store import migrations
+from store import holidays, migrations
 from store.db import create_engine
 from store.pii import PiiCipher
 
@@ -41,6 +44,15 @@ def authorization_server(settings: Settings, keys: SigningKeys) -> BuiltinAuthor
         clients=clients,
         token_ttl_seconds=settings.token_ttl_seconds,
     )
+
+
+async def load_work_calendar(engine: AsyncEngine) -> WorkCalendar:
+    """The official calendar plus the holiday table the bureau loaded (reloaded at start-up)."""
+    try:
+        async with engine.connect() as conn:
+            return WorkCalendar(await holidays.load_table(conn))
+    except DBAPIError:  # not migrated yet: /readyz says so; the packaged calendar still works
+        return WorkCalendar()
 
 
 def _is_graphiql_page(scope: Scope) -> bool:
@@ -73,6 +85,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             statement_timeout_ms=settings.statement_timeout_ms,
         )
         app.state.engine = engine
+        app.state.work_calendar = await load_work_calendar(engine)
         app.state.graphql = GraphQLApp(schema, engine=engine, pii=pii, graphiql=graphiql)
         try:
             yield

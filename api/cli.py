@@ -53,7 +53,8 @@ def _migrate(url: str) -> None:
 
 
 def _seed_if_empty(settings: Settings, url: str) -> None:
-    from store import demo
+    from domain.workdays import WorkCalendar
+    from store import demo, evaluation, holidays
     from store.db import create_engine
     from store.pii import PiiCipher
 
@@ -66,6 +67,9 @@ def _seed_if_empty(settings: Settings, url: str) -> None:
                     return
                 today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
                 summary = await demo.seed_demo(conn, PiiCipher(settings.pii_key.get_secret_value()), today=today)
+                calendar = WorkCalendar(await holidays.load_table(conn))
+                ids = await evaluation.all_subject_ids(conn)
+                await evaluation.recompute(conn, ids, calendar=calendar, today=today)
             err.print(
                 f"demo data loaded: {summary.organizations} organizations, {summary.individuals} individuals, "
                 f"{summary.records} records, {summary.objections} objections"
@@ -150,6 +154,91 @@ def token(
     except (KeyError, ValueError) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+
+
+@app.command()
+def evaluate(
+    as_of: str | None = typer.Option(None, "--as-of", help="Evaluation date, YYYY-MM-DD (default: today)."),
+    batch: int = typer.Option(1000, help="Subjects per transaction."),
+) -> None:
+    """Re-evaluate every subject's grade timeline and restrictions (WG art. 13: the yearly evaluation).
+
+    Set-based, in batches, each batch its own transaction; a second run finds nothing to change.
+    """
+    from datetime import date
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from store import evaluation, holidays
+    from store.db import create_engine
+
+    settings = _settings()
+    try:
+        day = date.fromisoformat(as_of) if as_of else datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    except ValueError:
+        err.print("[red]--as-of must be a date YYYY-MM-DD[/red]")
+        raise typer.Exit(2) from None
+
+    async def run(url: str) -> tuple[int, int, int]:
+        from domain.workdays import WorkCalendar
+
+        engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
+        changed_grades = changed_restrictions = 0
+        try:
+            async with engine.connect() as conn:
+                ids = await evaluation.all_subject_ids(conn)
+                calendar = WorkCalendar(await holidays.load_table(conn))
+            with Progress(
+                TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+            ) as progress:
+                task = progress.add_task("subjects", total=len(ids))
+                for start in range(0, len(ids), batch):
+                    chunk = ids[start : start + batch]
+                    async with engine.begin() as conn:
+                        done = await evaluation.recompute(conn, chunk, calendar=calendar, today=day)
+                    changed_grades += len(done.grades_changed)
+                    changed_restrictions += len(done.restrictions_changed)
+                    progress.advance(task, len(chunk))
+            return len(ids), changed_grades, changed_restrictions
+        finally:
+            await engine.dispose()
+
+    with database(settings) as url:
+        total, grades_changed, restrictions_changed = asyncio.run(run(url))
+    err.print(
+        f"evaluated {total} subjects as of {day}: grades changed for {grades_changed}, "
+        f"restrictions for {restrictions_changed}"
+    )
+
+
+holidays_app = typer.Typer(help="The official holiday schedule for years the packaged calendar does not know.")
+app.add_typer(holidays_app, name="holidays")
+
+
+@holidays_app.command("load")
+def holidays_load(file: Path = typer.Argument(..., exists=True, readable=True)) -> None:
+    """Load a year's schedule from CSV (day,working_day,note); replaces those years. Restart the API after."""
+    from store import holidays
+    from store.db import create_engine
+
+    try:
+        rows, years = holidays.read_csv(file)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+    async def run(url: str) -> int:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with engine.begin() as conn:
+                return await holidays.store_years(conn, rows, years, source=file.name)
+        finally:
+            await engine.dispose()
+
+    settings = _settings()
+    with database(settings) as url:
+        count = asyncio.run(run(url))
+    err.print(f"loaded {count} days for {sorted(years)}; run `hrss-credit evaluate` and restart the API")
 
 
 @schema_app.command("print")

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from graphql import FieldNode, OperationDefinitionNode
 from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from schema.context import Context
 from store import audit
@@ -62,6 +63,13 @@ class AuditExtension(SchemaExtension):
         )
 
     async def _record(self, ctx: Context) -> None:
+        result = self.execution_context.result
+        if self.execution_context.operation_type is OperationType.MUTATION and result and result.errors:
+            # A write that raised keeps nothing of what it did (all or nothing), but the attempt is recorded.
+            await ctx.db.finish(commit=False)
+            await ctx.db.run(lambda conn: audit.append(conn, self._entry(ctx, "rolled back")))
+            await ctx.db.finish(commit=True)
+            return
         try:
             await ctx.db.run(lambda conn: audit.append(conn, self._entry(ctx, "ok")))
             await ctx.db.finish(commit=True)

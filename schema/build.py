@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 
-from schema import permissions
+from domain.taxonomy import Sector
+from schema import permissions, restrictions
 from schema.audit import AuditExtension
 from schema.catalogue import Catalogue
 from schema.common import Node
@@ -14,7 +18,9 @@ from schema.context import Info
 from schema.errors import ExpectedError
 from schema.ids import parse_global_id
 from schema.records import CreditRecord
-from schema.subjects import Subject, SubjectQueries
+from schema.restrictions import ScreeningResult
+from schema.subjects import Subject, SubjectQueries, SubjectRef
+from schema.writes import RecordMutations
 
 
 @strawberry.type
@@ -39,6 +45,19 @@ class Query(SubjectQueries):
     def catalogue(self) -> Catalogue:
         return Catalogue()
 
+    @strawberry.field(
+        description="Batch screening: one verdict per reference, in the order sent; at most 1000 references."
+    )
+    async def screen(
+        self, info: Info, sector: Sector, refs: list[SubjectRef], as_of: date | None = None
+    ) -> list[ScreeningResult]:
+        return await restrictions.screen(info, sector, refs, as_of)
+
+
+@strawberry.type
+class Mutation(RecordMutations):
+    pass
+
 
 def permissions_denied(scope: str) -> GraphQLError:
     from schema.errors import Forbidden
@@ -54,9 +73,20 @@ def _should_mask(error: GraphQLError) -> bool:
     return not (error.extensions or {}).get("code")
 
 
+class HrssSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Log unexpected errors only: expected ones (bad input, forbidden, validation) are the caller's."""
+        unexpected = [
+            e for e in errors if e.original_error is not None and not isinstance(e.original_error, ExpectedError)
+        ]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return HrssSchema(
         query=Query,
+        mutation=Mutation,
         types=[Subject, CreditRecord],
         extensions=[
             lambda: ParserCache(maxsize=1024),

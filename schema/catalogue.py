@@ -6,6 +6,7 @@ import strawberry
 
 from domain import taxonomy
 from schema.enums import RecordType
+from schema.restrictions import SectorMeasure, catalogue_measures
 
 
 @strawberry.type(description="The published lists (三清单): record types and the measures they trigger.")
@@ -13,3 +14,9 @@ class Catalogue:
     @strawberry.field
     def record_types(self) -> list[RecordType]:
         return list(taxonomy.RecordType)
+
+    @strawberry.field(
+        description="The joint-punishment measures per sector and their trigger (SH art. 8-9, WG art. 17)."
+    )
+    def sector_measures(self) -> list[SectorMeasure]:
+        return catalogue_measures()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
 
 from strawberry.dataloader import DataLoader
 
-from store import records, subjects
+from store import grading, records, restrictions, subjects
+from store.grading import GradeRow
 from store.records import RecordPage, RecordPageKey, RecordRow
+from store.restrictions import RestrictionRow
 from store.session import RequestDb
 from store.subjects import SubjectRow
 
@@ -21,6 +24,31 @@ class Loaders:
         self.record_page_by_subject: DataLoader[tuple[int, RecordPageKey], RecordPage] = DataLoader(
             self._record_pages_by_subject
         )
+        self.grade_by_subject_day: DataLoader[tuple[int, date], GradeRow | None] = DataLoader(self._grades_on_day)
+        self.grade_history_by_subject: DataLoader[int, list[GradeRow]] = DataLoader(self._grade_histories)
+        self.restrictions_by_subject: DataLoader[tuple[int, date, tuple[str, ...]], list[RestrictionRow]] = DataLoader(
+            self._restrictions_by_subject
+        )
+
+    async def _grades_on_day(self, keys: Sequence[tuple[int, date]]) -> list[GradeRow | None]:
+        found = await self._db.run(lambda conn: grading.on_day(conn, keys))
+        return [found.get(k) for k in keys]
+
+    async def _grade_histories(self, ids: Sequence[int]) -> list[list[GradeRow]]:
+        found = await self._db.run(lambda conn: grading.history(conn, ids))
+        return [found.get(i, []) for i in ids]
+
+    async def _restrictions_by_subject(
+        self, keys: Sequence[tuple[int, date, tuple[str, ...]]]
+    ) -> list[list[RestrictionRow]]:
+        by_args: dict[tuple[date, tuple[str, ...]], list[int]] = defaultdict(list)
+        for subject_id, day, sectors in keys:
+            by_args[(day, sectors)].append(subject_id)
+        found: dict[tuple[int, date, tuple[str, ...]], list[RestrictionRow]] = {}
+        for (day, sectors), ids in by_args.items():
+            rows = await self._db.run(lambda conn: restrictions.in_force(conn, ids, day, sectors))  # noqa: B023
+            found.update({(sid, day, sectors): rows.get(sid, []) for sid in ids})
+        return [found[k] for k in keys]
 
     async def _subjects_by_id(self, ids: Sequence[int]) -> list[SubjectRow | None]:
         found = await self._db.run(lambda conn: subjects.by_ids(conn, ids))

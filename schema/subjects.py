@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import strawberry
 
 from domain import identifiers
+from domain.taxonomy import Sector
 from schema import permissions
 from schema.common import Node, PageInfo
 from schema.context import Info
 from schema.enums import GradeLevel, RecordCategory, SubjectKind
-from schema.errors import BadUserInput
+from schema.errors import BadUserInput, Forbidden
+from schema.grading import Grade, Supervision
 from schema.ids import global_id, parse_global_id, parse_record_cursor, parse_subject_cursor, subject_cursor
 from schema.records import CreditRecordConnection
+from schema.restrictions import Restriction, visible_sectors
 from store import subjects as subject_store
 from store.records import RecordPageKey
 from store.subjects import SubjectRow
@@ -84,6 +89,42 @@ class Subject(Node):
         )
         page = await info.context.loaders.record_page_by_subject.load((self.row.id, key))
         return CreditRecordConnection.from_page(page)
+
+    @strawberry.field(
+        description="The grade in force on asOf (default: today). Organizations only.",
+        permission_classes=[permissions.scope("grade:read")],
+    )
+    async def grade(self, info: Info, as_of: date | None = None) -> Grade | None:
+        day = as_of or info.context.today
+        row = await info.context.loaders.grade_by_subject_day.load((self.row.id, day))
+        return Grade.from_row(row, day) if row else None
+
+    @strawberry.field(
+        description="The grade timeline, newest first: each grade with the days it held.",
+        permission_classes=[permissions.scope("grade:explain")],
+    )
+    async def grade_history(self, info: Info) -> list[Grade]:
+        rows = await info.context.loaders.grade_history_by_subject.load(self.row.id)
+        return [Grade.from_row(r, r.valid_from) for r in rows]
+
+    @strawberry.field(
+        description="Restrictions in force on asOf (default: today), in the sectors the caller may see; one sector if given."
+    )
+    async def restrictions(
+        self, info: Info, sector: Sector | None = None, as_of: date | None = None
+    ) -> list[Restriction]:
+        sectors = tuple(visible_sectors(info, sector))
+        if not sectors:
+            raise Forbidden("Forbidden: restrictions need a restriction:<sector> scope")
+        day = as_of or info.context.today
+        rows = await info.context.loaders.restrictions_by_subject.load((self.row.id, day, sectors))
+        return [Restriction.from_row(r) for r in rows]
+
+    @strawberry.field(permission_classes=[permissions.scope("supervision:read")])
+    async def supervision(self, info: Info) -> Supervision | None:
+        day = info.context.today
+        row = await info.context.loaders.grade_by_subject_day.load((self.row.id, day))
+        return Supervision.for_grade(row, day)
 
 
 @strawberry.type

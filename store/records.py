@@ -86,7 +86,10 @@ def _record(r: Any) -> RecordRow:
 
 
 def content_digest(content: Mapping[str, Any]) -> str:
-    """A stable digest of a record's content: a resent record with the same digest is unchanged."""
+    """A stable digest of a record's content: a resent record with the same digest is unchanged.
+
+    Dates may be given as ``date`` or ISO strings: orjson writes both the same way.
+    """
     canonical = {k: content.get(k) for k in CONTENT_FIELDS}
     return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
@@ -153,3 +156,12 @@ async def pages_by_subject(
     return {
         sid: RecordPage(rows[: key.first], len(rows) > key.first, total.get(sid, 0)) for sid, rows in grouped.items()
     }
+
+
+async def set_status(conn: AsyncConnection, record_id: int, status: str, *, reason: str) -> None:
+    """A status change (revocation, objection, repair): the content stays, the trigger sees to that."""
+    await conn.execute(
+        credit_records.update()
+        .where(credit_records.c.id == record_id)
+        .values(status=status, status_reason=reason, status_changed_at=sa.func.now())
+    )

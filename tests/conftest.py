@@ -103,7 +103,8 @@ def template_db(server_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def demo_template_db(server_url: str, template_db: str) -> Iterator[str]:
     """The migrated database with the demo data loaded (as `make run` loads it), for read-path tests."""
-    from store import demo
+    from domain.workdays import WorkCalendar
+    from store import demo, evaluation
 
     name = f"hrss_demo_{os.getpid()}"
     url = _create_database(server_url, name, template=template_db)
@@ -112,6 +113,8 @@ def demo_template_db(server_url: str, template_db: str) -> Iterator[str]:
         engine = create_engine(url, pool_size=1, max_overflow=0)
         async with engine.begin() as conn:
             await demo.seed_demo(conn, PiiCipher(TEST_PII_KEY), today=DEMO_TODAY)
+            ids = await evaluation.all_subject_ids(conn)
+            await evaluation.recompute(conn, ids, calendar=WorkCalendar(), today=DEMO_TODAY)
         await engine.dispose()
 
     asyncio.run(seed())

@@ -52,3 +52,18 @@ async def test_defaulter_represents_the_named_organization(demo_api: Api) -> Non
         "query ($u: String!) { subject(ref: {uscc: $u}) { legalRepresentative { name } } }", {"u": org.uscc}
     )
     assert body["data"]["subject"]["legalRepresentative"]["name"] == defaulter.name
+
+
+async def test_demo_subjects_grade_as_their_roles_say(demo_api: Api) -> None:
+    expected = {
+        "A+ employer": "A_PLUS",
+        "A employer": "A",
+        "B employer": "B",
+        "C employer (administrative penalty)": "C",
+        "wage-arrears blacklisted employer": "C",
+    }
+    query = "query ($u: String!, $d: Date) { subject(ref: {uscc: $u}) { grade(asOf: $d) { level } } }"
+    for named in demo.named_subjects():
+        if named.role in expected:
+            body = await demo_api.gql(query, {"u": named.uscc, "d": DEMO_TODAY.isoformat()})
+            assert body["data"]["subject"]["grade"]["level"] == expected[named.role], named.role

@@ -1,0 +1,153 @@
+"""Restrictions (SH art. 9) and batch screening: "is this bidder restricted in this sector today?"."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from domain import identifiers
+from domain.restrictions import sector_measures
+from domain.taxonomy import RecordType, Sector
+from schema.common import LegalBasis
+from schema.context import Info
+from schema.errors import BadUserInput, Forbidden
+from schema.ids import parse_global_id
+from store import restrictions as restriction_store
+from store.restrictions import RestrictionRow
+
+if TYPE_CHECKING:
+    from schema.records import CreditRecord
+    from schema.subjects import Subject, SubjectRef
+
+strawberry.enum(Sector)
+
+MAX_SCREEN = 1000
+
+
+def visible_sectors(info: Info, sector: Sector | None) -> list[str]:
+    """The sectors the caller may see (policy.md: restriction:<sector>); asking for another one is FORBIDDEN."""
+    principal = info.context.principal
+    if sector is not None:
+        if not principal.has(sector.scope):
+            raise Forbidden(f"Forbidden: restrictions in {sector.value} need the scope {sector.scope}")
+        return [sector.value]
+    return [s.value for s in Sector if principal.has(s.scope)]
+
+
+@strawberry.type
+class Restriction:
+    row: strawberry.Private[RestrictionRow]
+    sector: Sector
+    measure: str
+    legal_basis: LegalBasis
+    since: date
+    until: date | None
+    exception: str | None
+    disputed: bool = strawberry.field(
+        description="True while an objection against the source record is being handled: consumers may hold their decision."
+    )
+
+    @classmethod
+    def from_row(cls, row: RestrictionRow) -> Restriction:
+        return cls(
+            row=row,
+            sector=Sector(row.sector),
+            measure=row.measure,
+            legal_basis=LegalBasis(document=row.legal_document, article=row.legal_article, text=row.legal_text),
+            since=row.since,
+            until=row.until,
+            exception=row.exception,
+            disputed=row.disputed,
+        )
+
+    @strawberry.field(
+        description="The record that triggers it (for the legal-representative rule: the representative's record)."
+    )
+    async def source_record(self, info: Info) -> Annotated[CreditRecord, strawberry.lazy("schema.records")] | None:
+        from schema.records import CreditRecord
+
+        if self.row.source_record_id is None or not info.context.principal.has("record:read"):
+            return None
+        row = await info.context.loaders.record_by_id.load(self.row.source_record_id)
+        return CreditRecord.from_row(row) if row else None
+
+
+@strawberry.type
+class ScreeningResult:
+    ref: str = strawberry.field(description="The reference as the caller sent it.")
+    found: bool
+    subject: Annotated[Subject, strawberry.lazy("schema.subjects")] | None
+    restricted: bool
+    restrictions: list[Restriction]
+
+
+@strawberry.type
+class SectorMeasure:
+    sector: Sector
+    trigger: RecordType
+    measure: str
+    legal_basis: LegalBasis
+
+
+def catalogue_measures() -> list[SectorMeasure]:
+    return [
+        SectorMeasure(
+            sector=sector,
+            trigger=trigger,
+            measure=measure,
+            legal_basis=LegalBasis(document=c.document, article=c.article, text=c.text),
+        )
+        for sector, trigger, measure, c in sector_measures()
+    ]
+
+
+async def screen(info: Info, sector: Sector, refs: list[SubjectRef], as_of: date | None) -> list[ScreeningResult]:
+    from schema.subjects import Subject
+
+    visible_sectors(info, sector)
+    if len(refs) > MAX_SCREEN:
+        raise BadUserInput(f"at most {MAX_SCREEN} references a call (got {len(refs)})", field="refs")
+    ctx = info.context
+    day = as_of or ctx.today
+    usccs: list[str | None] = []
+    hashes: list[bytes | None] = []
+    ids: list[int | None] = []
+    shown: list[str] = []
+    for i, ref in enumerate(refs):
+        given = [(k, v) for k, v in (("uscc", ref.uscc), ("idNumber", ref.id_number), ("id", ref.id)) if v]
+        if len(given) != 1:
+            raise BadUserInput(f"refs[{i}] must give exactly one of uscc, idNumber or id", field=f"refs[{i}]", index=i)
+        kind, value = given[0]
+        uscc = number = pk = None
+        try:
+            if kind == "uscc":
+                uscc = identifiers.validate_uscc(value)
+            elif kind == "idNumber":
+                number = identifiers.validate_id_number(value, today=ctx.today)
+            else:
+                type_name, parsed = parse_global_id(value, field=f"refs[{i}].id")
+                pk = parsed if type_name == "Subject" else -1
+        except identifiers.InvalidIdentifier as exc:
+            raise BadUserInput(f"refs[{i}].{kind}: {exc.reason}", field=f"refs[{i}].{kind}", index=i) from None
+        usccs.append(uscc)
+        hashes.append(ctx.pii.lookup_hash(number) if number else None)
+        ids.append(pk)
+        # The reference as sent, except that an ID number is echoed masked (policy: no full ID without PII).
+        shown.append(identifiers.mask_id_number(number) if number and not ctx.principal.has("subject:pii") else value)
+    hits = await ctx.db.run(
+        lambda conn: restriction_store.screen(
+            conn, usccs=usccs, id_hashes=hashes, ids=ids, sector=sector.value, day=day
+        )
+    )
+    results = []
+    for hit, ref_text in zip(hits, shown, strict=True):
+        subject = Subject.from_row(hit.subject, info) if hit.subject else None
+        found = [Restriction.from_row(r) for r in hit.restrictions]
+        results.append(
+            ScreeningResult(
+                ref=ref_text, found=subject is not None, subject=subject, restricted=bool(found), restrictions=found
+            )
+        )
+    return results

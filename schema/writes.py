@@ -1,0 +1,233 @@
+"""Writes of the contract: importRecords, upsertSubjects, revokeRecord (record:write).
+
+Each runs in the request's transaction: validation first, then the writes, then the recomputation of grades
+and restrictions for every subject touched and every organization it represents (SH art. 9(2)2). A source
+unit's token (claim ``source_unit``) writes only records of its own unit (policy.md).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from domain import identifiers
+from domain.records import FieldProblem, RecordDraft, check_draft
+from domain.taxonomy import RecordCategory, RecordStatus, RecordType, Severity
+from domain.workdays import WorkCalendar
+from schema import permissions
+from schema.context import Info
+from schema.errors import BadUserInput, Conflict, Forbidden, NotFound
+from schema.ids import parse_global_id
+from schema.records import CreditRecord
+from schema.subjects import Subject, SubjectRef
+from store import evaluation, imports, outbox
+from store import records as record_store
+from store.imports import ImportRow, RowError, SubjectKey, SubjectUpsert
+
+
+@strawberry.input
+class RecordInput:
+    subject: SubjectRef
+    subject_name: str | None = strawberry.field(
+        default=None, description="Name of the subject; creates the subject if it does not exist yet."
+    )
+    type: RecordType
+    category: RecordCategory | None = strawberry.field(
+        default=None, description="Optional; when given it must agree with the type (WG art. 5)."
+    )
+    severity: Severity | None = None
+    title: str
+    decision_number: str
+    source_unit: str
+    legal_basis: str | None = None
+    occurred_on: date | None = None
+    decided_on: date
+    publicity_until: date | None = None
+    penalty_fulfilled: bool | None = None
+    corrected_on: date | None = None
+    details: JSON | None = None
+
+
+@strawberry.type
+class RecordImportError:
+    index: int = strawberry.field(description="Index of the input row.")
+    field: str | None
+    message: str
+
+
+@strawberry.type
+class RecordImportResult:
+    created: int
+    unchanged: int
+    errors: list[RecordImportError]
+    records: list[CreditRecord]
+
+
+@strawberry.input
+class SubjectInput:
+    ref: SubjectRef
+    name: str
+    region_code: str | None = None
+    legal_representative: SubjectRef | None = None
+
+
+def subject_key(ref: SubjectRef, *, today: date, field: str) -> SubjectKey:
+    """A validated identifier of a SubjectRef; a bad one raises InvalidRef naming ``field``."""
+    given = [(k, v) for k, v in (("uscc", ref.uscc), ("idNumber", ref.id_number), ("id", ref.id)) if v]
+    if len(given) != 1:
+        raise InvalidRef(field, "must give exactly one of uscc, idNumber or id")
+    kind, value = given[0]
+    try:
+        if kind == "uscc":
+            return SubjectKey("uscc", identifiers.validate_uscc(value))
+        if kind == "idNumber":
+            return SubjectKey("id_number", identifiers.validate_id_number(value, today=today))
+    except identifiers.InvalidIdentifier as exc:
+        raise InvalidRef(f"{field}.{kind}", exc.reason) from None
+    type_name, pk = parse_global_id(value, field=f"{field}.id")
+    if type_name != "Subject":
+        raise InvalidRef(f"{field}.id", "is not a subject id")
+    return SubjectKey("id", pk)
+
+
+class InvalidRef(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _calendar(info: Info) -> WorkCalendar:
+    calendar: WorkCalendar = info.context.request.app.state.work_calendar
+    return calendar
+
+
+def _errors(errors: list[RowError]) -> list[RecordImportError]:
+    return [RecordImportError(index=e.index, field=e.field, message=e.message) for e in errors]
+
+
+@strawberry.type
+class RecordMutations:
+    @strawberry.mutation(
+        description="Idempotent by (sourceUnit, decisionNumber). All or nothing: any invalid row rejects the batch with its errors.",
+        permission_classes=[permissions.scope("record:write")],
+    )
+    async def import_records(self, info: Info, records: list[RecordInput]) -> RecordImportResult:
+        ctx = info.context
+        if len(records) > imports.MAX_BATCH:
+            raise BadUserInput(f"at most {imports.MAX_BATCH} records a call (got {len(records)})", field="records")
+        own_unit = ctx.principal.claims.get("source_unit")
+        rows: list[ImportRow] = []
+        problems: list[RowError] = []
+        for index, item in enumerate(records):
+            try:
+                key = subject_key(item.subject, today=ctx.today, field="subject")
+            except InvalidRef as bad:
+                problems.append(RowError(index, bad.field, bad.message))
+                continue
+            draft = RecordDraft(
+                type=item.type,
+                category=item.category,
+                severity=item.severity,
+                title=item.title,
+                decision_number=item.decision_number,
+                source_unit=item.source_unit,
+                legal_basis=item.legal_basis,
+                occurred_on=item.occurred_on,
+                decided_on=item.decided_on,
+                publicity_until=item.publicity_until,
+                penalty_fulfilled=item.penalty_fulfilled,
+                corrected_on=item.corrected_on,
+                details=item.details,
+            )
+            found = check_draft(draft, today=ctx.today)
+            if own_unit is not None and item.source_unit.strip() != own_unit:
+                found.append(FieldProblem("sourceUnit", f"this client writes only records of {own_unit} (policy.md)"))
+            problems += [RowError(index, p.field, p.message) for p in found]
+            rows.append(ImportRow(index=index, subject=key, subject_name=item.subject_name, draft=draft))
+        if problems:
+            return RecordImportResult(created=0, unchanged=0, errors=_errors(problems), records=[])
+        outcome = await ctx.db.run(
+            lambda conn: imports.import_records(conn, rows, actor=ctx.principal.subject, pii=ctx.pii)
+        )
+        if outcome.errors:
+            return RecordImportResult(created=0, unchanged=0, errors=_errors(outcome.errors), records=[])
+        await ctx.db.run(
+            lambda conn: evaluation.recompute(conn, outcome.touched_subjects, calendar=_calendar(info), today=ctx.today)
+        )
+        found_rows = await ctx.loaders.record_by_id.load_many(outcome.record_ids)
+        ctx.seen_subjects.update(r.subject_id for r in found_rows if r)
+        return RecordImportResult(
+            created=outcome.created,
+            unchanged=outcome.unchanged,
+            errors=[],
+            records=[CreditRecord.from_row(r) for r in found_rows if r is not None],
+        )
+
+    @strawberry.mutation(
+        description="Create or update subjects, e.g. to link an organization to its legal representative.",
+        permission_classes=[permissions.scope("record:write")],
+    )
+    async def upsert_subjects(self, info: Info, subjects: list[SubjectInput]) -> list[Subject]:
+        ctx = info.context
+        if len(subjects) > imports.MAX_BATCH:
+            raise BadUserInput(f"at most {imports.MAX_BATCH} subjects a call", field="subjects")
+        items: list[SubjectUpsert] = []
+        for index, item in enumerate(subjects):
+            try:
+                ref = subject_key(item.ref, today=ctx.today, field=f"subjects[{index}].ref")
+                rep = (
+                    subject_key(
+                        item.legal_representative, today=ctx.today, field=f"subjects[{index}].legalRepresentative"
+                    )
+                    if item.legal_representative
+                    else None
+                )
+            except InvalidRef as bad:
+                raise BadUserInput(f"{bad.field}: {bad.message}", field=bad.field, index=index) from None
+            if not item.name.strip():
+                raise BadUserInput("name must not be empty", field=f"subjects[{index}].name", index=index)
+            items.append(SubjectUpsert(index, ref, item.name.strip(), item.region_code, rep))
+        ids, errors = await ctx.db.run(lambda conn: imports.upsert_subjects(conn, items, pii=ctx.pii))
+        if errors:
+            first = errors[0]
+            raise BadUserInput(
+                f"subjects[{first.index}].{first.field}: {first.message}",
+                field=f"subjects[{first.index}].{first.field}",
+                index=first.index,
+                errors=[{"index": e.index, "field": e.field, "message": e.message} for e in errors],
+            )
+        await ctx.db.run(lambda conn: evaluation.recompute(conn, ids, calendar=_calendar(info), today=ctx.today))
+        rows = await ctx.loaders.subject_by_id.load_many(ids)
+        return [Subject.from_row(r, info) for r in rows if r is not None]
+
+    @strawberry.mutation(permission_classes=[permissions.scope("record:write")])
+    async def revoke_record(self, info: Info, id: strawberry.ID, reason: str) -> CreditRecord:
+        ctx = info.context
+        type_name, pk = parse_global_id(id)
+        if not reason.strip():
+            raise BadUserInput("a revocation needs its reason", field="reason")
+        row = await ctx.loaders.record_by_id.load(pk) if type_name == "CreditRecord" else None
+        if row is None:
+            raise NotFound("no such record")
+        own_unit = ctx.principal.claims.get("source_unit")
+        if own_unit is not None and row.source_unit != own_unit:
+            raise Forbidden("Forbidden: a source unit revokes only its own records")
+        if row.superseded_by_id is not None or row.status in (RecordStatus.REVOKED, RecordStatus.CORRECTED):
+            raise Conflict(f"the record is {row.status} and cannot be revoked")
+
+        async def revoke(conn: Any) -> None:
+            await record_store.set_status(conn, pk, RecordStatus.REVOKED, reason=reason.strip())
+            payload = {"record_id": pk, "subject_id": row.subject_id, "status": "REVOKED", "reason": reason.strip()}
+            await outbox.record_events(conn, [("record.revoked", pk, payload)])
+            await evaluation.recompute(conn, [row.subject_id], calendar=_calendar(info), today=ctx.today)
+
+        await ctx.db.run(revoke)
+        ctx.loaders.record_by_id.clear(pk)
+        updated = await ctx.loaders.record_by_id.load(pk)
+        assert updated is not None
+        ctx.seen_subjects.add(updated.subject_id)
+        return CreditRecord.from_row(updated)

@@ -1,0 +1,301 @@
+"""Writes of records and subjects: all or nothing, idempotent by (source unit, decision number).
+
+Everything is checked before anything is written; a batch with one bad row writes nothing and reports every
+bad row with its index and field. A resent row whose content is unchanged is counted as unchanged. Every
+accepted change recomputes grades and restrictions in the same transaction and leaves an outbox event for the
+city credit platform (SH art. 7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.identifiers import mask_id_number
+from domain.records import RecordDraft
+from domain.taxonomy import CATEGORY_OF, SubjectKind
+from store import outbox
+from store.pii import PiiCipher
+from store.records import content_digest
+from store.tables import credit_records, subjects
+
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class SubjectKey:
+    """A validated identifier: ``uscc`` (normalized), ``id_number`` (normalized) or ``id`` (primary key)."""
+
+    kind: str
+    value: str | int
+
+    @property
+    def subject_kind(self) -> SubjectKind | None:
+        return {"uscc": SubjectKind.ORGANIZATION, "id_number": SubjectKind.INDIVIDUAL}.get(self.kind)
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    index: int
+    subject: SubjectKey
+    subject_name: str | None
+    draft: RecordDraft
+
+
+@dataclass(frozen=True)
+class RowError:
+    index: int
+    field: str | None
+    message: str
+
+
+@dataclass
+class ImportOutcome:
+    created: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    record_ids: list[int] = field(default_factory=list)
+    touched_subjects: set[int] = field(default_factory=set)
+
+
+def draft_content(draft: RecordDraft) -> dict[str, Any]:
+    return {
+        "type": draft.type.value,
+        "category": CATEGORY_OF[draft.type].value,
+        "severity": draft.severity.value if draft.severity else None,
+        "title": draft.title.strip(),
+        "decision_number": draft.decision_number.strip(),
+        "source_unit": draft.source_unit.strip(),
+        "legal_basis": draft.legal_basis.strip() if draft.legal_basis else None,
+        "occurred_on": draft.occurred_on,
+        "decided_on": draft.decided_on,
+        "publicity_until": draft.publicity_until,
+        "penalty_fulfilled": draft.penalty_fulfilled,
+        "corrected_on": draft.corrected_on,
+        "details": draft.details,
+    }
+
+
+async def resolve_subjects(conn: AsyncConnection, keys: Sequence[SubjectKey], pii: PiiCipher) -> dict[SubjectKey, int]:
+    """Primary keys of the subjects these keys name (one statement per identifier kind at most)."""
+    found: dict[SubjectKey, int] = {}
+    usccs = [k for k in keys if k.kind == "uscc"]
+    if usccs:
+        rows = await conn.execute(
+            sa.select(subjects.c.id, subjects.c.uscc).where(subjects.c.uscc.in_({str(k.value) for k in usccs}))
+        )
+        by = {r.uscc: r.id for r in rows}
+        found |= {k: by[k.value] for k in usccs if k.value in by}
+    numbers = [k for k in keys if k.kind == "id_number"]
+    if numbers:
+        hashes = {k: pii.lookup_hash(str(k.value)) for k in numbers}
+        rows = await conn.execute(
+            sa.select(subjects.c.id, subjects.c.id_number_hash).where(
+                subjects.c.id_number_hash.in_(set(hashes.values()))
+            )
+        )
+        by_hash = {bytes(r.id_number_hash): r.id for r in rows}
+        found |= {k: by_hash[h] for k, h in hashes.items() if h in by_hash}
+    pks = [k for k in keys if k.kind == "id"]
+    if pks:
+        rows = await conn.execute(sa.select(subjects.c.id).where(subjects.c.id.in_({int(k.value) for k in pks})))
+        existing = {r.id for r in rows}
+        found |= {k: int(k.value) for k in pks if int(k.value) in existing}
+    return found
+
+
+async def insert_subjects(conn: AsyncConnection, new: dict[SubjectKey, str], pii: PiiCipher) -> dict[SubjectKey, int]:
+    if not new:
+        return {}
+    rows: list[dict[str, Any]] = []
+    for key, name in new.items():
+        # Every row carries every column: a multi-row insert needs one shape.
+        if key.kind == "uscc":
+            code = str(key.value)
+            rows.append(
+                {
+                    "kind": "ORGANIZATION",
+                    "name": name,
+                    "uscc": code,
+                    "region_code": code[2:8],
+                    "id_number_hash": None,
+                    "id_number_enc": None,
+                    "id_number_masked": None,
+                }
+            )
+        else:
+            number = str(key.value)
+            rows.append(
+                {
+                    "kind": "INDIVIDUAL",
+                    "name": name,
+                    "uscc": None,
+                    "id_number_hash": pii.lookup_hash(number),
+                    "id_number_enc": pii.encrypt(number),
+                    "id_number_masked": mask_id_number(number),
+                    "region_code": number[:6],
+                }
+            )
+    ids = (await conn.execute(subjects.insert().returning(subjects.c.id, sort_by_parameter_order=True), rows)).scalars()
+    return dict(zip(new, ids, strict=True))
+
+
+async def import_records(
+    conn: AsyncConnection, rows: Sequence[ImportRow], *, actor: str, pii: PiiCipher
+) -> ImportOutcome:
+    """Write the batch, or nothing: the returned outcome lists every problem when it is rejected."""
+    outcome = ImportOutcome()
+    subject_ids = await resolve_subjects(conn, [r.subject for r in rows], pii)
+    to_create: dict[SubjectKey, str] = {}
+    for row in rows:
+        if row.subject in subject_ids:
+            continue
+        if row.subject.kind == "id":
+            outcome.errors.append(RowError(row.index, "subject.id", "no subject has this id"))
+        elif not (row.subject_name or "").strip():
+            outcome.errors.append(
+                RowError(row.index, "subjectName", "the subject is unknown: give subjectName to create it")
+            )
+        else:
+            to_create.setdefault(row.subject, (row.subject_name or "").strip())
+
+    contents = [draft_content(r.draft) for r in rows]
+    digests = [content_digest(c) for c in contents]
+    keys = [(c["source_unit"], c["decision_number"]) for c in contents]
+    existing = await _current_by_decision(conn, keys)
+    seen_in_batch: dict[tuple[str, str], tuple[int, str]] = {}
+    new_rows: list[tuple[int, dict[str, Any], str]] = []
+    result_ids: dict[int, int] = {}
+    for row, content, digest, key in zip(rows, contents, digests, keys, strict=True):
+        if key in existing:
+            record_id, old_digest, old_subject = existing[key]
+            same_subject = subject_ids.get(row.subject) == old_subject
+            if old_digest == digest and same_subject:
+                result_ids[row.index] = record_id
+                outcome.unchanged += 1
+            else:
+                outcome.errors.append(
+                    RowError(
+                        row.index,
+                        "decisionNumber",
+                        "this source unit already recorded this decision number with other content; "
+                        "a record is changed only by a correction (objection), never overwritten",
+                    )
+                )
+            continue
+        if key in seen_in_batch:
+            first_index, first_digest = seen_in_batch[key]
+            if first_digest != digest:
+                outcome.errors.append(
+                    RowError(row.index, "decisionNumber", f"repeats row {first_index} with other content")
+                )
+            continue
+        seen_in_batch[key] = (row.index, digest)
+        new_rows.append((row.index, content, digest))
+    if outcome.errors:
+        return outcome
+
+    subject_ids |= await insert_subjects(conn, to_create, pii)
+    by_index = {r.index: r for r in rows}
+    if new_rows:
+        values = [
+            {
+                **content,
+                "subject_id": subject_ids[by_index[index].subject],
+                "content_digest": digest,
+                "created_by": actor,
+            }
+            for index, content, digest in new_rows
+        ]
+        inserted = (
+            await conn.execute(
+                credit_records.insert().returning(credit_records.c.id, sort_by_parameter_order=True), values
+            )
+        ).scalars()
+        events = []
+        for (index, content, _), record_id, value in zip(new_rows, inserted, values, strict=True):
+            result_ids[index] = record_id
+            payload = {**content, "record_id": record_id, "subject_id": value["subject_id"], "version": 1}
+            events.append(("record.created", record_id, payload))
+        await outbox.record_events(conn, events)
+        outcome.created = len(new_rows)
+        outcome.touched_subjects = {v["subject_id"] for v in values}
+    # Rows that repeat an earlier row of the same batch share its record.
+    for row, key in zip(rows, keys, strict=True):
+        if row.index not in result_ids:
+            result_ids[row.index] = result_ids[seen_in_batch[key][0]]
+            outcome.unchanged += 1
+    outcome.record_ids = [result_ids[r.index] for r in rows]
+    return outcome
+
+
+async def _current_by_decision(
+    conn: AsyncConnection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, str, int]]:
+    if not keys:
+        return {}
+    c = credit_records.c
+    units = [k[0] for k in keys]
+    numbers = [k[1] for k in keys]
+    pairs = sa.select(
+        sa.func.unnest(sa.cast(units, sa.ARRAY(sa.Text))).label("unit"),
+        sa.func.unnest(sa.cast(numbers, sa.ARRAY(sa.Text))).label("number"),
+    ).subquery()
+    rows = await conn.execute(
+        sa.select(c.id, c.source_unit, c.decision_number, c.content_digest, c.subject_id, c.version)
+        .join(pairs, sa.and_(c.source_unit == pairs.c.unit, c.decision_number == pairs.c.number))
+        .where(c.version == 1)
+    )
+    return {(r.source_unit, r.decision_number): (r.id, r.content_digest, r.subject_id) for r in rows}
+
+
+@dataclass(frozen=True)
+class SubjectUpsert:
+    index: int
+    ref: SubjectKey
+    name: str
+    region_code: str | None
+    legal_representative: SubjectKey | None
+
+
+async def upsert_subjects(
+    conn: AsyncConnection, items: Sequence[SubjectUpsert], *, pii: PiiCipher
+) -> tuple[list[int], list[RowError]]:
+    """Create or update subjects (name, region, legal representative); all or nothing."""
+    found = await resolve_subjects(conn, [i.ref for i in items], pii)
+    errors: list[RowError] = []
+    for item in items:
+        if item.ref.kind == "id" and item.ref not in found:
+            errors.append(RowError(item.index, "ref.id", "no subject has this id"))
+        rep = item.legal_representative
+        if rep is not None and item.ref.kind == "id_number":
+            errors.append(RowError(item.index, "legalRepresentative", "only an organization has one"))
+        elif rep is not None and rep.kind == "uscc":
+            errors.append(RowError(item.index, "legalRepresentative", "must be an individual"))
+    if errors:
+        return [], errors
+    # New subjects first, so that a representative may be created in the same batch as its organization.
+    missing = {i.ref: i.name for i in items if i.ref not in found}
+    found |= await insert_subjects(conn, missing, pii)
+    reps = [i.legal_representative for i in items if i.legal_representative]
+    found |= await resolve_subjects(conn, [r for r in reps if r not in found], pii)
+    for item in items:
+        if item.legal_representative is not None and item.legal_representative not in found:
+            errors.append(RowError(item.index, "legalRepresentative", "unknown individual: upsert them first"))
+    if errors:  # the caller's transaction is rolled back: the subjects created above go with it
+        return [], errors
+    ids: list[int] = []
+    for item in items:
+        pk = found[item.ref]
+        values: dict[str, Any] = {"name": item.name, "updated_at": sa.func.now()}
+        if item.region_code is not None:
+            values["region_code"] = item.region_code
+        if item.legal_representative is not None:
+            values["legal_representative_id"] = found[item.legal_representative]
+        await conn.execute(subjects.update().where(subjects.c.id == pk).values(**values))
+        ids.append(pk)
+    return ids, []
