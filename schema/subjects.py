@@ -198,6 +198,7 @@ class SubjectQueries:
             name_contains=name_contains or None,
             kind=kind.value if kind else None,
             grade=grade.value if grade else None,
+            grade_on=info.context.today,
         )
         rows = await info.context.db.run(lambda c: subject_store.page(c, filt, first=first, after_id=after_id))
         total = await info.context.db.run(lambda c: subject_store.count(c, filt))

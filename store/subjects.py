@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,6 +68,7 @@ class SubjectFilter:
     name_contains: str | None = None
     kind: str | None = None
     grade: str | None = None
+    grade_on: date | None = None  # the day the grade filter refers to (today, in the bureau's time zone)
 
 
 def _where(f: SubjectFilter) -> list[sa.ColumnElement[bool]]:
@@ -78,9 +79,17 @@ def _where(f: SubjectFilter) -> list[sa.ColumnElement[bool]]:
     if f.kind:
         clauses.append(subjects.c.kind == f.kind)
     if f.grade:
+        g = grades.c
+        day = f.grade_on or date.today()
         current = (
-            sa.select(grades.c.id)
-            .where(grades.c.subject_id == subjects.c.id, grades.c.level == f.grade, grades.c.valid_to.is_(None))
+            sa.select(g.id)
+            .where(
+                g.subject_id == subjects.c.id,
+                g.level == f.grade,
+                g.superseded_at.is_(None),
+                g.valid_from <= day,
+                sa.or_(g.valid_to.is_(None), g.valid_to > day),
+            )
             .exists()
         )
         clauses.append(current)

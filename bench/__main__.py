@@ -1,0 +1,99 @@
+"""Run the benchmarks: `python -m bench [--organizations N]`.
+
+1. evaluate: the yearly evaluation (WG art. 13) of every organization, set-based in batches (seconds).
+2. screen: `screen(sector:, refs:)` of 1,000 references against the whole population, through the real ASGI
+   app with a real token, N rounds (median and p99 latency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from api.app import create_app
+from api.logging import configure_logging
+from api.settings import Settings
+from bench.population import TODAY, bench_server, fresh_database, load
+from domain.workdays import WorkCalendar
+from store import evaluation
+from store.db import create_engine
+
+
+async def bench_evaluate(url: str, batch: int) -> None:
+    engine = create_engine(url, pool_size=2, statement_timeout_ms=600_000)
+    async with engine.connect() as conn:
+        ids = await evaluation.all_subject_ids(conn)
+    for label in ("first run", "second run (nothing to change)"):
+        started = time.perf_counter()
+        changed = 0
+        for start in range(0, len(ids), batch):
+            async with engine.begin() as conn:
+                done = await evaluation.recompute(
+                    conn, ids[start : start + batch], calendar=WorkCalendar(), today=TODAY
+                )
+                changed += len(done.grades_changed)
+        seconds = time.perf_counter() - started
+        print(
+            f"evaluate {len(ids)} organizations, {label}: {seconds:.1f} s ({len(ids) / seconds:,.0f}/s), {changed} changed"
+        )
+    await engine.dispose()
+
+
+async def bench_screen(url: str, codes: list[str], rounds: int) -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="hrss-bench-"))
+    settings = Settings(env="dev", data_dir=data_dir, log_json=True, log_level="WARNING")
+    app = create_app(settings, database_url=url)
+    rng = random.Random(3)
+    query = """query ($refs: [SubjectRef!]!) { screen(sector: GOVERNMENT_PROCUREMENT, refs: $refs) {
+      ref found restricted restrictions { sector measure since until legalBasis { document article } disputed } } }"""
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as client:
+        token = app.state.auth_server.issue_token("procurement")
+        headers = {"Authorization": f"Bearer {token}"}
+        timings = []
+        restricted = 0
+        for i in range(rounds + 3):
+            refs = [{"uscc": c} for c in rng.sample(codes, 1000)]
+            started = time.perf_counter()
+            response = await client.post(
+                "/graphql", json={"query": query, "variables": {"refs": refs}}, headers=headers
+            )
+            elapsed = (time.perf_counter() - started) * 1000
+            body = response.json()
+            assert "errors" not in body, body["errors"][:1]
+            if i >= 3:  # the first rounds warm the caches and the pool
+                timings.append(elapsed)
+                restricted += sum(r["restricted"] for r in body["data"]["screen"])
+    timings.sort()
+    p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+    print(
+        f"screen 1,000 refs against {len(codes):,} organizations, {rounds} rounds: "
+        f"median {statistics.median(timings):.1f} ms, p99 {p99:.1f} ms, max {timings[-1]:.1f} ms "
+        f"({restricted / rounds:.1f} restricted per call)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--organizations", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=1000)
+    args = parser.parse_args()
+    configure_logging("WARNING")
+    with bench_server() as server:
+        url = fresh_database(server, "hrss_bench")
+        codes = asyncio.run(load(url, args.organizations))
+        asyncio.run(bench_evaluate(url, args.batch))
+        asyncio.run(bench_screen(url, codes, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
