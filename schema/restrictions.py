@@ -10,6 +10,7 @@ import strawberry
 from domain import identifiers
 from domain.restrictions import sector_measures
 from domain.taxonomy import RecordType, Sector
+from schema import permissions
 from schema.common import LegalBasis
 from schema.context import Info
 from schema.errors import BadUserInput, Forbidden
@@ -63,12 +64,13 @@ class Restriction:
         )
 
     @strawberry.field(
-        description="The record that triggers it (for the legal-representative rule: the representative's record)."
+        description="The record that triggers it (for the legal-representative rule: the representative's record).",
+        permission_classes=[permissions.scope("record:read")],
     )
     async def source_record(self, info: Info) -> Annotated[CreditRecord, strawberry.lazy("schema.records")] | None:
         from schema.records import CreditRecord
 
-        if self.row.source_record_id is None or not info.context.principal.has("record:read"):
+        if self.row.source_record_id is None:
             return None
         row = await info.context.loaders.record_by_id.load(self.row.source_record_id)
         return CreditRecord.from_row(row) if row else None
