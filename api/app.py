@@ -15,15 +15,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from api.graphql import GraphQLApp
+from api.graphql import GraphQLRouter
 from api.middleware import RequestContextMiddleware
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
 from auth.clients import demo_clients
 from auth.keys import SigningKeys
 from auth.middleware import BearerAuthMiddleware
+from auth.policy import Policy, load_policy
 from auth.server import BuiltinAuthorizationServer
 from auth.tokens import TokenValidator
 from domain.workdays import WorkCalendar
+from schema.audiences import AudienceSchemas
 from schema.build import build_schema
 from store import holidays, migrations
 from store.db import create_engine
@@ -62,7 +64,7 @@ def _is_graphiql_page(scope: Scope) -> bool:
     return b"text/html" in headers.get(b"accept", b"") and not scope.get("query_string")
 
 
-def create_app(settings: Settings, *, database_url: str) -> Starlette:
+def create_app(settings: Settings, *, database_url: str, policy: Policy | None = None) -> Starlette:
     keys = signing_keys(settings)
     auth_server = authorization_server(settings, keys)
     validator = TokenValidator(
@@ -72,7 +74,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         algorithms=(keys.alg,),
     )
     head = migrations.head_revision()
-    schema = build_schema()
+    schemas = AudienceSchemas(build_schema(), policy or load_policy())
     pii = PiiCipher(settings.pii_key.get_secret_value())
     graphiql = settings.dev_mode
 
@@ -86,7 +88,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         )
         app.state.engine = engine
         app.state.work_calendar = await load_work_calendar(engine)
-        app.state.graphql = GraphQLApp(schema, engine=engine, pii=pii, graphiql=graphiql)
+        app.state.graphql = GraphQLRouter(schemas, engine=engine, pii=pii, graphiql=graphiql)
         try:
             yield
         finally:
@@ -129,6 +131,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
     app.state.settings = settings
     app.state.auth_server = auth_server
     app.state.signing_keys = keys
+    app.state.schemas = schemas
     return app
 
 

@@ -241,14 +241,41 @@ def holidays_load(file: Path = typer.Argument(..., exists=True, readable=True)) 
     err.print(f"loaded {count} days for {sorted(years)}; run `hrss-credit evaluate` and restart the API")
 
 
+@schema_app.command("write-sdl")
+def schema_write_sdl(directory: Path = typer.Option(Path("schema/sdl"), help="Where the SDL files go.")) -> None:
+    """Write every audience's SDL (and the full one) for committing; a test compares them with the code."""
+    from auth.policy import load_policy
+    from schema.audiences import AudienceSchemas
+    from schema.build import build_schema
+
+    full = build_schema()
+    schemas = AudienceSchemas(full, load_policy())
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "full.graphql").write_text(full.as_str() + "\n", encoding="utf-8")
+    for name in sorted(schemas.policy.audiences):
+        (directory / f"{name}.graphql").write_text(schemas.sdl(name) + "\n", encoding="utf-8")
+    err.print(f"wrote {len(schemas.policy.audiences) + 1} SDL files to {directory}")
+
+
 @schema_app.command("print")
 def schema_print(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the SDL to this file."),
+    audience: str | None = typer.Option(None, "--audience", "-a", help="The schema one audience sees (policy)."),
 ) -> None:
-    """Print the schema's SDL."""
+    """Print the schema's SDL: the whole schema, or the one an audience of the policy sees."""
+    from auth.policy import load_policy
+    from schema.audiences import AudienceSchemas
     from schema.build import build_schema
 
-    sdl = build_schema().as_str() + "\n"
+    full = build_schema()
+    if audience is None:
+        sdl = full.as_str() + "\n"
+    else:
+        schemas = AudienceSchemas(full, load_policy())
+        if audience not in schemas.policy.audiences:
+            err.print(f"[red]unknown audience {audience}; the policy has {sorted(schemas.policy.audiences)}[/red]")
+            raise typer.Exit(2)
+        sdl = schemas.sdl(audience) + "\n"
     if output:
         output.write_text(sdl, encoding="utf-8")
     else:

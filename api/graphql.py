@@ -10,13 +10,16 @@ from zoneinfo import ZoneInfo
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from auth.policy import Audience, Rows
 from auth.tokens import Principal
+from schema.audiences import AudienceSchemas
 from schema.context import Context
 from schema.loaders import Loaders
+from schema.rows import RowRules
 from store.pii import PiiCipher
 from store.session import RequestDb
 
@@ -24,9 +27,15 @@ BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 ANONYMOUS = Principal(client_id="anonymous", subject="anonymous", scopes=frozenset(), claims={})
 
 
+ANONYMOUS_AUDIENCE = Audience(name="anonymous", scopes=frozenset(), rows=Rows.NONE, clients=frozenset())
+
+
 class GraphQLApp(GraphQL[Context, None]):
-    def __init__(self, schema: Any, *, engine: AsyncEngine, pii: PiiCipher, graphiql: bool) -> None:
+    """The strawberry view of one compiled audience schema."""
+
+    def __init__(self, schema: Any, *, audience: Audience, engine: AsyncEngine, pii: PiiCipher, graphiql: bool) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
+        self.audience = audience
         self.engine = engine
         self.pii = pii
 
@@ -40,14 +49,23 @@ class GraphQLApp(GraphQL[Context, None]):
         request.scope["state"]["request_db"] = db
         # X-Purpose (the purpose of a read, for the audit log) is percent-encoded UTF-8: headers are Latin-1.
         purpose = unquote(request.headers.get("x-purpose", "")).strip()
+        today = datetime.now(BUREAU_TZ).date()
+        rows = RowRules(
+            rows=self.audience.rows,
+            today=today,
+            uscc=_claim(principal, "uscc"),
+            source_unit=_claim(principal, "source_unit"),
+        )
         return Context(
             request=request,
             response=response,
             principal=principal,
+            audience=self.audience,
+            rows=rows,
             db=db,
             loaders=Loaders(db),
             pii=self.pii,
-            today=datetime.now(BUREAU_TZ).date(),
+            today=today,
             request_id=request.scope["state"].get("request_id"),
             purpose=purpose[:200] if purpose else None,
         )
@@ -65,3 +83,54 @@ class GraphQLApp(GraphQL[Context, None]):
             db = scope["state"].pop("request_db", None)
             if isinstance(db, RequestDb):
                 await db.finish(commit=False)
+
+
+def _claim(principal: Principal, name: str) -> str | None:
+    value = principal.claims.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+class GraphQLRouter:
+    """Sends each request to the view of its audience's compiled schema (policy.md).
+
+    The audience comes from the token's client (auth/policy.toml ``clients``); the schema from the scopes the
+    token holds within that audience. A client the policy does not know is refused.
+    """
+
+    def __init__(self, schemas: AudienceSchemas, *, engine: AsyncEngine, pii: PiiCipher, graphiql: bool) -> None:
+        self.schemas = schemas
+        self.engine = engine
+        self.pii = pii
+        self.graphiql = graphiql
+        self._views: dict[int, GraphQLApp] = {}
+
+    def view_for(self, audience: Audience, scopes: frozenset[str]) -> GraphQLApp:
+        schema = self.schemas.get(audience, scopes)
+        view = self._views.get(id(schema))
+        if view is None:
+            view = GraphQLApp(schema, audience=audience, engine=self.engine, pii=self.pii, graphiql=self.graphiql)
+            self._views[id(schema)] = view
+        return view
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        principal = scope.get("principal")
+        if not isinstance(principal, Principal):
+            view = self.view_for(ANONYMOUS_AUDIENCE, frozenset())
+        else:
+            audience = self.schemas.policy.audience_of_client(principal.client_id)
+            if audience is None:
+                response = JSONResponse(
+                    {
+                        "errors": [
+                            {
+                                "message": "this client has no audience in the policy",
+                                "extensions": {"code": "FORBIDDEN"},
+                            }
+                        ]
+                    },
+                    status_code=403,
+                )
+                await response(scope, receive, send)
+                return
+            view = self.view_for(audience, principal.scopes)
+        await view(scope, receive, send)

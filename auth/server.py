@@ -7,69 +7,134 @@ as a JWK Set (RFC 7517), which is all a resource server needs to validate the to
 production deployment may point the API at an external authorization server instead; nothing else depends
 on this module.
 
+When employer accounts are configured it also runs the authorization code grant (RFC 6749 §4.1) with PKCE
+(RFC 7636, ``S256`` only, required for every client as RFC 9700 §2.1.1 recommends) for the ``employer``
+audience: ``GET /oauth/authorize`` validates the request and shows a login form, ``POST /oauth/authorize``
+checks the form's CSRF token and the employer's password and redirects back with a single-use code, and
+the token endpoint exchanges the code for an access token whose ``sub`` is ``employer:<username>`` and whose
+``uscc`` claim, taken from the account only, binds the employer to its own subject (policy.md).
+
 Authlib has no Starlette server integration, so ``_AuthlibServer`` is one: Starlette parses requests
 asynchronously while Authlib's grant handling is synchronous, so the endpoint reads and parses the body
 first and then hands a fully prepared request to Authlib. Token issuance is a single ECDSA signature, cheap
-enough to run on the event loop.
+enough to run on the event loop; the password check (scrypt) runs in a worker thread.
+
+Authorization codes, the pending-code bookkeeping and the key that signs login-form CSRF tokens live in the
+memory of one process: the built-in server is for the embedded single-process setup. A deployment with
+several processes or hosts must use an external authorization server (IdP) instead.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import (
+    AuthorizationCodeGrant,
     AuthorizationServer,
     ClientCredentialsGrant,
     ClientMixin,
     InsecureTransportError,
+    InvalidClientError,
+    InvalidGrantError,
     InvalidRequestError,
+    InvalidScopeError,
     JsonPayload,
     JsonRequest,
     OAuth2Error,
     OAuth2Payload,
     OAuth2Request,
+    UnauthorizedClientError,
+    UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc6749.hooks import hooked
+from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from joserfc.jwk import KeySet
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .clients import ALL_SCOPES, Client
+from .accounts import AccountStore, EmployerAccount
+from .clients import ALL_SCOPES, EMPLOYER_CLIENT_ID, Client
 from .keys import SigningKeys
+from .templates import render_error_page, render_login_page
 
 __all__ = ["BuiltinAuthorizationServer"]
 
 log = logging.getLogger(__name__)
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105  (a path, not a password)
+AUTHORIZE_PATH = "/oauth/authorize"
 JWKS_PATH = "/.well-known/jwks.json"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 
 CLIENT_CREDENTIALS = "client_credentials"
+AUTHORIZATION_CODE = "authorization_code"
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+CODE_AUTH_METHODS = (*AUTH_METHODS, "none")
+"""Token endpoint authentication for the authorization code grant: a confidential client authenticates as
+usual; a public client sends only its ``client_id`` (``none``, RFC 6749 §2.1, §4.1.3) and proves possession
+with its PKCE verifier (RFC 7636 §4.5)."""
 MAX_TOKEN_REQUEST_BYTES = 16 * 1024
 """A token request is a handful of short parameters; anything larger is refused unread."""
+MAX_AUTHORIZE_QUERY_CHARS = 8 * 1024
+"""An authorization request URI with a longer query is refused (its parameters are short)."""
+
+CODE_TTL_SECONDS = 60
+"""Lifetime of an authorization code: RFC 6749 §4.1.2 asks for a short one (at most 10 minutes); the code
+travels through the browser and is exchanged at once, so one minute is plenty."""
+LOGIN_FORM_TTL_SECONDS = 600
+"""How long a rendered login form (its CSRF token) may be submitted."""
+MAX_PENDING_CODES = 10_000
+"""At most this many unexchanged codes are kept; beyond it the oldest are dropped (bounded memory)."""
+
+AUTHORIZE_PARAMETERS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+)
+"""The authorization request parameters (RFC 6749 §4.1.1, RFC 7636 §4.3) that are read and carried through
+the login form; any other parameter (``uscc``, ``username`` …) is dropped before Authlib sees the request."""
+
+EMPLOYER_SUBJECT_PREFIX = "employer:"
 
 RESERVED_CLAIMS = frozenset(
-    {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "auth_time", "acr", "amr"}
+    {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "auth_time", "acr", "amr", "uscc"}
 )
-"""Claims the token generator sets itself (RFC 7519 §4.1, RFC 9068 §2.2); a client's extra claims may not
-override them."""
+"""Claims the token generator sets itself (RFC 7519 §4.1, RFC 9068 §2.2), and ``uscc``, which comes from an
+employer account only; a client's extra claims may not override them."""
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _DUMMY_SECRET = b"\x00" * 32
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
+_CSRF_FIELD = "csrf_token"
+
+_LOGIN_FAILED = ("统一社会信用代码或密码错误。", "The USCC or the password is incorrect.")
+_FORM_EXPIRED = (
+    "登录表单已失效，请重新登录。",
+    "This sign-in form has expired or was not submitted from this page. Please sign in again.",
+)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -77,7 +142,7 @@ _DUMMY_SECRET = b"\x00" * 32
 
 
 class _OAuthClient(ClientMixin):  # type: ignore[misc]  # Authlib ships no type information
-    """Adapts a :class:`Client` to Authlib's ``ClientMixin`` (RFC 6749 §2: a confidential client)."""
+    """Adapts a :class:`Client` to Authlib's ``ClientMixin`` (RFC 6749 §2)."""
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -86,21 +151,38 @@ class _OAuthClient(ClientMixin):  # type: ignore[misc]  # Authlib ships no type 
         return self.client.client_id
 
     def get_default_redirect_uri(self) -> str | None:
-        # Client credentials has no redirection endpoint (RFC 6749 §4.4).
-        return None
+        """RFC 6749 §3.1.2.3: the request may omit ``redirect_uri`` only when exactly one is registered.
+
+        With several registered there is no default: the server never guesses where to send a code. (Client
+        credentials has no redirection endpoint at all, RFC 6749 §4.4.)
+        """
+        uris = self.client.redirect_uris
+        return uris[0] if len(uris) == 1 else None
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return False
+        """Exact, whole-string comparison with a registered URI (RFC 9700 §2.1, §4.1.3; RFC 6749 §3.1.2.2).
+
+        No prefix or pattern matching, no normalization, no added query, and no loopback port wildcard
+        (RFC 8252 §7.3 allows one for native apps; a registered port is required here instead).
+        """
+        return isinstance(redirect_uri, str) and redirect_uri in self.client.redirect_uris
 
     def check_response_type(self, response_type: str) -> bool:
-        return False
+        return response_type == "code" and AUTHORIZATION_CODE in self.client.grant_types
 
     def check_client_secret(self, client_secret: str) -> bool:
         # Constant time, on bytes: hmac.compare_digest refuses non-ASCII str, and a secret may be anything.
-        return hmac.compare_digest(client_secret.encode("utf-8"), self.client.secret.encode("utf-8"))
+        # A public client without a secret compares against a dummy and always fails.
+        expected = self.client.secret.encode("utf-8") if self.client.secret else _DUMMY_SECRET
+        matches = hmac.compare_digest(client_secret.encode("utf-8"), expected)
+        return matches and bool(self.client.secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return endpoint == "token" and method in AUTH_METHODS
+        if endpoint != "token":
+            return False
+        if method == "none":
+            return self.client.public
+        return method in AUTH_METHODS and bool(self.client.secret)
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.client.grant_types
@@ -118,6 +200,25 @@ class _OAuthClient(ClientMixin):  # type: ignore[misc]  # Authlib ships no type 
             return None
         return " ".join(sorted(requested))
 
+    def intersect_scope(self, scope: str | None) -> str | None:
+        """The scope of an authorization request: the requested scopes the client holds (RFC 6749 §3.3 lets
+        the server grant less than requested; the token response then names the scope), all of the client's
+        when none is requested, ``None`` (``invalid_scope``) when nothing is left."""
+        requested = set(scope.split()) if scope else set()
+        granted = requested & self.client.scopes if requested else set(self.client.scopes)
+        return " ".join(sorted(granted)) if granted else None
+
+
+@dataclass(frozen=True)
+class _ResourceOwner:
+    """The signed-in employer as Authlib's ``user``."""
+
+    account: EmployerAccount
+
+    def get_user_id(self) -> str:
+        # RFC 9068 §2.2: sub identifies the resource owner when one is involved.
+        return EMPLOYER_SUBJECT_PREFIX + self.account.username
+
 
 # ----------------------------------------------------------------------------------------------------------
 # Requests as Authlib sees them
@@ -125,7 +226,11 @@ class _OAuthClient(ClientMixin):  # type: ignore[misc]  # Authlib ships no type 
 
 @dataclass(frozen=True)
 class _PreparedRequest:
-    """A Starlette request whose body has already been read and parsed (Authlib itself is synchronous)."""
+    """A Starlette request whose body has already been read and parsed (Authlib itself is synchronous).
+
+    ``form``/``datalist`` are the OAuth parameters Authlib reads: the body of a token request, the query of a
+    ``GET`` authorization request, or the fields carried through the login form's ``POST``.
+    """
 
     method: str
     url: str
@@ -223,6 +328,23 @@ def _authenticate_client_secret_post(query_client: Any, request: Any) -> _OAuthC
     return _authenticate(query_client, form.get("client_id"), form.get("client_secret"))
 
 
+def _authenticate_none(query_client: Any, request: Any) -> _OAuthClient | None:
+    """A public client identifies itself by ``client_id`` alone (RFC 6749 §2.1, §4.1.3).
+
+    Never a fallback: a request that carries any client credentials (an ``Authorization`` header or a
+    ``client_secret``) that did not verify is not let through as "no authentication".
+    """
+    if request.headers.get("authorization") is not None or "client_secret" in request.form:
+        return None
+    client_id = request.form.get("client_id")
+    if not isinstance(client_id, str) or not client_id:
+        return None
+    client = query_client(client_id)
+    if not isinstance(client, _OAuthClient) or not client.client.public:
+        return None
+    return client
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Authlib integration
 
@@ -236,6 +358,286 @@ class _ClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]  # 
         credential (RFC 6750 §5.3) and must not reach a log, whatever the log level."""
         token = self.generate_token(scope=self.request.payload.scope, include_refresh_token=False)
         self.save_token(token)
+        return 200, token, list(self.TOKEN_RESPONSE_HEADER)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Authorization code + PKCE (RFC 6749 §4.1, RFC 7636)
+
+
+@dataclass(frozen=True)
+class _AuthorizationCode:
+    """What a code stands for, bound to its client, redirect URI and PKCE challenge (RFC 6749 §4.1.2,
+    RFC 7636 §4.4). ``redirect_uri_param`` is the ``redirect_uri`` exactly as the authorization request sent
+    it (``None`` when omitted); ``redirect_uri`` is where the code was actually delivered."""
+
+    client_id: str
+    redirect_uri: str
+    redirect_uri_param: str | None
+    scope: str
+    username: str
+    code_challenge: str
+    code_challenge_method: str
+    expires_at: float
+
+    def get_redirect_uri(self) -> str | None:
+        return self.redirect_uri_param
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+class AuthorizationCodeStore:
+    """Single-use authorization codes with a short expiry, in this process's memory.
+
+    Codes are kept under their SHA-256, never in clear. :meth:`take` removes a code the first time it is
+    presented, whatever happens next (a wrong PKCE verifier, a wrong redirect URI): a code can be exchanged at
+    most once (RFC 6749 §4.1.2, §10.5), even by two concurrent requests. A second presentation is logged as a
+    replay; the tokens issued for the first cannot be revoked (self-contained JWTs, RFC 9068), so their short
+    lifetime bounds the damage.
+
+    Memory only, by design: a deployment with several processes or hosts cannot share these codes and must
+    use an external authorization server (IdP) instead of the built-in one.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        ttl_seconds: float = CODE_TTL_SECONDS,
+        max_codes: int = MAX_PENDING_CODES,
+    ) -> None:
+        self._clock = clock
+        self._ttl = ttl_seconds
+        self._max = max_codes
+        self._live: OrderedDict[str, _AuthorizationCode] = OrderedDict()
+        self._spent: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(code: str) -> str:
+        return hashlib.sha256(code.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+    @property
+    def ttl_seconds(self) -> float:
+        return self._ttl
+
+    def expiry(self) -> float:
+        """The expiry time of a code issued now."""
+        return self._clock() + self._ttl
+
+    def _purge(self, now: float) -> None:
+        # Codes are stored in issue order with one lifetime, so the expired ones are at the front.
+        while self._live:
+            key, item = next(iter(self._live.items()))
+            if item.expires_at > now and len(self._live) <= self._max:
+                break
+            del self._live[key]
+        while self._spent:
+            key, expires_at = next(iter(self._spent.items()))
+            if expires_at > now and len(self._spent) <= self._max:
+                break
+            del self._spent[key]
+
+    def save(self, code: str, item: _AuthorizationCode) -> None:
+        with self._lock:
+            self._live[self._key(code)] = item
+            self._purge(self._clock())
+
+    def take(self, code: str) -> _AuthorizationCode | None:
+        """The code's grant if it exists and has not expired; either way the code is gone afterwards."""
+        key = self._key(code)
+        with self._lock:
+            now = self._clock()
+            item = self._live.pop(key, None)
+            if item is None:
+                if key in self._spent:
+                    log.warning("an authorization code was presented again after it had been used")
+                self._purge(now)
+                return None
+            self._spent[key] = item.expires_at
+            self._purge(now)
+        if item.expires_at <= now:
+            return None
+        return item
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._live)
+
+
+def _compare_s256(code_verifier: str, code_challenge: str) -> bool:
+    """RFC 7636 §4.6: BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge, compared in constant time."""
+    computed = create_s256_code_challenge(code_verifier)
+    return hmac.compare_digest(computed.encode("ascii"), code_challenge.encode("ascii", errors="replace"))
+
+
+class _S256CodeChallenge(CodeChallenge):  # type: ignore[misc]  # Authlib ships no type information
+    """PKCE required for every authorization request, with ``S256`` only.
+
+    RFC 7636 §4.2/§7.2: ``plain`` protects nothing once the request is observed, and RFC 9700 §2.1.1 says to
+    use ``S256``; a missing ``code_challenge_method`` means ``plain`` (RFC 7636 §4.3), so it is refused too. A
+    missing challenge is refused (RFC 7636 §4.4.1, "code challenge required"), for confidential clients as
+    well, which also defends them against code injection (RFC 9700 §4.5).
+    """
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
+    CODE_CHALLENGE_METHODS: ClassVar[dict[str, Callable[[str, str], bool]]] = {"S256": _compare_s256}
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: Any) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("code challenge required (PKCE with S256)")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("transform algorithm not supported: code_challenge_method must be S256")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class _AuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # Authlib ships no type information
+    """RFC 6749 §4.1 for the employer login, on top of Authlib's grant.
+
+    The authorization request is validated here rather than by Authlib's helper so that (a) a bad or
+    unregistered ``redirect_uri`` or client never leads to a redirect (RFC 6749 §4.1.2.1) and its error text
+    never echoes the request, and (b) the granted scope is the requested scope intersected with the client's
+    (RFC 6749 §3.3). Codes go to the server's :class:`AuthorizationCodeStore`.
+    """
+
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(CODE_AUTH_METHODS)
+
+    @property
+    def _codes(self) -> AuthorizationCodeStore:
+        codes = self.server.codes
+        assert isinstance(codes, AuthorizationCodeStore)
+        return codes
+
+    # -- authorization endpoint --------------------------------------------------------------------------
+
+    def validate_authorization_request(self) -> str:
+        request = self.request
+        client_id = request.payload.client_id
+        if not client_id:
+            raise InvalidClientError(description="Missing 'client_id' parameter.")
+        client = self.server.query_client(client_id)
+        if client is None:
+            raise InvalidClientError(description="The client does not exist on this server.")
+        redirect_uri = self._redirect_uri(client)
+        if not client.check_response_type(request.payload.response_type):
+            raise UnauthorizedClientError(
+                "The client may not use the authorization code grant.", redirect_uri=redirect_uri
+            )
+        request.client = client
+        try:
+            self.validate_authorization_request_payload(redirect_uri)
+        except OAuth2Error as error:
+            # The redirect URI is now known to be registered: the error goes back to the client (§4.1.2.1).
+            error.redirect_uri = redirect_uri
+            raise
+        return redirect_uri
+
+    def _redirect_uri(self, client: _OAuthClient) -> str:
+        requested = self.request.payload.redirect_uri
+        if requested is not None:
+            if not client.check_redirect_uri(requested):
+                raise InvalidRequestError("The 'redirect_uri' is not registered for this client.")
+            return str(requested)
+        default = client.get_default_redirect_uri()
+        if default is None:
+            raise InvalidRequestError("Missing 'redirect_uri' (the client has no single registered one).")
+        return default
+
+    @hooked  # type: ignore[untyped-decorator]  # Authlib ships no type information
+    def validate_authorization_request_payload(self, redirect_uri: str) -> None:
+        # The "after" hook of this method is where CodeChallenge checks code_challenge.
+        self.validate_requested_scope()  # a scope this server does not know at all: invalid_scope
+        scope = self.request.client.intersect_scope(self.request.payload.scope)
+        if scope is None:
+            raise InvalidScopeError()
+        self.request.scope = scope
+
+    def create_authorization_response(
+        self, redirect_uri: str, grant_user: Any
+    ) -> tuple[int, str, list[tuple[str, str]]]:
+        status, body, headers = super().create_authorization_response(redirect_uri, grant_user)
+        # RFC 9207: name the issuer in the response, so a client talking to several servers detects mix-up
+        # attacks (RFC 9700 §4.4.2).
+        located = [(name, add_params_to_uri(value, [("iss", self.server.issuer)])) for name, value in headers]
+        return status, body, located
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        user = request.user
+        assert isinstance(user, _ResourceOwner)
+        requested = request.payload.redirect_uri
+        delivered = requested if requested is not None else request.client.get_default_redirect_uri()
+        data = request.payload.data
+        self._codes.save(
+            code,
+            _AuthorizationCode(
+                client_id=request.client.get_client_id(),
+                redirect_uri=delivered,
+                redirect_uri_param=requested,
+                scope=request.scope,
+                username=user.account.username,
+                code_challenge=data["code_challenge"],
+                code_challenge_method=data["code_challenge_method"],
+                expires_at=self._codes.expiry(),
+            ),
+        )
+
+    # -- token endpoint ----------------------------------------------------------------------------------
+
+    def query_authorization_code(self, code: str, client: _OAuthClient) -> _AuthorizationCode | None:
+        item = self._codes.take(code)
+        if item is None or item.client_id != client.get_client_id():
+            # RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
+            return None
+        return item
+
+    def delete_authorization_code(self, authorization_code: _AuthorizationCode) -> None:
+        # Already gone: AuthorizationCodeStore.take removes a code when it is presented.
+        return None
+
+    def authenticate_user(self, authorization_code: _AuthorizationCode) -> _ResourceOwner | None:
+        accounts = self.server.accounts
+        account = accounts.get(authorization_code.username) if accounts is not None else None
+        return _ResourceOwner(account) if account is not None else None
+
+    @hooked  # type: ignore[untyped-decorator]  # Authlib ships no type information
+    def validate_token_request(self) -> None:
+        """RFC 6749 §4.1.3; the "after" hook is where CodeChallenge checks the verifier (RFC 7636 §4.6)."""
+        client = self.authenticate_token_endpoint_client()
+        form = self.request.form
+        if form.get("client_id") not in (None, client.get_client_id()):
+            raise InvalidClientError(description="The 'client_id' does not match the authenticated client.")
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError("The client may not use the authorization code grant.")
+        code = form.get("code")
+        if not code:
+            raise InvalidRequestError("Missing 'code' in request.")
+        authorization_code = self.query_authorization_code(code, client)
+        if authorization_code is None:
+            raise InvalidGrantError("Invalid 'code' in request.")
+        redirect_uri = self.request.payload.redirect_uri
+        if authorization_code.redirect_uri_param is not None:
+            # RFC 6749 §4.1.3: required, and identical to the one of the authorization request.
+            if redirect_uri != authorization_code.redirect_uri_param:
+                raise InvalidGrantError("Invalid 'redirect_uri' in request.")
+        elif redirect_uri is not None and redirect_uri != authorization_code.redirect_uri:
+            raise InvalidGrantError("Invalid 'redirect_uri' in request.")
+        self.request.client = client
+        self.request.authorization_code = authorization_code
+
+    @hooked  # type: ignore[untyped-decorator]  # Authlib ships no type information
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """Authlib's version without its token log line (RFC 6750 §5.3) and without refresh tokens."""
+        authorization_code = self.request.authorization_code
+        user = self.authenticate_user(authorization_code)
+        if user is None:
+            raise InvalidGrantError("There is no 'user' for this code.")
+        self.request.user = user
+        token = self.generate_token(user=user, scope=authorization_code.get_scope(), include_refresh_token=False)
+        self.save_token(token)
+        self.delete_authorization_code(authorization_code)
         return 200, token, list(self.TOKEN_RESPONSE_HEADER)
 
 
@@ -257,17 +659,30 @@ class _TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]  # Authlib
         return self._audience
 
     def get_extra_claims(self, client: Any, grant_type: Any, user: Any, scope: Any) -> dict[str, str]:
-        if isinstance(client, _OAuthClient):
-            return dict(client.client.extra_claims)
-        return {}
+        claims = dict(client.client.extra_claims) if isinstance(client, _OAuthClient) else {}
+        if isinstance(user, _ResourceOwner):
+            # The employer's binding to its own subject: from the account, never from any request parameter.
+            claims["uscc"] = user.account.uscc
+        return claims
 
 
 class _AuthlibServer(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no type information
     """The framework half of Authlib's ``AuthorizationServer`` for Starlette."""
 
-    def __init__(self, clients: Mapping[str, _OAuthClient], scopes_supported: list[str]) -> None:
+    def __init__(
+        self,
+        clients: Mapping[str, _OAuthClient],
+        scopes_supported: list[str],
+        *,
+        issuer: str,
+        accounts: AccountStore | None,
+        codes: AuthorizationCodeStore,
+    ) -> None:
         super().__init__(scopes_supported=scopes_supported)
         self._clients = clients
+        self.issuer = issuer
+        self.accounts = accounts
+        self.codes = codes
 
     def query_client(self, client_id: str) -> _OAuthClient | None:
         return self._clients.get(client_id)
@@ -297,10 +712,21 @@ class _AuthlibServer(AuthorizationServer):  # type: ignore[misc]  # Authlib ship
         response = Response(content=content, status_code=status_code)
         for name, value in headers:
             response.headers.append(name, value)
-        # RFC 6749 §5.1: token responses (successes and errors alike here) must not be cached.
+        # RFC 6749 §5.1: token responses (successes and errors alike here) must not be cached; nor may an
+        # authorization response, whose Location carries a code.
         for name, value in _NO_STORE.items():
             if name.lower() not in response.headers:
                 response.headers[name] = value
+        return response
+
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
+        if error.redirect_uri:
+            # An authorization error sent back to the (validated) redirect URI (RFC 6749 §4.1.2.1), with the
+            # issuer as in a success (RFC 9207 §2).
+            params = [*error.get_body(), ("iss", self.issuer)]
+            location = add_params_to_uri(error.redirect_uri, params, error.redirect_fragment)
+            return self.handle_response(302, "", [("Location", location)])
+        response: Response = super().handle_error_response(request, error)
         return response
 
 
@@ -313,6 +739,13 @@ class BuiltinAuthorizationServer:
 
     ``issuer`` is the public base URL (RFC 8414 §2: no query or fragment); the endpoints are published under
     it. ``audience`` is the resource identifier the API accepts in ``aud`` (e.g. ``hrss-credit``).
+
+    ``accounts`` enables the employer login: the authorization endpoint, the authorization code grant with
+    PKCE and token endpoint authentication ``none`` for public clients. Without it (``None``) there is no
+    employer login; ``/oauth/authorize`` answers with a 404 page and the metadata advertises only the client
+    credentials grant. ``clock`` (seconds since the epoch) times authorization codes and login forms; it is
+    injectable for tests. Codes and the CSRF key are held in this process's memory (see
+    :class:`AuthorizationCodeStore`): a multi-process deployment must use an external IdP.
     """
 
     def __init__(
@@ -323,6 +756,8 @@ class BuiltinAuthorizationServer:
         keys: SigningKeys,
         clients: Sequence[Client],
         token_ttl_seconds: int = 3600,
+        accounts: AccountStore | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         parts = urlsplit(issuer)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
@@ -345,22 +780,44 @@ class BuiltinAuthorizationServer:
         self.keys = keys
         self.token_ttl_seconds = token_ttl_seconds
         self._clients = registered
+        self._accounts = accounts
+        self._clock = clock
+        self._codes = AuthorizationCodeStore(clock=clock)
+        # Signs the CSRF tokens of login forms; per process, like the codes (a restart voids open forms).
+        self._csrf_key = secrets.token_bytes(32)
         base = issuer.rstrip("/")
         self.token_endpoint_url = base + TOKEN_PATH
+        self.authorization_endpoint_url = base + AUTHORIZE_PATH
         self.jwks_uri = base + JWKS_PATH
         self.scopes_supported = sorted(ALL_SCOPES.union(*(c.client.scopes for c in registered.values())))
 
-        server = _AuthlibServer(registered, self.scopes_supported)
+        server = _AuthlibServer(registered, self.scopes_supported, issuer=issuer, accounts=accounts, codes=self._codes)
         server.register_client_auth_method("client_secret_basic", _authenticate_client_secret_basic)
         server.register_client_auth_method("client_secret_post", _authenticate_client_secret_post)
         server.register_grant(_ClientCredentialsGrant)
+        if accounts is not None:
+            server.register_client_auth_method("none", _authenticate_none)
+            server.register_grant(_AuthorizationCodeGrant, [_S256CodeChallenge(required=True)])
         server.register_token_generator(
             "default",
             _TokenGenerator(issuer=issuer, audience=audience, keys=keys, ttl_seconds=token_ttl_seconds),
         )
         self._server = server
 
+    @property
+    def employer_login_enabled(self) -> bool:
+        return self._accounts is not None
+
     # -- issuing without HTTP (CLI) ------------------------------------------------------------------------
+
+    @staticmethod
+    def _requested_scope(scopes: Iterable[str] | None) -> str | None:
+        if scopes is None:
+            return None
+        items = scopes.split() if isinstance(scopes, str) else list(scopes)
+        if any(not item or any(ch.isspace() for ch in item) for item in items):
+            raise ValueError("a scope is a non-empty string without spaces")
+        return " ".join(items)
 
     def issue_token(self, client_id: str, *, scopes: Iterable[str] | None = None) -> str:
         """Issue an access token for ``client_id`` exactly as the token endpoint would (for the CLI).
@@ -371,17 +828,48 @@ class BuiltinAuthorizationServer:
         client = self._clients[client_id]
         if not client.check_grant_type(CLIENT_CREDENTIALS):
             raise ValueError(f"client {client_id!r} may not use the client credentials grant")
-        requested: str | None = None
-        if scopes is not None:
-            items = scopes.split() if isinstance(scopes, str) else list(scopes)
-            if any(not item or any(ch.isspace() for ch in item) for item in items):
-                raise ValueError("a scope is a non-empty string without spaces")
-            requested = " ".join(items)
-        allowed = client.get_allowed_scope(requested)
+        allowed = client.get_allowed_scope(self._requested_scope(scopes))
         if allowed is None:
             raise ValueError(f"client {client_id!r} does not hold every requested scope")
         token = self._server.generate_token(
             grant_type=CLIENT_CREDENTIALS, client=client, scope=allowed, include_refresh_token=False
+        )
+        access_token = token["access_token"]
+        assert isinstance(access_token, str)
+        return access_token
+
+    def issue_employer_token(
+        self,
+        username: str,
+        *,
+        client_id: str = EMPLOYER_CLIENT_ID,
+        scopes: Iterable[str] | None = None,
+    ) -> str:
+        """Issue the access token an employer would get by signing in through ``client_id`` (development
+        convenience for ``hrss-credit token employer --user USCC``; no password is asked).
+
+        The token is the one the authorization code grant issues: ``sub`` ``employer:<username>`` and the
+        account's ``uscc``. Raises ``ValueError`` when employer login is not enabled, the client may not use
+        the authorization code grant or does not hold a requested scope, and ``KeyError`` for an unknown
+        account or client.
+        """
+        if self._accounts is None:
+            raise ValueError("employer login is not enabled (no employer accounts)")
+        account = self._accounts.get(username)
+        if account is None:
+            raise KeyError(username)
+        client = self._clients[client_id]
+        if not client.check_grant_type(AUTHORIZATION_CODE):
+            raise ValueError(f"client {client_id!r} may not use the authorization code grant")
+        allowed = client.get_allowed_scope(self._requested_scope(scopes))
+        if allowed is None:
+            raise ValueError(f"client {client_id!r} does not hold every requested scope")
+        token = self._server.generate_token(
+            grant_type=AUTHORIZATION_CODE,
+            client=client,
+            user=_ResourceOwner(account),
+            scope=allowed,
+            include_refresh_token=False,
         )
         access_token = token["access_token"]
         assert isinstance(access_token, str)
@@ -394,7 +882,7 @@ class BuiltinAuthorizationServer:
         return response
 
     async def token_endpoint(self, request: Request) -> Response:
-        """``POST /oauth/token`` (RFC 6749 §3.2, §4.4.2, §5)."""
+        """``POST /oauth/token`` (RFC 6749 §3.2, §4.1.3, §4.4.2, §5)."""
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media_type != "application/x-www-form-urlencoded":
             return self._error(InvalidRequestError("The body must be application/x-www-form-urlencoded."))
@@ -434,6 +922,267 @@ class BuiltinAuthorizationServer:
             return self._error(error)
         return response
 
+    # -- the authorization endpoint (RFC 6749 §3.1, §4.1.1, §4.1.2) ------------------------------------------
+
+    async def authorize_endpoint(self, request: Request) -> Response:
+        """``GET /oauth/authorize`` shows the login form; ``POST /oauth/authorize`` signs the employer in.
+
+        Errors about the client or the redirect URI are shown as a page and never redirected (RFC 6749
+        §4.1.2.1, RFC 9700 §4.11: no open redirector); every other error goes back to the registered redirect
+        URI with ``state``. The pages are HTML under a strict Content-Security-Policy, never cached, never
+        framed (clickjacking, RFC 6749 §10.13).
+        """
+        if self._accounts is None:
+            return self._page_error(
+                404,
+                "not_found",
+                ("未启用用人单位登录", "Employer sign-in is not enabled"),
+                ("此服务器未配置用人单位账户。", "This server has no employer accounts configured."),
+            )
+        if request.method == "POST":
+            return await self._authorize_post(request)
+        query = request.url.query
+        if len(query) > MAX_AUTHORIZE_QUERY_CHARS:
+            return self._invalid_request_page("The authorization request is too large.")
+        try:
+            pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=64, errors="strict")
+        except ValueError:  # also UnicodeDecodeError
+            return self._invalid_request_page("The authorization request is not valid form data.")
+        params = self._authorize_params(pairs)
+        if params is None:
+            # RFC 6749 §3.1: parameters MUST NOT be included more than once (and which one would count?).
+            return self._invalid_request_page("A parameter is included more than once.")
+        grant = self._consent_grant(request, params)
+        if isinstance(grant, Response):
+            return grant
+        return self._login_page(request, grant, params, username="", error=None, status_code=200)
+
+    async def _authorize_post(self, request: Request) -> Response:
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type != "application/x-www-form-urlencoded":
+            return self._invalid_request_page("The form must be sent as application/x-www-form-urlencoded.")
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > MAX_TOKEN_REQUEST_BYTES:
+                return self._invalid_request_page("The form is too large.")
+        try:
+            pairs = parse_qsl(bytes(body).decode("utf-8"), keep_blank_values=True, max_num_fields=64, errors="strict")
+        except ValueError:  # also UnicodeDecodeError
+            return self._invalid_request_page("The form is not valid form data.")
+        fields: dict[str, str] = {}
+        for name, value in pairs:
+            if name in fields:
+                return self._invalid_request_page("A form field is included more than once.")
+            fields[name] = value
+        # Only the authorization request's own parameters reach Authlib; username, password, CSRF token and
+        # anything else (a smuggled "uscc") stay out of the OAuth request.
+        params = {name: fields[name] for name in AUTHORIZE_PARAMETERS if name in fields}
+        grant = self._consent_grant(request, params)
+        if isinstance(grant, Response):
+            return grant
+        username = fields.get("username", "")[:64]
+        if not self._check_csrf(fields.get(_CSRF_FIELD), request.cookies.get(self._cookie_name(request)), params):
+            log.info("employer sign-in form refused: missing, expired or wrong CSRF token")
+            return self._login_page(request, grant, params, username=username, error=_FORM_EXPIRED, status_code=403)
+
+        cookie_name = self._cookie_name(request)
+        secure = request.url.scheme == "https"
+        if fields.get("action", "login") == "cancel":
+            # RFC 6749 §4.1.2.1 access_denied, back to the client with state.
+            response: Response = self._server.create_authorization_response(grant.request, grant_user=None, grant=grant)
+            response.delete_cookie(cookie_name, path="/", secure=secure, httponly=True, samesite="strict")
+            return response
+
+        accounts = self._accounts
+        assert accounts is not None
+        account = await run_in_threadpool(accounts.authenticate, fields.get("username", ""), fields.get("password", ""))
+        if account is None:
+            # One message for an unknown user and a wrong password (no user enumeration).
+            log.info("employer sign-in failed for client %s", grant.request.client.get_client_id())
+            return self._login_page(request, grant, params, username=username, error=_LOGIN_FAILED, status_code=200)
+        response = self._server.create_authorization_response(
+            grant.request, grant_user=_ResourceOwner(account), grant=grant
+        )
+        response.delete_cookie(cookie_name, path="/", secure=secure, httponly=True, samesite="strict")
+        log.info("employer %s signed in for client %s", account.username, grant.request.client.get_client_id())
+        return response
+
+    @staticmethod
+    def _authorize_params(pairs: list[tuple[str, str]]) -> dict[str, str] | None:
+        seen: set[str] = set()
+        params: dict[str, str] = {}
+        for name, value in pairs:
+            if name in seen:
+                return None
+            seen.add(name)
+            if name in AUTHORIZE_PARAMETERS:
+                params[name] = value
+        return params
+
+    def _consent_grant(self, request: Request, params: dict[str, str]) -> Any:
+        """Authlib's validated grant for the authorization request ``params``, or the error response."""
+        prepared = _PreparedRequest(
+            method=request.method,
+            url=str(request.url),
+            headers=request.headers,
+            form=params,
+            datalist={name: [value] for name, value in params.items()},
+            args=params,
+        )
+        try:
+            self._check_response_type(params)
+            return self._server.get_consent_grant(prepared)
+        except OAuth2Error as error:
+            if error.redirect_uri:
+                return self._server.handle_error_response(None, error)
+            return self._page_error(
+                400,
+                str(error.error),
+                ("授权请求无效", "Invalid authorization request"),
+                (
+                    "无法处理此授权请求，也无法安全地返回应用。请从应用重新开始。",
+                    f"{error.get_error_description() or 'The request is invalid.'} "
+                    "The server cannot safely return you to the application; please start again from there.",
+                ),
+            )
+        except ValueError:
+            # Authlib refuses to build an error whose description would echo non-ASCII request text.
+            return self._invalid_request_page("The authorization request is malformed.")
+
+    def _check_response_type(self, params: Mapping[str, str]) -> None:
+        """Refuse anything but ``response_type=code`` before Authlib does (Authlib echoes the value as the
+        error description and fails on characters RFC 6749 §5.2 does not allow there).
+
+        The error goes back to the client only when the client exists and the redirect URI is its registered
+        one (or its only one), exactly as for every other error (RFC 6749 §4.1.2.1).
+        """
+        response_type = params.get("response_type")
+        if response_type == "code":
+            return
+        redirect_uri: str | None = None
+        client = self._server.query_client(params.get("client_id") or "")
+        if isinstance(client, _OAuthClient):
+            requested = params.get("redirect_uri")
+            if requested is None:
+                redirect_uri = client.get_default_redirect_uri()
+            elif client.check_redirect_uri(requested):
+                redirect_uri = requested
+        state = params.get("state") or None
+        if not response_type:
+            raise InvalidRequestError("Missing 'response_type' parameter.", state=state, redirect_uri=redirect_uri)
+        raise UnsupportedResponseTypeError(
+            None, "Only response_type=code is supported.", state=state, redirect_uri=redirect_uri
+        )
+
+    # -- pages ---------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _page_headers(redirect_uri: str | None) -> dict[str, str]:
+        # form-action also lists the validated redirect URI's origin: Chromium and Safari apply form-action to
+        # the redirect that follows a form submission (w3c/webappsec-csp#8), and this form ends in one.
+        form_action = "'self'"
+        if redirect_uri:
+            parts = urlsplit(redirect_uri)
+            form_action += f" {parts.scheme}://{parts.netloc}"
+        return {
+            "Content-Security-Policy": (
+                f"default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; "
+                "frame-ancestors 'none'; base-uri 'none'"
+            ),
+            "X-Frame-Options": "DENY",
+            "Cache-Control": "no-store",
+            "Pragma": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        }
+
+    def _page_error(
+        self, status_code: int, code: str, title: tuple[str, str], message: tuple[str, str]
+    ) -> HTMLResponse:
+        content = render_error_page(code=code, title=title, message=message)
+        return HTMLResponse(content, status_code=status_code, headers=self._page_headers(None))
+
+    def _invalid_request_page(self, description: str) -> HTMLResponse:
+        return self._page_error(
+            400,
+            "invalid_request",
+            ("授权请求无效", "Invalid authorization request"),
+            ("无法处理此授权请求。请从应用重新开始。", f"{description} Please start again from the application."),
+        )
+
+    def _login_page(
+        self,
+        request: Request,
+        grant: Any,
+        params: Mapping[str, str],
+        *,
+        username: str,
+        error: tuple[str, str] | None,
+        status_code: int,
+    ) -> HTMLResponse:
+        cookie_name = self._cookie_name(request)
+        nonce = request.cookies.get(cookie_name)
+        if not isinstance(nonce, str) or not _COOKIE_VALUE.fullmatch(nonce):
+            nonce = secrets.token_urlsafe(32)
+        hidden = {**params, _CSRF_FIELD: self._csrf_token(nonce, params, int(self._clock()))}
+        redirect_uri: str = grant.redirect_uri
+        parts = urlsplit(redirect_uri)
+        content = render_login_page(
+            action=request.url.path,
+            client_id=grant.request.client.get_client_id(),
+            return_to=f"{parts.scheme}://{parts.netloc}{parts.path}",
+            scopes=str(grant.request.scope or "").split(),
+            hidden=hidden,
+            username=username,
+            error=error,
+        )
+        response = HTMLResponse(content, status_code=status_code, headers=self._page_headers(redirect_uri))
+        response.set_cookie(
+            cookie_name,
+            nonce,
+            max_age=LOGIN_FORM_TTL_SECONDS,
+            path="/",
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+    # -- CSRF (RFC 6749 §10.12 for the login form) ----------------------------------------------------------
+
+    @staticmethod
+    def _cookie_name(request: Request) -> str:
+        # "__Host-" pins the cookie to this host, path "/" and https (RFC 6265bis §4.1.3.2).
+        return "__Host-hrss-authorize" if request.url.scheme == "https" else "hrss-authorize"
+
+    def _csrf_mac(self, nonce: str, params: Mapping[str, str], issued_at: int) -> str:
+        message = json.dumps(
+            ["login-csrf-v1", nonce, issued_at, sorted(params.items())], ensure_ascii=True, separators=(",", ":")
+        ).encode("ascii")
+        digest = hmac.new(self._csrf_key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+    def _csrf_token(self, nonce: str, params: Mapping[str, str], issued_at: int) -> str:
+        """Double-submit token: bound to the browser's cookie nonce, to this authorization request's
+        parameters and to the time it was issued, and signed with a per-process key."""
+        return f"{issued_at}.{self._csrf_mac(nonce, params, issued_at)}"
+
+    def _check_csrf(self, token: str | None, nonce: str | None, params: Mapping[str, str]) -> bool:
+        if not token or not nonce or not _COOKIE_VALUE.fullmatch(nonce):
+            return False
+        issued, _, mac = token.partition(".")
+        if not issued.isascii() or not issued.isdigit() or len(issued) > 12 or not mac:
+            return False
+        issued_at = int(issued)
+        age = self._clock() - issued_at
+        if not -5 <= age <= LOGIN_FORM_TTL_SECONDS:
+            return False
+        expected = self._csrf_mac(nonce, params, issued_at)
+        return hmac.compare_digest(expected.encode("ascii"), mac.encode("utf-8", errors="replace"))
+
+    # -- discovery -----------------------------------------------------------------------------------------
+
     async def jwks_endpoint(self, request: Request) -> Response:
         """``GET /.well-known/jwks.json``: the public signing key (RFC 7517 §5), never the private half."""
         return JSONResponse(self.keys.public_jwks(), headers={"Cache-Control": "public, max-age=300"})
@@ -443,22 +1192,40 @@ class BuiltinAuthorizationServer:
         return JSONResponse(self.metadata(), headers={"Cache-Control": "public, max-age=300"})
 
     def metadata(self) -> dict[str, Any]:
-        """The RFC 8414 authorization server metadata document."""
-        return {
+        """The RFC 8414 authorization server metadata document.
+
+        The authorization endpoint, the ``code`` response type, PKCE ``S256`` (RFC 7636 §6.2, RFC 8414 §2)
+        and token endpoint authentication ``none`` appear only when employer login is enabled.
+        """
+        metadata: dict[str, Any] = {
             "issuer": self.issuer,
             "token_endpoint": self.token_endpoint_url,
             "jwks_uri": self.jwks_uri,
             "grant_types_supported": [CLIENT_CREDENTIALS],
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "scopes_supported": list(self.scopes_supported),
-            # No authorization endpoint yet (the employer's authorization code + PKCE flow comes later).
+            # No authorization endpoint without employer accounts.
             "response_types_supported": [],
         }
+        if self._accounts is not None:
+            metadata.update(
+                {
+                    "authorization_endpoint": self.authorization_endpoint_url,
+                    "grant_types_supported": [CLIENT_CREDENTIALS, AUTHORIZATION_CODE],
+                    "token_endpoint_auth_methods_supported": list(CODE_AUTH_METHODS),
+                    "response_types_supported": ["code"],
+                    "response_modes_supported": ["query"],
+                    "code_challenge_methods_supported": ["S256"],
+                    "authorization_response_iss_parameter_supported": True,
+                }
+            )
+        return metadata
 
     def routes(self) -> list[Route]:
-        """The three routes to mount at the root of the application."""
+        """The routes to mount at the root of the application."""
         return [
             Route(TOKEN_PATH, self.token_endpoint, methods=["POST"]),
+            Route(AUTHORIZE_PATH, self.authorize_endpoint, methods=["GET", "POST"]),
             Route(JWKS_PATH, self.jwks_endpoint, methods=["GET"]),
             Route(METADATA_PATH, self.metadata_endpoint, methods=["GET"]),
         ]

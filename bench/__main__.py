@@ -53,9 +53,10 @@ async def bench_screen(url: str, codes: list[str], rounds: int) -> None:
     rng = random.Random(3)
     query = """query ($refs: [SubjectRef!]!) { screen(sector: GOVERNMENT_PROCUREMENT, refs: $refs) {
       ref found restricted restrictions { sector measure since until legalBasis { document article } disputed } } }"""
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as client,
+    ):
         token = app.state.auth_server.issue_token("procurement")
         headers = {"Authorization": f"Bearer {token}"}
         timings = []

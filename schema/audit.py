@@ -6,15 +6,41 @@ fields, subjects returned, fields refused), when and for what purpose, then comm
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from graphql import FieldNode, OperationDefinitionNode
+import strawberry
+from graphql import DocumentNode, FieldNode, GraphQLSchema, TypeInfo, TypeInfoVisitor, Visitor, visit
 from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from schema.context import Context
+from schema.common import PageInfo
+from schema.context import Context, Info
+from schema.errors import BadUserInput
+from schema.ids import global_id, parse_global_id
 from store import audit
+
+_REFUSED_FIELD = re.compile(r"Cannot query field '(\w+)' on type '(\w+)'")
+
+
+@lru_cache(maxsize=2048)
+def selected_fields(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> tuple[str, ...]:
+    """Every ``Type.field`` the operation selects (fragments included), computed once per cached document."""
+    type_info = TypeInfo(schema)
+    found: set[str] = set()
+
+    class Collect(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            parent = type_info.get_parent_type()
+            if parent is not None and not node.name.value.startswith("__"):
+                found.add(f"{parent.name}.{node.name.value}")
+
+    visit(document, TypeInfoVisitor(type_info, Collect()))
+    return tuple(sorted(found))
 
 
 class AuditExtension(SchemaExtension):
@@ -24,10 +50,20 @@ class AuditExtension(SchemaExtension):
         if not isinstance(ctx, Context):
             return
         try:
-            if ctx.db.opened or ctx.seen_subjects:
+            if ctx.db.opened or ctx.seen_subjects or self._refused_by_validation():
                 await self._record(ctx)
         finally:
             await ctx.db.finish(commit=False)
+
+    def _refused_by_validation(self) -> list[str]:
+        """Fields the caller asked for that its audience's schema does not have (policy.md: refused reads)."""
+        result = self.execution_context.result
+        refused = []
+        for error in result.errors or [] if result else []:
+            match = _REFUSED_FIELD.search(error.message)
+            if match:
+                refused.append(f"{match.group(2)}.{match.group(1)}")
+        return refused
 
     def _entry(self, ctx: Context, outcome: str) -> audit.AuditEntry:
         ec = self.execution_context
@@ -35,30 +71,21 @@ class AuditExtension(SchemaExtension):
         errors = result.errors if result and result.errors else []
         refused = [
             ".".join(str(p) for p in (e.path or [])) for e in errors if (e.extensions or {}).get("code") == "FORBIDDEN"
-        ]
-        roots: list[str] = []
-        operation = next(
-            (
-                d
-                for d in (ec.graphql_document.definitions if ec.graphql_document else ())
-                if isinstance(d, OperationDefinitionNode)
-                and (ec.operation_name is None or (d.name and d.name.value == ec.operation_name))
-            ),
-            None,
-        )
-        if operation is not None:
-            roots = [s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)]
+        ] + self._refused_by_validation()
+        returned: tuple[str, ...] = ()
+        if ec.graphql_document is not None and not self._refused_by_validation():
+            returned = selected_fields(ec.schema._schema, ec.graphql_document, ec.operation_name)
         principal = ctx.principal
         return audit.AuditEntry(
             actor=principal.subject,
-            audience=principal.client_id,
+            audience=ctx.audience.name,
             operation=ec.operation_name or "anonymous",
             operation_type=ec.operation_type.value if ec.operation_type else "unknown",
             outcome=outcome if not errors else f"{outcome} with {len(errors)} error(s)",
             request_id=ctx.request_id,
             purpose=ctx.purpose,
             subject_ids=ctx.seen_subjects,
-            fields_returned=roots,
+            fields_returned=returned,
             fields_refused=refused,
         )
 
@@ -78,3 +105,73 @@ class AuditExtension(SchemaExtension):
             await ctx.db.finish(commit=False)
             await ctx.db.run(lambda conn: audit.append(conn, self._entry(ctx, "failed")))
             await ctx.db.finish(commit=True)
+
+
+@strawberry.type(description="An entry of the append-only, hash-chained audit log (SH art. 12, WG art. 7).")
+class AuditEntry:
+    id: strawberry.ID
+    at: datetime
+    actor: str
+    audience: str | None
+    operation: str
+    operation_type: str
+    subject_ids: list[strawberry.ID]
+    fields_returned: list[str]
+    fields_refused: list[str]
+    purpose: str | None
+    outcome: str
+    request_id: str | None
+    hash: str = strawberry.field(description="SHA-256 of the previous entry's hash and this entry, hex.")
+
+    @classmethod
+    def from_row(cls, row: audit.AuditRow) -> AuditEntry:
+        return cls(
+            id=strawberry.ID(global_id("AuditEntry", row.id)),
+            at=row.at,
+            actor=row.actor,
+            audience=row.audience,
+            operation=row.operation,
+            operation_type=row.operation_type,
+            subject_ids=[strawberry.ID(global_id("Subject", s)) for s in row.subject_ids],
+            fields_returned=row.fields_returned,
+            fields_refused=row.fields_refused,
+            purpose=row.purpose,
+            outcome=row.outcome,
+            request_id=row.request_id,
+            hash=row.hash.hex(),
+        )
+
+
+@strawberry.type
+class AuditEntryEdge:
+    node: AuditEntry
+    cursor: str
+
+
+@strawberry.type
+class AuditEntryConnection:
+    edges: list[AuditEntryEdge]
+    page_info: PageInfo
+
+
+async def audit_log_page(
+    info: Info, first: int | None, after: str | None, subject: strawberry.ID | None, actor: str | None
+) -> AuditEntryConnection:
+    size = 50 if first is None else first
+    if not 0 <= size <= 500:
+        raise BadUserInput("first must be between 0 and 500", field="first")
+    before_id = None
+    if after:
+        kind, before_id = parse_global_id(after, field="after")
+        if kind != "AuditEntry":
+            raise BadUserInput("after is not an audit cursor", field="after")
+    subject_id = None
+    if subject:
+        kind, subject_id = parse_global_id(subject, field="subject")
+    rows = await info.context.db.run(
+        lambda conn: audit.page(conn, first=size, before_id=before_id, subject_id=subject_id, actor=actor)
+    )
+    edges = [AuditEntryEdge(node=AuditEntry.from_row(r), cursor=global_id("AuditEntry", r.id)) for r in rows[:size]]
+    return AuditEntryConnection(
+        edges=edges, page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None)
+    )

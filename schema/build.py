@@ -10,36 +10,54 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 
 from domain.taxonomy import Sector
-from schema import permissions, restrictions
-from schema.audit import AuditExtension
+from schema import restrictions
+from schema.audit import AuditEntryConnection, AuditExtension, audit_log_page
 from schema.catalogue import Catalogue
 from schema.common import Node
 from schema.context import Info
-from schema.errors import ExpectedError
+from schema.errors import ExpectedError, Forbidden
 from schema.ids import parse_global_id
 from schema.records import CreditRecord
 from schema.restrictions import ScreeningResult
 from schema.subjects import Subject, SubjectQueries, SubjectRef
 from schema.writes import RecordMutations
+from store import subjects as subject_store
 
 
 @strawberry.type
 class Query(SubjectQueries):
-    @strawberry.field(permission_classes=[permissions.scope("subject:read")])
+    @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, pk = parse_global_id(id)
         if type_name == "Subject":
             subject = await info.context.loaders.subject_by_id.load(pk)
             return Subject.from_row(subject, info) if subject else None
-        if type_name == "CreditRecord":
-            if not info.context.principal.has("record:read"):
-                raise permissions_denied("record:read")
+        if type_name == "CreditRecord" and info.schema._schema.get_type("CreditRecord") is not None:
             record = await info.context.loaders.record_by_id.load(pk)
-            if record is None:
-                return None
-            info.context.seen_subjects.add(record.subject_id)
-            return CreditRecord.from_row(record)
+            return await CreditRecord.checked(record, info) if record else None
+        if type_name == "CreditRecord":
+            raise Forbidden("Forbidden: records are outside what the caller may see")
         return None
+
+    @strawberry.field(description="The signed-in employer's own subject.")
+    async def me(self, info: Info) -> Subject | None:
+        uscc = info.context.rows.uscc
+        if not uscc:
+            return None
+        found = await info.context.db.run(lambda conn: subject_store.by_usccs(conn, [uscc]))
+        row = found.get(uscc)
+        return Subject.from_row(row, info) if row else None
+
+    @strawberry.field(description="The audit log, newest first (SH art. 12); filter by subject or actor.")
+    async def audit_log(
+        self,
+        info: Info,
+        first: int | None = 50,
+        after: str | None = None,
+        subject: strawberry.ID | None = None,
+        actor: str | None = None,
+    ) -> AuditEntryConnection:
+        return await audit_log_page(info, first, after, subject, actor)
 
     @strawberry.field
     def catalogue(self) -> Catalogue:
@@ -57,12 +75,6 @@ class Query(SubjectQueries):
 @strawberry.type
 class Mutation(RecordMutations):
     pass
-
-
-def permissions_denied(scope: str) -> GraphQLError:
-    from schema.errors import Forbidden
-
-    return Forbidden(f"Forbidden: this field requires the scope {scope}")
 
 
 def _should_mask(error: GraphQLError) -> bool:

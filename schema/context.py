@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import strawberry
 
+from auth.policy import Audience
 from auth.tokens import Principal
 from schema.loaders import Loaders
+from schema.rows import RowRules
 from store.pii import PiiCipher
 from store.session import RequestDb
 
@@ -23,6 +25,8 @@ class Context:
     request: Request | WebSocket
     response: Any
     principal: Principal
+    audience: Audience
+    rows: RowRules
     db: RequestDb
     loaders: Loaders
     pii: PiiCipher

@@ -11,7 +11,6 @@ import strawberry
 from domain import supervision as supervision_rules
 from domain.model import Citation, GradeDecision
 from domain.taxonomy import GradeLevel, InspectionLevel
-from schema import permissions
 from schema.common import LegalBasis
 from schema.context import Info
 from store.grading import GradeRow
@@ -89,29 +88,24 @@ class Grade:
             disputed=row.disputed,
         )
 
-    @strawberry.field(
-        description="The rule that decided the grade.", permission_classes=[permissions.scope("grade:explain")]
-    )
+    @strawberry.field(description="The rule that decided the grade.")
     def rule(self) -> LegalBasis:
         return LegalBasis(document=self.row.rule_document, article=self.row.rule_article, text=self.row.rule_text)
 
-    @strawberry.field(
-        description="The records that decided the grade.", permission_classes=[permissions.scope("grade:explain")]
-    )
+    @strawberry.field(description="The records that decided the grade.")
     async def basis(self, info: Info) -> list[Annotated[CreditRecord, strawberry.lazy("schema.records")]]:
         from schema.records import CreditRecord
 
         rows = await info.context.loaders.record_by_id.load_many(self.row.basis_record_ids)
-        return [CreditRecord.from_row(r) for r in rows if r is not None]
+        return [await CreditRecord.checked(r, info) for r in rows if r is not None]
 
     @strawberry.field(
         description="A sentence a person can read, in Chinese, saying why.",
-        permission_classes=[permissions.scope("grade:explain")],
     )
     def explanation(self) -> str:
         return self.row.explanation
 
-    @strawberry.field(permission_classes=[permissions.scope("grade:explain")])
+    @strawberry.field
     def measures(self) -> list[Measure]:
         return _measures(decision_of(self.row, self.as_of))
 

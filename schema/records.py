@@ -9,11 +9,10 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.publicity import is_published
-from schema import permissions
 from schema.common import LegalBasis, Node, PageInfo, legal_basis_from_text
 from schema.context import Info
 from schema.enums import RecordCategory, RecordStatus, RecordType, Severity
-from schema.errors import NotFound
+from schema.errors import Forbidden, NotFound
 from schema.ids import global_id, record_cursor
 from store.records import RecordPage, RecordRow
 
@@ -39,7 +38,24 @@ class CreditRecord(Node):
     version: int = strawberry.field(description="1 for the original record; a correction is a new version.")
 
     @classmethod
-    def from_row(cls, row: RecordRow) -> CreditRecord:
+    def of_visible_subject(cls, row: RecordRow, info: Info) -> CreditRecord:
+        """A record reached through a subject the caller may see: only the record rule is left to check."""
+        if not info.context.rows.allows_record(row, subject_allowed=True):
+            raise Forbidden("Forbidden: this record is outside what the caller may see")
+        return cls._build(row)
+
+    @classmethod
+    async def checked(cls, row: RecordRow, info: Info) -> CreditRecord:
+        """A record reached directly (node, grade basis, restriction source): its subject is checked too."""
+        subject = await info.context.loaders.subject_by_id.load(row.subject_id)
+        allowed = subject is not None and info.context.rows.allows_subject(subject)
+        if not info.context.rows.allows_record(row, subject_allowed=allowed):
+            raise Forbidden("Forbidden: this record is outside what the caller may see")
+        info.context.seen_subjects.add(row.subject_id)
+        return cls._build(row)
+
+    @classmethod
+    def _build(cls, row: RecordRow) -> CreditRecord:
         return cls(
             row=row,
             id=strawberry.ID(global_id("CreditRecord", row.id)),
@@ -73,7 +89,6 @@ class CreditRecord(Node):
         description=(
             "Free-form particulars of the decision; may name people, so it is guarded like personal information."
         ),
-        permission_classes=[permissions.scope("record:details")],
     )
     def details(self) -> JSON | None:
         value: Any = self.row.details
@@ -102,9 +117,10 @@ class CreditRecordConnection:
     total_count: int
 
     @classmethod
-    def from_page(cls, page: RecordPage) -> CreditRecordConnection:
+    def from_page(cls, page: RecordPage, info: Info) -> CreditRecordConnection:
         edges = [
-            CreditRecordEdge(node=CreditRecord.from_row(r), cursor=record_cursor(r.decided_on, r.id)) for r in page.rows
+            CreditRecordEdge(node=CreditRecord.of_visible_subject(r, info), cursor=record_cursor(r.decided_on, r.id))
+            for r in page.rows
         ]
         return cls(
             edges=edges,

@@ -10,7 +10,6 @@ import strawberry
 from domain import identifiers
 from domain.restrictions import sector_measures
 from domain.taxonomy import RecordType, Sector
-from schema import permissions
 from schema.common import LegalBasis
 from schema.context import Info
 from schema.errors import BadUserInput, Forbidden
@@ -65,7 +64,6 @@ class Restriction:
 
     @strawberry.field(
         description="The record that triggers it (for the legal-representative rule: the representative's record).",
-        permission_classes=[permissions.scope("record:read")],
     )
     async def source_record(self, info: Info) -> Annotated[CreditRecord, strawberry.lazy("schema.records")] | None:
         from schema.records import CreditRecord
@@ -73,7 +71,7 @@ class Restriction:
         if self.row.source_record_id is None:
             return None
         row = await info.context.loaders.record_by_id.load(self.row.source_record_id)
-        return CreditRecord.from_row(row) if row else None
+        return await CreditRecord.checked(row, info) if row else None
 
 
 @strawberry.type
@@ -144,7 +142,13 @@ async def screen(info: Info, sector: Sector, refs: list[SubjectRef], as_of: date
         )
     )
     results = []
-    for hit, ref_text in zip(hits, shown, strict=True):
+    rows = ctx.rows
+    for index, (hit, ref_text) in enumerate(zip(hits, shown, strict=True)):
+        if (hit.subject is None and rows.subject_scope.only_uscc) or (
+            hit.subject is not None and not rows.allows_subject(hit.subject)
+        ):
+            # An employer screens only itself; no answer may tell it anything of another subject.
+            raise Forbidden(f"Forbidden: refs[{index}] is outside what the caller may see", index=index)
         subject = Subject.from_row(hit.subject, info) if hit.subject else None
         found = [Restriction.from_row(r) for r in hit.restrictions]
         results.append(

@@ -8,7 +8,6 @@ import strawberry
 
 from domain import identifiers
 from domain.taxonomy import Sector
-from schema import permissions
 from schema.common import Node, PageInfo
 from schema.context import Info
 from schema.enums import GradeLevel, RecordCategory, SubjectKind
@@ -44,6 +43,9 @@ class Subject(Node):
 
     @classmethod
     def from_row(cls, row: SubjectRow, info: Info) -> Subject:
+        """Every subject in a response comes through here: the row rule is decided once, for every path."""
+        if not info.context.rows.allows_subject(row):
+            raise Forbidden("Forbidden: this subject is outside what the caller may see")
         info.context.seen_subjects.add(row.id)
         return cls(
             row=row,
@@ -57,11 +59,13 @@ class Subject(Node):
 
     @strawberry.field(
         description="The full ID number; personal information, for holders of the PII scope only.",
-        permission_classes=[permissions.scope("subject:pii")],
     )
     def id_number(self, info: Info) -> str | None:
         if self.row.id_number_enc is None:
             return None
+        if not info.context.purpose:
+            # Personal information is read for a stated purpose only (SH art. 12, WG art. 3); the purpose is audited.
+            raise Forbidden("Forbidden: the full ID number needs a purpose (send an X-Purpose header)")
         return info.context.pii.decrypt(self.row.id_number_enc)
 
     @strawberry.field
@@ -71,7 +75,7 @@ class Subject(Node):
         row = await info.context.loaders.subject_by_id.load(self.row.legal_representative_id)
         return Subject.from_row(row, info) if row else None
 
-    @strawberry.field(permission_classes=[permissions.scope("record:read")])
+    @strawberry.field
     async def records(
         self,
         info: Info,
@@ -86,13 +90,13 @@ class Subject(Node):
             include_inactive=bool(include_inactive),
             first=first,
             after=parse_record_cursor(after) if after else None,
+            scope=info.context.rows.record_scope,
         )
         page = await info.context.loaders.record_page_by_subject.load((self.row.id, key))
-        return CreditRecordConnection.from_page(page)
+        return CreditRecordConnection.from_page(page, info)
 
     @strawberry.field(
         description="The grade in force on asOf (default: today). Organizations only.",
-        permission_classes=[permissions.scope("grade:read")],
     )
     async def grade(self, info: Info, as_of: date | None = None) -> Grade | None:
         day = as_of or info.context.today
@@ -101,7 +105,6 @@ class Subject(Node):
 
     @strawberry.field(
         description="The grade timeline, newest first: each grade with the days it held.",
-        permission_classes=[permissions.scope("grade:explain")],
     )
     async def grade_history(self, info: Info) -> list[Grade]:
         rows = await info.context.loaders.grade_history_by_subject.load(self.row.id)
@@ -120,7 +123,7 @@ class Subject(Node):
         rows = await info.context.loaders.restrictions_by_subject.load((self.row.id, day, sectors))
         return [Restriction.from_row(r) for r in rows]
 
-    @strawberry.field(permission_classes=[permissions.scope("supervision:read")])
+    @strawberry.field
     async def supervision(self, info: Info) -> Supervision | None:
         day = info.context.today
         row = await info.context.loaders.grade_by_subject_day.load((self.row.id, day))
@@ -177,12 +180,12 @@ async def resolve_ref(info: Info, ref: SubjectRef, *, field: str = "ref") -> Sub
 
 @strawberry.type
 class SubjectQueries:
-    @strawberry.field(permission_classes=[permissions.scope("subject:read")])
+    @strawberry.field
     async def subject(self, info: Info, ref: SubjectRef) -> Subject | None:
         row = await resolve_ref(info, ref)
         return Subject.from_row(row, info) if row else None
 
-    @strawberry.field(permission_classes=[permissions.scope("subject:read")])
+    @strawberry.field
     async def subjects(
         self,
         info: Info,
@@ -199,6 +202,7 @@ class SubjectQueries:
             kind=kind.value if kind else None,
             grade=grade.value if grade else None,
             grade_on=info.context.today,
+            scope=info.context.rows.subject_scope,
         )
         rows = await info.context.db.run(lambda c: subject_store.page(c, filt, first=first, after_id=after_id))
         total = await info.context.db.run(lambda c: subject_store.count(c, filt))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -69,3 +70,35 @@ async def verify(conn: AsyncConnection) -> ChainReport:
         if not r.ok:
             return ChainReport(count, r.id)
     return ChainReport(count, None)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    id: int
+    at: Any
+    request_id: str | None
+    actor: str
+    audience: str | None
+    operation: str
+    operation_type: str
+    subject_ids: list[int]
+    fields_returned: list[str]
+    fields_refused: list[str]
+    purpose: str | None
+    outcome: str
+    hash: bytes
+
+
+async def page(
+    conn: AsyncConnection, *, first: int, before_id: int | None, subject_id: int | None, actor: str | None
+) -> list[AuditRow]:
+    """Newest first; one row more than asked tells whether an older page exists."""
+    c = audit_log.c
+    query = sa.select(*[c[f] for f in AuditRow.__slots__]).order_by(c.id.desc()).limit(first + 1)
+    if before_id is not None:
+        query = query.where(c.id < before_id)
+    if subject_id is not None:
+        query = query.where(c.subject_ids.any(subject_id))
+    if actor is not None:
+        query = query.where(c.actor == actor)
+    return [AuditRow(**{f: r._mapping[f] for f in AuditRow.__slots__}) for r in await conn.execute(query)]

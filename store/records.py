@@ -100,6 +100,34 @@ async def by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, RecordR
 
 
 @dataclass(frozen=True)
+class RecordScope:
+    """The records an audience may see (schema/rows.py decides; this only turns it into SQL)."""
+
+    published_dishonesty_only_on: date | None = None  # public portals: dishonesty only while published
+    source_unit: str | None = None  # a source unit: its own records only
+
+    def clauses(self) -> list[sa.ColumnElement[bool]]:
+        c = credit_records.c
+        clauses: list[sa.ColumnElement[bool]] = []
+        day = self.published_dishonesty_only_on
+        if day is not None:
+            clauses.append(
+                sa.or_(
+                    c.category != "DISHONESTY",
+                    sa.and_(
+                        c.status.in_(ACTIVE_STATUSES),
+                        c.superseded_by_id.is_(None),
+                        c.decided_on <= day,
+                        c.publicity_until >= day,
+                    ),
+                )
+            )
+        if self.source_unit is not None:
+            clauses.append(c.source_unit == self.source_unit)
+        return clauses
+
+
+@dataclass(frozen=True)
 class RecordPageKey:
     """The arguments of ``Subject.records`` that one batched query serves for many subjects."""
 
@@ -107,6 +135,7 @@ class RecordPageKey:
     include_inactive: bool
     first: int
     after: tuple[date, int] | None
+    scope: RecordScope = RecordScope()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +154,7 @@ async def pages_by_subject(
     costs one round trip, not 20.
     """
     c = credit_records.c
-    filters: list[sa.ColumnElement[bool]] = [c.subject_id.in_(list(set(subject_ids)))]
+    filters: list[sa.ColumnElement[bool]] = [c.subject_id.in_(list(set(subject_ids))), *key.scope.clauses()]
     if key.category:
         filters.append(c.category == key.category)
     if not key.include_inactive:

@@ -64,15 +64,36 @@ async def by_id_number_hashes(conn: AsyncConnection, hashes: Sequence[bytes]) ->
 
 
 @dataclass(frozen=True)
+class SubjectScope:
+    """The rows an audience may list (schema/rows.py decides; this only turns it into SQL)."""
+
+    kind: str | None = None
+    uscc: str | None = None
+    only_uscc: bool = False
+    nothing: bool = False
+
+    def clauses(self) -> list[sa.ColumnElement[bool]]:
+        if self.nothing:
+            return [sa.false()]
+        clauses: list[sa.ColumnElement[bool]] = []
+        if self.kind:
+            clauses.append(subjects.c.kind == self.kind)
+        if self.only_uscc:
+            clauses.append(subjects.c.uscc == (self.uscc or ""))
+        return clauses
+
+
+@dataclass(frozen=True)
 class SubjectFilter:
     name_contains: str | None = None
     kind: str | None = None
     grade: str | None = None
     grade_on: date | None = None  # the day the grade filter refers to (today, in the bureau's time zone)
+    scope: SubjectScope = SubjectScope()
 
 
 def _where(f: SubjectFilter) -> list[sa.ColumnElement[bool]]:
-    clauses: list[sa.ColumnElement[bool]] = []
+    clauses: list[sa.ColumnElement[bool]] = f.scope.clauses()
     if f.name_contains:
         escaped = f.name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         clauses.append(subjects.c.name.ilike(f"%{escaped}%", escape="\\"))

@@ -30,21 +30,22 @@ async def test_a_subject_read_is_audited_with_subject_and_purpose(api: Api) -> N
     assert entry.actor == "procurement" and entry.audience == "procurement"
     assert entry.operation == "Bidder" and entry.operation_type == "query"
     assert entry.subject_ids == [org["id"]]
-    assert entry.fields_returned == ["subject"]
+    assert entry.fields_returned == ["Query.subject", "Subject.name"]
     assert entry.purpose == "招标资格审查 2026-118"
     assert entry.outcome == "ok"
 
 
 async def test_refused_fields_are_audited(api: Api) -> None:
     person = await factories.individual(api.engine)
-    await api.gql(
+    body = await api.gql(
         "query ($n: String!) { subject(ref: {idNumber: $n}) { idNumber } }",
         {"n": person["id_number"]},
         as_client="inspection",
     )
+    assert "Cannot query field 'idNumber'" in body["errors"][0]["message"]
     [entry] = await _entries(api)
-    assert entry.fields_refused == ["subject.idNumber"]
-    assert entry.subject_ids == [person["id"]]
+    assert entry.fields_refused == ["Subject.idNumber"]
+    assert entry.fields_returned == [] and entry.subject_ids == []
 
 
 async def test_requests_that_read_nothing_are_not_audited_and_the_chain_holds(api: Api) -> None:

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from domain.periods import add_months
 from tests import factories
 from tests.conftest import Api
+from tests.schema.test_subjects import refused_by_schema
 from tests.schema.test_writes import IMPORT, TODAY, penalty
 
 EXPLAIN = """
@@ -64,9 +65,7 @@ async def test_grade_explanation_needs_grade_explain(api: Api) -> None:
         {"u": org["uscc"]},
         as_client="procurement",
     )
-    assert body["data"]["subject"]["grade"] is None or body["data"]["subject"]["grade"]["explanation"] is None
-    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    assert body["errors"][0]["path"][-1] == "explanation"
+    assert refused_by_schema(body, "Grade", "explanation")
 
 
 async def test_individuals_have_no_grade(api: Api) -> None:
