@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -18,10 +21,12 @@ from starlette.types import Receive, Scope, Send
 from api.graphql import GraphQLRouter
 from api.middleware import RequestContextMiddleware
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
-from auth.clients import demo_clients
+from auth.accounts import AccountStore, EmployerAccount, demo_employer_accounts
+from auth.clients import Client, demo_clients, demo_employer_client
 from auth.keys import SigningKeys
 from auth.middleware import BearerAuthMiddleware
 from auth.policy import Policy, load_policy
+from auth.remote import IssuerDispatch, RemoteIssuer
 from auth.server import BuiltinAuthorizationServer
 from auth.tokens import TokenValidator
 from domain.workdays import WorkCalendar
@@ -29,6 +34,7 @@ from schema.audiences import AudienceSchemas
 from schema.build import build_schema
 from store import holidays, migrations
 from store.db import create_engine
+from store.demo import named_subjects
 from store.pii import PiiCipher
 
 
@@ -37,14 +43,27 @@ def signing_keys(settings: Settings) -> SigningKeys:
     return SigningKeys.load_or_create(settings.data_dir / "keys" / "signing-jwk.json")
 
 
+@functools.cache
+def _demo_employer_accounts() -> tuple[EmployerAccount, ...]:
+    """Hashed once per process: scrypt is slow on purpose."""
+    return demo_employer_accounts([(s.uscc, s.name) for s in named_subjects() if s.uscc])
+
+
 def authorization_server(settings: Settings, keys: SigningKeys) -> BuiltinAuthorizationServer:
-    clients = demo_clients(DEMO_CLIENT_SECRET_PREFIX) if settings.demo_clients else ()
+    """The built-in server: the demo clients of policy.md and, for employers, demo accounts (dev only) that sign
+    in with authorization code + PKCE; a production deployment signs employers in at its own IdP."""
+    clients: tuple[Client, ...] = ()
+    accounts = None
+    if settings.demo_clients:
+        clients = (*demo_clients(DEMO_CLIENT_SECRET_PREFIX), demo_employer_client(DEMO_CLIENT_SECRET_PREFIX))
+        accounts = AccountStore(_demo_employer_accounts())
     return BuiltinAuthorizationServer(
         issuer=settings.issuer,
         audience=settings.token_audience,
         keys=keys,
         clients=clients,
         token_ttl_seconds=settings.token_ttl_seconds,
+        accounts=accounts,
     )
 
 
@@ -67,12 +86,20 @@ def _is_graphiql_page(scope: Scope) -> bool:
 def create_app(settings: Settings, *, database_url: str, policy: Policy | None = None) -> Starlette:
     keys = signing_keys(settings)
     auth_server = authorization_server(settings, keys)
-    validator = TokenValidator(
+    builtin = TokenValidator(
         issuer=settings.issuer,
         audience=settings.token_audience,
         jwks=keys.public_jwks(),
         algorithms=(keys.alg,),
     )
+    validators: dict[str, TokenValidator] = {settings.issuer: builtin}
+    remote: RemoteIssuer | None = None
+    if settings.external_issuer:
+        remote = RemoteIssuer(settings.external_issuer)
+        validators[settings.external_issuer] = remote.validator(
+            audience=settings.token_audience, algorithms=settings.external_algorithms
+        )
+    validator = IssuerDispatch(validators)
     head = migrations.head_revision()
     schemas = AudienceSchemas(build_schema(), policy or load_policy())
     pii = PiiCipher(settings.pii_key.get_secret_value())
@@ -88,6 +115,13 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
         )
         app.state.engine = engine
         app.state.work_calendar = await load_work_calendar(engine)
+        if remote is not None:
+            # Discover the external issuer now, off the event loop, so no request waits for it (a failure is
+            # logged and retried on the first token, at most once a minute).
+            try:
+                await asyncio.to_thread(remote.jwks)
+            except Exception as exc:  # any discovery failure: log it, keep serving built-in tokens
+                structlog.get_logger("hrss_credit.auth").warning("external issuer unavailable", error=str(exc))
         app.state.graphql = GraphQLRouter(schemas, engine=engine, pii=pii, graphiql=graphiql)
         try:
             yield

@@ -140,8 +140,9 @@ def seed_demo_command() -> None:
 def token(
     client_id: str = typer.Argument(..., help="A demo client, e.g. procurement, inspection, admin."),
     scope: str | None = typer.Option(None, help="Narrow the token to these scopes (space-separated)."),
+    user: str | None = typer.Option(None, help="For employer-portal: the demo employer account (its USCC)."),
 ) -> None:
-    """Print an access token for a demo client (development only)."""
+    """Print an access token for a demo client (development only); employer-portal needs --user USCC."""
     from api.app import authorization_server, signing_keys
 
     settings = _settings()
@@ -150,7 +151,12 @@ def token(
         raise typer.Exit(2)
     server = authorization_server(settings, signing_keys(settings))
     try:
-        sys.stdout.write(server.issue_token(client_id, scopes=scope.split() if scope else None) + "\n")
+        scopes = scope.split() if scope else None
+        if user is not None:
+            token_text = server.issue_employer_token(user, client_id=client_id, scopes=scopes)
+        else:
+            token_text = server.issue_token(client_id, scopes=scopes)
+        sys.stdout.write(token_text + "\n")
     except (KeyError, ValueError) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

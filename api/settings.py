@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 3600
     demo_clients: bool = Field(default=True, description="Register the demo OAuth clients of policy.md.")
     pii_key: SecretStr = SecretStr(DEMO_PII_KEY)
+    external_issuer: str | None = Field(
+        default=None,
+        description="An external OAuth 2 / OpenID issuer whose access tokens are accepted too (metadata discovered).",
+    )
+    external_algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256")
     pool_size: int = 20
     max_overflow: int = 10
     statement_timeout_ms: int = 5000

@@ -24,6 +24,7 @@ __all__ = [
     "EMPLOYER_CLIENT_ID",
     "EMPLOYER_SCOPES",
     "Client",
+    "check_redirect_uri",
     "demo_clients",
     "demo_employer_client",
 ]

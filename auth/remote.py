@@ -31,9 +31,9 @@ from http.client import HTTPMessage
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .tokens import MAX_TOKEN_LENGTH, Principal, TokenValidator
+from .tokens import MAX_TOKEN_LENGTH, InvalidToken, Principal, TokenValidator
 
-__all__ = ["DiscoveryError", "RemoteIssuer", "fetch_json"]
+__all__ = ["DiscoveryError", "IssuerDispatch", "RemoteIssuer", "fetch_json"]
 
 FETCH_TIMEOUT_SECONDS = 5.0
 MAX_DOCUMENT_BYTES = 1024 * 1024
@@ -380,3 +380,31 @@ class _RemoteTokenValidator(TokenValidator):
     def _keys(self) -> Mapping[str, Any]:
         kid = _token_kid.get()
         return self.remote.jwks() if kid is None else self.remote.jwks_for_kid(kid)
+
+
+def _unverified_issuer(token: str) -> str | None:
+    """The ``iss`` of a compact JWS before verification, only to pick the validator that will verify it."""
+    parts = token.split(".") if isinstance(token, str) and len(token) <= MAX_TOKEN_LENGTH else []
+    if len(parts) != 3 or not parts[1] or set(parts[1]) - _B64URL_ALPHABET:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer if isinstance(issuer, str) else None
+
+
+class IssuerDispatch(TokenValidator):
+    """Tokens from several issuers (the built-in server and an external IdP): each is verified by its own
+    issuer's validator, chosen by the unverified ``iss``; the chosen validator checks ``iss`` again."""
+
+    def __init__(self, validators: Mapping[str, TokenValidator]) -> None:
+        self._validators = dict(validators)
+
+    def validate(self, token: str) -> Principal:
+        issuer = _unverified_issuer(token)
+        validator = self._validators.get(issuer) if issuer else None
+        if validator is None:
+            raise InvalidToken("unknown issuer")
+        return validator.validate(token)

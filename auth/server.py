@@ -1031,6 +1031,9 @@ class BuiltinAuthorizationServer:
             args=params,
         )
         try:
+            # RFC 6749 §3.1: TLS is required (plain http only to a loopback host); checked before any error
+            # could be redirected.
+            InsecureTransportError.check(prepared.url)
             self._check_response_type(params)
             return self._server.get_consent_grant(prepared)
         except OAuth2Error as error:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -27,12 +29,37 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from api.app import create_app
+from api.logging import configure_logging
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
+from domain.identifiers import looks_like_id_number
 from store import migrations
 from store.db import create_engine, with_database
 from store.pii import PiiCipher
 
 TEST_PII_KEY = "test-pii-key-0123456789abcdef0123456789"
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+
+
+def leaked_id_numbers(text: str) -> list[str]:
+    """Valid 18-character ID numbers in ``text`` (policy.md: none may leave without subject:pii)."""
+    return [m for m in _ID_NUMBER.findall(text) if looks_like_id_number(m)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _json_logs() -> None:
+    """The app's own logging set-up, so that every log line of the suite passes through the leak scan."""
+    configure_logging("INFO", json=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_id_number_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    caplog.set_level(logging.INFO)
+    yield
+    lines = [caplog.handler.format(r) for r in caplog.records]
+    leaks = [line for line in lines if leaked_id_numbers(line)]
+    assert not leaks, f"ID numbers in log lines: {leaks[:3]}"
+
+
 DEMO_TODAY = date(2026, 11, 21)
 
 
@@ -204,11 +231,28 @@ class Api:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         bearer = token if token is not None else await self.token(as_client)
-        return await self.client.post(
+        response = await self.client.post(
             "/graphql",
             json={"query": query, "variables": variables or {}},
             headers={"Authorization": f"Bearer {bearer}", **(headers or {})},
         )
+        self.check_no_id_number_leaves(response, as_client=as_client if token is None else None, headers=headers)
+        return response
+
+    def check_no_id_number_leaves(
+        self, response: httpx.Response, *, as_client: str | None, headers: dict[str, str] | None
+    ) -> None:
+        """Every response of the suite is scanned: error messages never carry an ID number, and data carries one
+        only for a caller holding subject:pii that stated a purpose."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"errors": [{"message": response.text}]}
+        errors = str(body.get("errors", "")) if isinstance(body, dict) else str(body)
+        assert not leaked_id_numbers(errors), f"ID number in an error message: {errors[:300]}"
+        may_see = as_client == "admin" and "X-Purpose" in (headers or {})
+        if not may_see:
+            assert not leaked_id_numbers(response.text), f"ID number sent to {as_client}: {response.text[:300]}"
 
     async def gql(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
         response = await self.post(query, variables, **kwargs)

@@ -744,6 +744,38 @@ async def test_malformed_form(http: httpx.AsyncClient, content: bytes, content_t
     assert_error_page(response)
 
 
+async def test_plain_http_on_loopback_for_development(server: BuiltinAuthorizationServer, uscc: str) -> None:
+    """The embedded setup runs on http://127.0.0.1:8000: no "__Host-" cookie (it needs https), no Secure."""
+    app = Starlette(routes=server.routes())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+        verifier, challenge = pkce()
+        page = await http.get("/oauth/authorize", params=authorize_params(challenge))
+        assert page.status_code == 200
+        cookie = page.headers["set-cookie"]
+        assert cookie.startswith("hrss-authorize=")
+        assert "secure" not in cookie.lower()
+        fields = hidden_fields(page.text)
+        response = await http.post(
+            "/oauth/authorize", data={**fields, "username": uscc, "password": DEMO_EMPLOYER_PASSWORD}
+        )
+        token = await exchange(http, redirect_params(response)["code"], verifier)
+        assert token.status_code == 200, token.text
+
+
+async def test_plain_http_to_a_remote_host_is_refused(
+    server: BuiltinAuthorizationServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT", raising=False)
+    app = Starlette(routes=server.routes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://credit.example") as http:
+        _, challenge = pkce()
+        for params in (authorize_params(challenge), authorize_params(challenge, response_type="token")):
+            response = await http.get("/oauth/authorize", params=params)
+            assert_error_page(response)
+            assert "insecure_transport" in response.text
+
+
 # -- the uscc claim comes from the account only ------------------------------------------------------------
 
 

@@ -463,6 +463,9 @@ def test_all_scopes() -> None:
         "repair:read",
         "repair:decide",
         "audit:read",
+        # The employer files its own objections and repairs (policy.md, the employer row).
+        "objection:file",
+        "repair:apply",
     }
     sectors = {sector.scope for sector in Sector}
     assert len(sectors) == 11
