@@ -217,6 +217,33 @@ def evaluate(
     )
 
 
+audit_app = typer.Typer(help="The append-only, hash-chained audit log (SH art. 12).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit chain and report the first broken link (exit status 1 when there is one)."""
+    from store import audit
+    from store.db import create_engine
+
+    async def run(url: str) -> audit.ChainReport:
+        engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
+        try:
+            async with engine.connect() as conn:
+                return await audit.verify(conn)
+        finally:
+            await engine.dispose()
+
+    settings = _settings()
+    with database(settings) as url:
+        report = asyncio.run(run(url))
+    if report.first_broken_id is not None:
+        err.print(f"[red]audit chain broken at entry {report.first_broken_id}[/red] ({report.entries} entries checked)")
+        raise typer.Exit(1)
+    sys.stdout.write(f"audit chain intact: {report.entries} entries\n")
+
+
 holidays_app = typer.Typer(help="The official holiday schedule for years the packaged calendar does not know.")
 app.add_typer(holidays_app, name="holidays")
 

@@ -11,6 +11,7 @@ starting) fails them.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -350,3 +351,37 @@ def test_refetch_again_after_the_minute(provider: OpenIDProvider) -> None:
     now[0] += 1.0
     assert any(key["kid"] == header["kid"] for key in remote.jwks_for_kid("unknown-c")["keys"])
     assert http.count(jwks_uri) == 3
+
+
+async def test_the_api_accepts_the_providers_tokens_scoped_as_the_policy_says(
+    provider: OpenIDProvider, settings: Any, database_url: str
+) -> None:
+    """Through the real app: a token of the third-party provider is accepted beside the built-in server's, and
+    its client (portal-ext, the portal audience in auth/policy.toml) gets the portal's schema and rows."""
+    from tests import factories
+    from tests.conftest import running_app
+
+    configured = settings.model_copy(update={"external_issuer": provider.issuer})
+    async with running_app(configured, database_url) as api:
+        org = await factories.organization(api.engine, "上海外部身份测试有限公司")
+        person = await factories.individual(api.engine, "个人甲")
+        token = await asyncio.to_thread(provider.token)
+        body = await api.gql(
+            "query ($u: String!) { subject(ref: {uscc: $u}) { name records { totalCount } } }",
+            {"u": org["uscc"]},
+            token=token,
+        )
+        assert body["data"]["subject"] == {"name": "上海外部身份测试有限公司", "records": {"totalCount": 0}}
+        refused = await api.gql(
+            "query ($n: String!) { subject(ref: {idNumber: $n}) { name } }", {"n": person["id_number"]}, token=token
+        )
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        narrowed = await asyncio.to_thread(provider.token, "subject:read")
+        body = await api.gql(
+            "query ($u: String!) { subject(ref: {uscc: $u}) { records { totalCount } } }",
+            {"u": org["uscc"]},
+            token=narrowed,
+        )
+        assert "Cannot query field 'records'" in body["errors"][0]["message"]
+        # The built-in server's tokens still work beside it.
+        assert (await api.gql("{ catalogue { recordTypes } }", as_client="inspection"))["data"]
