@@ -35,7 +35,6 @@ from schema.build import build_schema
 from store import holidays, migrations
 from store.db import create_engine
 from store.demo import named_subjects
-from store.pii import PiiCipher
 
 
 def signing_keys(settings: Settings) -> SigningKeys:
@@ -102,7 +101,7 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
     validator = IssuerDispatch(validators)
     head = migrations.head_revision()
     schemas = AudienceSchemas(build_schema(), policy or load_policy())
-    pii = PiiCipher(settings.pii_key.get_secret_value())
+    pii = settings.pii_cipher()
     graphiql = settings.dev_mode
 
     @contextlib.asynccontextmanager

@@ -56,7 +56,6 @@ def _seed_if_empty(settings: Settings, url: str) -> None:
     from domain.workdays import WorkCalendar
     from store import demo, evaluation, holidays
     from store.db import create_engine
-    from store.pii import PiiCipher
 
     async def run() -> None:
         engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=120_000)
@@ -66,7 +65,7 @@ def _seed_if_empty(settings: Settings, url: str) -> None:
                     err.print("the database already holds subjects: demo data not loaded again")
                     return
                 today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-                summary = await demo.seed_demo(conn, PiiCipher(settings.pii_key.get_secret_value()), today=today)
+                summary = await demo.seed_demo(conn, settings.pii_cipher(), today=today)
                 calendar = WorkCalendar(await holidays.load_table(conn))
                 ids = await evaluation.all_subject_ids(conn)
                 await evaluation.recompute(conn, ids, calendar=calendar, today=today)
@@ -242,6 +241,32 @@ def audit_verify() -> None:
         err.print(f"[red]audit chain broken at entry {report.first_broken_id}[/red] ({report.entries} entries checked)")
         raise typer.Exit(1)
     sys.stdout.write(f"audit chain intact: {report.entries} entries\n")
+
+
+pii_app = typer.Typer(help="Personal information at rest.", no_args_is_help=True)
+app.add_typer(pii_app, name="pii")
+
+
+@pii_app.command("rotate")
+def pii_rotate(batch: int = typer.Option(1000, help="Rows per transaction.")) -> None:
+    """Rewrite every stored ID number under the current HRSS_PII_KEY (decrypting with HRSS_PII_PREVIOUS_KEYS);
+    afterwards the previous keys can be removed from the settings."""
+    from store import subjects as subject_store
+    from store.db import create_engine
+
+    settings = _settings()
+    cipher = settings.pii_cipher()
+
+    async def run(url: str) -> int:
+        engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
+        try:
+            return await subject_store.reencrypt_id_numbers(engine, cipher, batch=batch)
+        finally:
+            await engine.dispose()
+
+    with database(settings) as url:
+        count = asyncio.run(run(url))
+    err.print(f"rewrote {count} ID numbers under the current key")
 
 
 holidays_app = typer.Typer(help="The official holiday schedule for years the packaged calendar does not know.")

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from store.pii import PiiCipher
+
 # Development defaults. A production deployment must replace every one of them: ``Settings`` refuses to
 # validate with ``env=production`` while any of these is still in use.
 DEMO_PII_KEY = "demo-pii-key-change-me-0123456789abcdef"
@@ -41,6 +43,10 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 3600
     demo_clients: bool = Field(default=True, description="Register the demo OAuth clients of policy.md.")
     pii_key: SecretStr = SecretStr(DEMO_PII_KEY)
+    pii_previous_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Keys being rotated out (JSON list): still decrypt and look up until `hrss-credit pii rotate` ran.",
+    )
     external_issuer: str | None = Field(
         default=None,
         description="An external OAuth 2 / OpenID issuer whose access tokens are accepted too (metadata discovered).",
@@ -58,6 +64,9 @@ class Settings(BaseSettings):
     @property
     def issuer(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def pii_cipher(self) -> PiiCipher:
+        return PiiCipher(self.pii_key.get_secret_value(), [k.get_secret_value() for k in self.pii_previous_keys])
 
     @property
     def dev_mode(self) -> bool:

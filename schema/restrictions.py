@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -15,7 +16,7 @@ from schema.context import Info
 from schema.errors import BadUserInput, Forbidden
 from schema.ids import parse_global_id
 from store import restrictions as restriction_store
-from store.restrictions import RestrictionRow
+from store.restrictions import RestrictionRow, ScreenHit
 
 if TYPE_CHECKING:
     from schema.records import CreditRecord
@@ -115,6 +116,7 @@ async def screen(info: Info, sector: Sector, refs: list[SubjectRef], as_of: date
     hashes: list[bytes | None] = []
     ids: list[int | None] = []
     shown: list[str] = []
+    numbers: list[str | None] = []
     for i, ref in enumerate(refs):
         given = [(k, v) for k, v in (("uscc", ref.uscc), ("idNumber", ref.id_number), ("id", ref.id)) if v]
         if len(given) != 1:
@@ -132,6 +134,7 @@ async def screen(info: Info, sector: Sector, refs: list[SubjectRef], as_of: date
         except identifiers.InvalidIdentifier as exc:
             raise BadUserInput(f"refs[{i}].{kind}: {exc.reason}", field=f"refs[{i}].{kind}", index=i) from None
         usccs.append(uscc)
+        numbers.append(number)
         hashes.append(ctx.pii.lookup_hash(number) if number else None)
         ids.append(pk)
         # The reference as sent, except that an ID number is echoed masked (policy: no full ID without PII).
@@ -141,6 +144,8 @@ async def screen(info: Info, sector: Sector, refs: list[SubjectRef], as_of: date
             conn, usccs=usccs, id_hashes=hashes, ids=ids, sector=sector.value, day=day
         )
     )
+    if ctx.pii.rotating:
+        hits = await _retry_with_previous_keys(info, hits, numbers, sector, day)
     results = []
     rows = ctx.rows
     for index, (hit, ref_text) in enumerate(zip(hits, shown, strict=True)):
@@ -157,3 +162,32 @@ async def screen(info: Info, sector: Sector, refs: list[SubjectRef], as_of: date
             )
         )
     return results
+
+
+async def _retry_with_previous_keys(
+    info: Info, hits: list[ScreenHit], numbers: list[str | None], sector: Sector, day: date
+) -> list[ScreenHit]:
+    """While the PII key rotates, ID numbers not found under the current key are looked up under the previous
+    ones (a second round trip, only then)."""
+    missing = [i for i, (hit, number) in enumerate(zip(hits, numbers, strict=True)) if number and hit.subject is None]
+    ctx = info.context
+    for attempt in range(1, 8):
+        if not missing:
+            break
+        retry: list[bytes | None] = []
+        for i in missing:
+            options = ctx.pii.lookup_hashes(numbers[i] or "")
+            retry.append(options[attempt] if attempt < len(options) else None)
+        if all(h is None for h in retry):
+            break
+        found = await ctx.db.run(partial(_screen_hashes, hashes=retry, sector=sector.value, day=day))
+        for i, hit in zip(missing, found, strict=True):
+            if hit.subject is not None:
+                hits[i] = ScreenHit(position=hits[i].position, subject=hit.subject, restrictions=hit.restrictions)
+        missing = [i for i in missing if hits[i].subject is None]
+    return hits
+
+
+async def _screen_hashes(conn: Any, *, hashes: list[bytes | None], sector: str, day: date) -> list[ScreenHit]:
+    blanks: list[Any] = [None] * len(hashes)
+    return await restriction_store.screen(conn, usccs=blanks, id_hashes=hashes, ids=blanks, sector=sector, day=day)

@@ -165,9 +165,9 @@ async def resolve_ref(info: Info, ref: SubjectRef, *, field: str = "ref") -> Sub
             return found.get(uscc)
         if ref.id_number:
             number = identifiers.validate_id_number(ref.id_number, today=ctx.today)
-            digest = ctx.pii.lookup_hash(number)
-            by_hash = await ctx.db.run(lambda c: subject_store.by_id_number_hashes(c, [digest]))
-            return by_hash.get(digest)
+            digests = ctx.pii.lookup_hashes(number)
+            by_hash = await ctx.db.run(lambda c: subject_store.by_id_number_hashes(c, digests))
+            return next((by_hash[d] for d in digests if d in by_hash), None)
     except identifiers.InvalidIdentifier as exc:
         name = "uscc" if exc.kind == "uscc" else "idNumber"
         raise BadUserInput(f"{field}.{name}: {exc.reason}", field=f"{field}.{name}") from None

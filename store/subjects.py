@@ -8,8 +8,9 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from store.pii import PiiCipher
 from store.tables import grades, subjects
 
 
@@ -128,3 +129,31 @@ async def page(conn: AsyncConnection, f: SubjectFilter, *, first: int, after_id:
 async def count(conn: AsyncConnection, f: SubjectFilter) -> int:
     query = sa.select(sa.func.count()).select_from(subjects).where(*_where(f))
     return int((await conn.execute(query)).scalar_one())
+
+
+async def reencrypt_id_numbers(engine: AsyncEngine, cipher: PiiCipher, *, batch: int = 1000) -> int:
+    """Rewrite the hash and ciphertext of every individual not yet under the cipher's current key."""
+    rewritten = 0
+    last_id = 0
+    while True:
+        async with engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(subjects.c.id, subjects.c.id_number_enc)
+                    .where(subjects.c.id > last_id, subjects.c.id_number_enc.is_not(None))
+                    .order_by(subjects.c.id)
+                    .limit(batch)
+                )
+            ).all()
+            if not rows:
+                return rewritten
+            last_id = rows[-1].id
+            stale = [r for r in rows if not cipher.is_current(r.id_number_enc)]
+            for r in stale:
+                number = cipher.decrypt(r.id_number_enc)
+                await conn.execute(
+                    subjects.update()
+                    .where(subjects.c.id == r.id)
+                    .values(id_number_hash=cipher.lookup_hash(number), id_number_enc=cipher.encrypt(number))
+                )
+            rewritten += len(stale)
