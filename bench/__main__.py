@@ -1,8 +1,11 @@
 """Run the benchmarks: `python -m bench [--organizations N]`.
 
+Run a part with `python -m bench authz` (or evaluate, screen).
+
 1. evaluate: the yearly evaluation (WG art. 13) of every organization, set-based in batches (seconds).
 2. screen: `screen(sector:, refs:)` of 1,000 references against the whole population, through the real ASGI
    app with a real token, N rounds (median and p99 latency).
+3. authz: the procurement audience's single look-up against the admin schema's (same query, interleaved).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import httpx
 from api.app import create_app
 from api.logging import configure_logging
 from api.settings import Settings
+from bench.authz import bench_authz
 from bench.population import TODAY, bench_server, fresh_database, load
 from domain.workdays import WorkCalendar
 from store import evaluation
@@ -87,13 +91,19 @@ def main() -> None:
     parser.add_argument("--organizations", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=2000, help="look-ups per audience (authz)")
+    parser.add_argument("which", nargs="*", default=["evaluate", "screen", "authz"], help="evaluate, screen, authz")
     args = parser.parse_args()
     configure_logging("WARNING")
     with bench_server() as server:
         url = fresh_database(server, "hrss_bench")
         codes = asyncio.run(load(url, args.organizations))
-        asyncio.run(bench_evaluate(url, args.batch))
-        asyncio.run(bench_screen(url, codes, args.rounds))
+        if "evaluate" in args.which or "screen" in args.which or "authz" in args.which:
+            asyncio.run(bench_evaluate(url, args.batch))  # grades and restrictions are needed by the others
+        if "screen" in args.which:
+            asyncio.run(bench_screen(url, codes, args.rounds))
+        if "authz" in args.which:
+            asyncio.run(bench_authz(url, codes, args.requests))
 
 
 if __name__ == "__main__":
