@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from api.graphql import GraphQLRouter
@@ -35,6 +35,7 @@ from schema.build import build_schema
 from store import holidays, migrations
 from store.db import create_engine
 from store.demo import named_subjects
+from store.notify import RestrictionFeed
 
 
 def signing_keys(settings: Settings) -> SigningKeys:
@@ -121,10 +122,14 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
                 await asyncio.to_thread(remote.jwks)
             except Exception as exc:  # any discovery failure: log it, keep serving built-in tokens
                 structlog.get_logger("hrss_credit.auth").warning("external issuer unavailable", error=str(exc))
-        app.state.graphql = GraphQLRouter(schemas, engine=engine, pii=pii, graphiql=graphiql)
+        app.state.restriction_feed = RestrictionFeed(database_url)
+        app.state.graphql = GraphQLRouter(
+            schemas, engine=engine, pii=pii, graphiql=graphiql, validator=validator
+        )
         try:
             yield
         finally:
+            await app.state.restriction_feed.stop()
             await engine.dispose()
 
     async def healthz(request: Request) -> Response:
@@ -151,6 +156,7 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
     app = Starlette(
         routes=[
             Route("/graphql", _GraphQLEndpoint(), methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", _GraphQLEndpoint()),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *auth_server.routes(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
@@ -13,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from auth.policy import Audience, Rows
-from auth.tokens import Principal
+from auth.tokens import InvalidToken, Principal, TokenValidator
 from schema.audiences import AudienceSchemas
 from schema.context import Context
 from schema.loaders import Loaders
@@ -97,8 +99,19 @@ class GraphQLRouter:
     token holds within that audience. A client the policy does not know is refused.
     """
 
-    def __init__(self, schemas: AudienceSchemas, *, engine: AsyncEngine, pii: PiiCipher, graphiql: bool) -> None:
+    def __init__(
+        self,
+        schemas: AudienceSchemas,
+        *,
+        engine: AsyncEngine,
+        pii: PiiCipher,
+        graphiql: bool,
+        validator: TokenValidator,
+        connection_init_timeout: float = 10.0,
+    ) -> None:
         self.schemas = schemas
+        self.validator = validator
+        self.connection_init_timeout = connection_init_timeout
         self.engine = engine
         self.pii = pii
         self.graphiql = graphiql
@@ -113,6 +126,9 @@ class GraphQLRouter:
         return view
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         principal = scope.get("principal")
         if not isinstance(principal, Principal):
             view = self.view_for(ANONYMOUS_AUDIENCE, frozenset())
@@ -134,3 +150,53 @@ class GraphQLRouter:
                 return
             view = self.view_for(audience, principal.scopes)
         await view(scope, receive, send)
+
+    async def _websocket(self, scope: Any, receive: Any, send: Any) -> None:
+        """graphql-transport-ws: the token comes in ``connection_init`` (browsers cannot set headers on a
+        WebSocket), so the handshake is taken here, the token checked like a bearer token, and the socket then
+        handed to the view of the caller's audience with the init message replayed."""
+        connect = await receive()
+        if connect.get("type") != "websocket.connect":
+            return
+        if GRAPHQL_TRANSPORT_WS_PROTOCOL not in scope.get("subprotocols", []):
+            await send({"type": "websocket.close", "code": 4406, "reason": "Subprotocol not acceptable"})
+            return
+        await send({"type": "websocket.accept", "subprotocol": GRAPHQL_TRANSPORT_WS_PROTOCOL})
+        try:
+            init = await asyncio.wait_for(receive(), timeout=self.connection_init_timeout)
+        except TimeoutError:
+            await send({"type": "websocket.close", "code": 4408, "reason": "Connection initialisation timeout"})
+            return
+        principal, refusal = self._authenticate(init)
+        audience = self.schemas.policy.audience_of_client(principal.client_id) if principal else None
+        if principal is None or audience is None:
+            await send({"type": "websocket.close", "code": 4403, "reason": refusal or "Forbidden"})
+            return
+        scope["principal"] = principal
+        replay = [connect, init]
+
+        async def replaying_receive() -> Any:
+            return replay.pop(0) if replay else await receive()
+
+        async def accepted_send(message: Any) -> None:
+            if message.get("type") != "websocket.accept":  # already accepted above
+                await send(message)
+
+        await self.view_for(audience, principal.scopes)(scope, replaying_receive, accepted_send)
+
+    def _authenticate(self, message: Any) -> tuple[Principal | None, str | None]:
+        if message.get("type") != "websocket.receive":
+            return None, "Forbidden"
+        try:
+            data = orjson.loads(message.get("text") or message.get("bytes") or b"")
+        except orjson.JSONDecodeError:
+            return None, "Forbidden: connection_init expected"
+        payload = data.get("payload") if isinstance(data, dict) and data.get("type") == "connection_init" else None
+        if not isinstance(payload, dict):
+            return None, "Forbidden: connection_init expected"
+        raw = payload.get("Authorization") or payload.get("authorization") or payload.get("token") or ""
+        token = raw[7:] if isinstance(raw, str) and raw[:7].lower() == "bearer " else raw
+        try:
+            return self.validator.validate(str(token)), None
+        except InvalidToken as exc:
+            return None, f"Forbidden: {exc.reason}"[:120]

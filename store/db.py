@@ -60,3 +60,17 @@ def create_engine(
 async def server_version(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(sa.text("SHOW server_version_num"))).scalar_one())
+
+
+def asyncpg_connect_kwargs(url: str) -> dict[str, Any]:
+    """asyncpg.connect() arguments for a URL (TCP host/port or a Unix socket directory in ``?host=``)."""
+    u = make_url(async_url(url))
+    kwargs: dict[str, Any] = {"user": u.username or "postgres", "database": u.database or "postgres"}
+    if u.password:
+        kwargs["password"] = u.password
+    if "host" in u.query:
+        kwargs["host"] = str(u.query["host"])
+    else:
+        kwargs["host"] = u.host or "127.0.0.1"
+        kwargs["port"] = u.port or 5432
+    return kwargs

@@ -24,6 +24,7 @@ from domain.restrictions import restrictions_for
 from domain.rules import DEMO_PACK
 from domain.taxonomy import RecordStatus, RecordType, Severity, SubjectKind
 from domain.workdays import WorkCalendar
+from store import notify
 from store.tables import credit_records, grades, restrictions, subjects
 
 GRADING_START = date(2022, 12, 15)  # WG art. 22: in force from the day it was issued
@@ -35,6 +36,7 @@ class Recomputed:
     subject_ids: frozenset[int]
     grades_changed: frozenset[int]
     restrictions_changed: frozenset[int]
+    status_changes: tuple[notify.RestrictionStatusChange, ...] = ()
 
 
 async def _subjects(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, tuple[str, int | None]]:
@@ -153,6 +155,7 @@ async def recompute(
     restriction_rows: list[dict[str, Any]] = []
     grades_changed: set[int] = set()
     restrictions_changed: set[int] = set()
+    status_changes: list[notify.RestrictionStatusChange] = []
     for sid, (kind, rep) in info.items():
         segments, found = evaluate(
             SubjectKind(kind),
@@ -168,6 +171,11 @@ async def recompute(
         if sorted(map(_restriction_key, found)) != current_restrictions.get(sid, []):
             restrictions_changed.add(sid)
             restriction_rows += [_restriction_row(sid, r) for r in found]
+            before = {k[0] for k in current_restrictions.get(sid, []) if k[1] <= today and (k[2] is None or today <= k[2])}
+            after = {r.sector.value for r in found if r.in_force_on(today)}
+            status_changes += [
+                notify.RestrictionStatusChange(sid, sector, sector in after) for sector in sorted(before ^ after)
+            ]
     now = sa.func.now()
     if grades_changed:
         await conn.execute(
@@ -185,7 +193,11 @@ async def recompute(
         )
         if restriction_rows:
             await conn.execute(restrictions.insert(), restriction_rows)
-    return Recomputed(frozenset(ids), frozenset(grades_changed), frozenset(restrictions_changed))
+    # Delivered to every API process when this transaction commits (restrictionChanged subscriptions).
+    await notify.publish(conn, status_changes)
+    return Recomputed(
+        frozenset(ids), frozenset(grades_changed), frozenset(restrictions_changed), tuple(status_changes)
+    )
 
 
 async def _current_grade_keys(conn: AsyncConnection, ids: set[int]) -> dict[int, list[tuple[Any, ...]]]:

@@ -1,0 +1,126 @@
+"""Restriction status changes, fanned out to every API process with PostgreSQL LISTEN/NOTIFY.
+
+A write that changes whether a subject is restricted in a sector today publishes the change with
+``pg_notify`` in its own transaction, so it is delivered when (and only if) the write commits. Each API process
+keeps one listening connection (``RestrictionFeed``) and hands every change to the subscriptions it serves,
+whichever process wrote it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from store.db import asyncpg_connect_kwargs
+
+CHANNEL = "hrss_restriction_changed"
+QUEUE_SIZE = 1000
+
+log = structlog.get_logger("hrss_credit.notify")
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictionStatusChange:
+    subject_id: int
+    sector: str
+    restricted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictionEvent:
+    subject_id: int
+    sector: str
+    restricted: bool
+    at: datetime
+
+
+async def publish(conn: AsyncConnection, changes: Sequence[RestrictionStatusChange]) -> None:
+    """Queue the changes for delivery at commit (one notification each: payloads stay far below 8000 bytes)."""
+    if not changes:
+        return
+    payloads = [orjson.dumps(asdict(c)).decode() for c in changes]
+    await conn.execute(
+        sa.text("SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"),
+        {"channel": CHANNEL, "payloads": payloads},
+    )
+
+
+class RestrictionFeed:
+    """One LISTEN connection per process, fanned out to per-subscription queues; reconnects when it drops."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._queues: set[asyncio.Queue[RestrictionEvent]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._listen(), name="restriction-feed")
+        await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def subscribe(self) -> asyncio.Queue[RestrictionEvent]:
+        queue: asyncio.Queue[RestrictionEvent] = asyncio.Queue(QUEUE_SIZE)
+        self._queues.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[RestrictionEvent]) -> None:
+        self._queues.discard(queue)
+
+    def _deliver(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            data = orjson.loads(payload)
+            event = RestrictionEvent(
+                subject_id=int(data["subject_id"]),
+                sector=str(data["sector"]),
+                restricted=bool(data["restricted"]),
+                at=datetime.now(UTC),
+            )
+        except (ValueError, KeyError, TypeError):
+            log.warning("malformed restriction notification")
+            return
+        for queue in list(self._queues):
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:  # a subscriber that does not read loses events rather than memory
+                log.warning("restriction subscriber too slow: event dropped", subject_id=event.subject_id)
+
+    async def _listen(self) -> None:
+        import asyncpg  # type: ignore[import-untyped]
+
+        delay = 0.5
+        while True:
+            try:
+                conn = await asyncpg.connect(**asyncpg_connect_kwargs(self._url))
+                closed = asyncio.Event()
+                try:
+                    conn.add_termination_listener(lambda _conn, closed=closed: closed.set())
+                    await conn.add_listener(CHANNEL, self._deliver)
+                    self._ready.set()
+                    delay = 0.5
+                    await closed.wait()
+                finally:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a dropped or refused connection: retry with backoff
+                log.warning("restriction feed reconnecting", error=type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)

@@ -1,0 +1,172 @@
+"""restrictionChanged over graphql-transport-ws: two real API processes; a change written through one reaches
+a subscriber of the other (PostgreSQL LISTEN/NOTIFY). Tokens are checked at connection_init."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests import factories
+from tests.conftest import TEST_PII_KEY, cloned_database
+
+PUBLIC_URL = "http://127.0.0.1:8000"  # both processes sit "behind one load balancer": one issuer
+SUBSCRIBE = "subscription ($s: Sector!) { restrictionChanged(sector: $s) { sector restricted subject { name uscc } } }"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def api_process(database_url: str, data_dir: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "HRSS_DATA_DIR": str(data_dir),
+        "HRSS_PII_KEY": TEST_PII_KEY,
+        "HRSS_PUBLIC_URL": PUBLIC_URL,
+        "HRSS_PORT": str(port),
+        "PORT": str(port),
+        "HRSS_LOG_LEVEL": "WARNING",
+    }
+    cli = Path(sys.executable).parent / "hrss-credit"
+    log_path = data_dir / f"api-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([str(cli), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+            if process.poll() is not None:
+                raise AssertionError(log_path.read_text(errors="replace")[-2000:])
+        else:
+            raise AssertionError("the API process did not become ready")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _token(base: str, client: str) -> str:
+    response = httpx.post(
+        base + "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client, f"demo-secret-{client}")
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+@asynccontextmanager
+async def subscription(base: str, token: str, sector: str) -> AsyncIterator[ClientConnection]:
+    async with connect(base.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        await ws.send(
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"s": sector}}})
+        )
+        yield ws
+
+
+async def _next(ws: ClientConnection) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    return message
+
+
+def _blacklisting(uscc: str) -> dict[str, Any]:
+    decided = date.today() - timedelta(days=3)
+    return {
+        "subject": {"uscc": uscc},
+        "subjectName": "上海订阅测试建设有限公司",
+        "type": "WAGE_ARREARS_BLACKLIST",
+        "severity": "SERIOUS",
+        "title": "列入拖欠农民工工资失信联合惩戒对象名单",
+        "decisionNumber": "沪人社黑〔2026〕订1号",
+        "sourceUnit": "上海市人力资源和社会保障局",
+        "legalBasis": "《保障农民工工资支付条例》第四十八条",
+        "decidedOn": decided.isoformat(),
+        "publicityUntil": (decided + timedelta(days=1000)).isoformat(),
+    }
+
+
+@pytest.fixture(scope="module")
+async def module_database(server_url: str, template_db: str) -> AsyncIterator[str]:
+    async with cloned_database(server_url, template_db) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def two_processes(module_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    data_dir = tmp_path_factory.mktemp("two-processes")
+    with api_process(module_database, data_dir) as first, api_process(module_database, data_dir) as second:
+        yield first, second
+
+
+async def test_sh_art_9_1_change_written_through_one_process_reaches_a_subscriber_of_the_other(
+    two_processes: tuple[str, str],
+) -> None:
+    first, second = two_processes
+    uscc = factories.new_uscc()
+    async with subscription(
+        first, await asyncio.to_thread(_token, first, "procurement"), "GOVERNMENT_PROCUREMENT"
+    ) as ws:
+        await asyncio.sleep(0.3)  # the subscription is registered with the process's listener
+        admin = await asyncio.to_thread(_token, second, "admin")
+        async with httpx.AsyncClient(base_url=second) as client:
+            written = await client.post(
+                "/graphql",
+                json={
+                    "query": "mutation ($r: [RecordInput!]!) { importRecords(records: $r) { created errors { message } } }",
+                    "variables": {"r": [_blacklisting(uscc)]},
+                },
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+        assert written.json()["data"]["importRecords"]["created"] == 1, written.text
+        message = await _next(ws)
+        assert message["type"] == "next", message
+        change = message["payload"]["data"]["restrictionChanged"]
+        assert change == {
+            "sector": "GOVERNMENT_PROCUREMENT",
+            "restricted": True,
+            "subject": {"name": "上海订阅测试建设有限公司", "uscc": uscc},
+        }
+
+
+async def test_connection_init_with_a_bad_token_is_refused(two_processes: tuple[str, str]) -> None:
+    first, _ = two_processes
+    async with connect(first.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer not.a.token"}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_a_sector_outside_the_scopes_is_forbidden(two_processes: tuple[str, str]) -> None:
+    first, _ = two_processes
+    async with subscription(first, await asyncio.to_thread(_token, first, "procurement"), "TRAVEL") as ws:
+        message = await _next(ws)
+    assert message["type"] == "error" or message["payload"]["errors"][0]["extensions"]["code"] == "FORBIDDEN", message
