@@ -123,9 +123,7 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             except Exception as exc:  # any discovery failure: log it, keep serving built-in tokens
                 structlog.get_logger("hrss_credit.auth").warning("external issuer unavailable", error=str(exc))
         app.state.restriction_feed = RestrictionFeed(database_url)
-        app.state.graphql = GraphQLRouter(
-            schemas, engine=engine, pii=pii, graphiql=graphiql, validator=validator
-        )
+        app.state.graphql = GraphQLRouter(schemas, engine=engine, pii=pii, graphiql=graphiql, validator=validator)
         try:
             yield
         finally:

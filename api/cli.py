@@ -13,11 +13,15 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
+from api.import_cli import import_file
+from api.outbox_cli import outbox_app
 from api.settings import Settings
 
 app = typer.Typer(help="hrss-credit: labor and social-security credit information API.", no_args_is_help=True)
 schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+app.command("import")(import_file)
+app.add_typer(outbox_app, name="outbox")
 err = Console(stderr=True)
 
 

@@ -1,11 +1,13 @@
 """Run the benchmarks: `python -m bench [--organizations N]`.
 
-Run a part with `python -m bench authz` (or evaluate, screen).
+Run a part with `python -m bench authz` (or evaluate, screen, import).
 
 1. evaluate: the yearly evaluation (WG art. 13) of every organization, set-based in batches (seconds).
 2. screen: `screen(sector:, refs:)` of 1,000 references against the whole population, through the real ASGI
    app with a real token, N rounds (median and p99 latency).
 3. authz: the procurement audience's single look-up against the admin schema's (same query, interleaved).
+4. import: `hrss-credit import` of a fresh file of --rows records into a database already holding --records
+   records (records/s); not run by default (it loads its own population, in the database hrss_bench_import).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from api.app import create_app
 from api.logging import configure_logging
 from api.settings import Settings
 from bench.authz import bench_authz
+from bench.imports import bench_import
 from bench.population import TODAY, bench_server, fresh_database, load
 from domain.workdays import WorkCalendar
 from store import evaluation
@@ -92,10 +95,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=2000, help="look-ups per audience (authz)")
-    parser.add_argument("which", nargs="*", default=["evaluate", "screen", "authz"], help="evaluate, screen, authz")
+    parser.add_argument("--records", type=int, default=1_000_000, help="records already in the database (import)")
+    parser.add_argument("--rows", type=int, default=50_000, help="records in the imported file (import)")
+    parser.add_argument("--chunk", type=int, default=1000, help="rows per transaction (import)")
+    parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="the imported file's (import)")
+    parser.add_argument(
+        "which", nargs="*", default=["evaluate", "screen", "authz"], help="evaluate, screen, authz, import"
+    )
     args = parser.parse_args()
     configure_logging("WARNING")
     with bench_server() as server:
+        if "import" in args.which:
+            url = fresh_database(server, "hrss_bench_import")
+            asyncio.run(bench_import(url, records=args.records, rows=args.rows, chunk=args.chunk, fmt=args.format))
+            if args.which == ["import"]:
+                return
         url = fresh_database(server, "hrss_bench")
         codes = asyncio.run(load(url, args.organizations))
         if "evaluate" in args.which or "screen" in args.which or "authz" in args.which:

@@ -17,15 +17,18 @@ from schema.common import Node
 from schema.context import Info
 from schema.errors import ExpectedError, Forbidden
 from schema.ids import parse_global_id
+from schema.objections import Objection, ObjectionMutations, ObjectionQueries
 from schema.records import CreditRecord
+from schema.repairs import RepairApplication, RepairMutations
 from schema.restrictions import ScreeningResult
 from schema.subjects import Subject, SubjectQueries, SubjectRef
+from schema.subscriptions import RestrictionSubscriptions
 from schema.writes import RecordMutations
 from store import subjects as subject_store
 
 
 @strawberry.type
-class Query(SubjectQueries):
+class Query(SubjectQueries, ObjectionQueries):
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, pk = parse_global_id(id)
@@ -73,7 +76,12 @@ class Query(SubjectQueries):
 
 
 @strawberry.type
-class Mutation(RecordMutations):
+class Mutation(RecordMutations, ObjectionMutations, RepairMutations):
+    pass
+
+
+@strawberry.type
+class Subscription(RestrictionSubscriptions):
     pass
 
 
@@ -99,7 +107,8 @@ def build_schema() -> strawberry.Schema:
     return HrssSchema(
         query=Query,
         mutation=Mutation,
-        types=[Subject, CreditRecord],
+        subscription=Subscription,
+        types=[Subject, CreditRecord, Objection, RepairApplication],
         extensions=[
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),

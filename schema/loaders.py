@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from strawberry.dataloader import DataLoader
 
-from store import grading, records, restrictions, subjects
+from store import grading, objections, records, repairs, restrictions, subjects
 from store.grading import GradeRow
+from store.objections import ObjectionRow
 from store.records import RecordPage, RecordPageKey, RecordRow
+from store.repairs import RepairRow
 from store.restrictions import RestrictionRow
 from store.session import RequestDb
 from store.subjects import SubjectRow
@@ -29,6 +31,21 @@ class Loaders:
         self.restrictions_by_subject: DataLoader[tuple[int, date, tuple[str, ...]], list[RestrictionRow]] = DataLoader(
             self._restrictions_by_subject
         )
+        self.objections_by_subject: DataLoader[int, list[ObjectionRow]] = DataLoader(self._objections_by_subject)
+        self.repairs_by_subject: DataLoader[int, list[RepairRow]] = DataLoader(self._repairs_by_subject)
+        self.objection_push_by_id: DataLoader[int, datetime | None] = DataLoader(self._objection_pushes)
+
+    async def _objection_pushes(self, ids: Sequence[int]) -> list[datetime | None]:
+        found = await self._db.run(lambda conn: objections.pushes(conn, ids))
+        return [found.get(i) for i in ids]
+
+    async def _objections_by_subject(self, ids: Sequence[int]) -> list[list[ObjectionRow]]:
+        found = await self._db.run(lambda conn: objections.by_subjects(conn, ids))
+        return [found.get(i, []) for i in ids]
+
+    async def _repairs_by_subject(self, ids: Sequence[int]) -> list[list[RepairRow]]:
+        found = await self._db.run(lambda conn: repairs.by_subjects(conn, ids))
+        return [found.get(i, []) for i in ids]
 
     async def _grades_on_day(self, keys: Sequence[tuple[int, date]]) -> list[GradeRow | None]:
         found = await self._db.run(lambda conn: grading.on_day(conn, keys))

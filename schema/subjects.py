@@ -14,7 +14,9 @@ from schema.enums import GradeLevel, RecordCategory, SubjectKind
 from schema.errors import BadUserInput, Forbidden
 from schema.grading import Grade, Supervision
 from schema.ids import global_id, parse_global_id, parse_record_cursor, parse_subject_cursor, subject_cursor
+from schema.objections import Objection
 from schema.records import CreditRecordConnection
+from schema.repairs import RepairApplication
 from schema.restrictions import Restriction, visible_sectors
 from store import subjects as subject_store
 from store.records import RecordPageKey
@@ -128,6 +130,16 @@ class Subject(Node):
         day = info.context.today
         row = await info.context.loaders.grade_by_subject_day.load((self.row.id, day))
         return Supervision.for_grade(row, day)
+
+    @strawberry.field(description="Objections against the subject's records, newest first (SH art. 10, WG art. 19-20).")
+    async def objections(self, info: Info) -> list[Objection]:
+        rows = await info.context.loaders.objections_by_subject.load(self.row.id)
+        return [Objection.from_row(r, info) for r in rows]
+
+    @strawberry.field(description="Repair applications for the subject's records, newest first (SH art. 11).")
+    async def repairs(self, info: Info) -> list[RepairApplication]:
+        rows = await info.context.loaders.repairs_by_subject.load(self.row.id)
+        return [RepairApplication.from_row(r, info) for r in rows]
 
 
 @strawberry.type

@@ -65,7 +65,10 @@ class RestrictionSubscriptions:
                 )
                 await ctx.db.run(lambda conn: audit.append(conn, entry))  # noqa: B023
                 yield RestrictionChange(
-                    subject=Subject.from_row(row, info), sector=Sector(event.sector), restricted=event.restricted, at=event.at
+                    subject=Subject.from_row(row, info),
+                    sector=Sector(event.sector),
+                    restricted=event.restricted,
+                    at=event.at,
                 )
         finally:
             feed.unsubscribe(queue)

@@ -171,7 +171,9 @@ async def recompute(
         if sorted(map(_restriction_key, found)) != current_restrictions.get(sid, []):
             restrictions_changed.add(sid)
             restriction_rows += [_restriction_row(sid, r) for r in found]
-            before = {k[0] for k in current_restrictions.get(sid, []) if k[1] <= today and (k[2] is None or today <= k[2])}
+            before = {
+                k[0] for k in current_restrictions.get(sid, []) if k[1] <= today and (k[2] is None or today <= k[2])
+            }
             after = {r.sector.value for r in found if r.in_force_on(today)}
             status_changes += [
                 notify.RestrictionStatusChange(sid, sector, sector in after) for sector in sorted(before ^ after)
@@ -195,9 +197,7 @@ async def recompute(
             await conn.execute(restrictions.insert(), restriction_rows)
     # Delivered to every API process when this transaction commits (restrictionChanged subscriptions).
     await notify.publish(conn, status_changes)
-    return Recomputed(
-        frozenset(ids), frozenset(grades_changed), frozenset(restrictions_changed), tuple(status_changes)
-    )
+    return Recomputed(frozenset(ids), frozenset(grades_changed), frozenset(restrictions_changed), tuple(status_changes))
 
 
 async def _current_grade_keys(conn: AsyncConnection, ids: set[int]) -> dict[int, list[tuple[Any, ...]]]:

@@ -1,15 +1,236 @@
-"""The outbox: every change the city credit platform must receive, written in the transaction of the change."""
+"""The outbox: every change the city credit platform must receive, written in the transaction of the change.
+
+Writers append with :func:`record_events`. The relay (``hrss-credit outbox push``) reads the pending events in
+outbox order with :func:`pending`, marks each one with :func:`mark_pushed` or :func:`mark_failed` in a short
+transaction of its own, and holds the relay lock (:func:`try_lock_relay`) for the whole run so that two relays
+never deliver side by side.
+
+Outbox order is the order of ``id``, but ids are drawn when a row is inserted, not when its transaction commits:
+a long transaction may commit id 10 after id 11 is already visible. :func:`delivery_horizon` and
+:func:`writers_running` close that gap: the relay delivers only up to the highest pending id it saw, and only once
+every transaction that was writing to the outbox at that moment has ended, so a lower id can no longer appear.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.tables import outbox
+
+# The key of the session-level advisory lock a relay holds for its whole run ("hrssoutb" in ASCII).
+RELAY_LOCK_KEY = 0x6872_7373_6F75_7462
+LAST_ERROR_MAX_CHARS = 2000
 
 
 async def record_events(conn: AsyncConnection, events: list[tuple[str, int, dict[str, Any]]]) -> None:
     """Append ``(topic, aggregate id, payload)`` events in one statement."""
     if events:
         await conn.execute(outbox.insert(), [{"topic": t, "aggregate_id": a, "payload": p} for t, a, p in events])
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    id: int
+    event_id: uuid.UUID
+    topic: str
+    aggregate_id: int
+    payload: dict[str, Any]
+    created_at: datetime
+    pushed_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+    def body(self) -> dict[str, Any]:
+        """What the city credit platform receives for this event."""
+        return {
+            "event_id": str(self.event_id),
+            "topic": self.topic,
+            "aggregate_id": self.aggregate_id,
+            "payload": self.payload,
+            "created_at": self.created_at.isoformat(),
+        }
+
+    def export_line(self) -> dict[str, Any]:
+        """The delivery body plus the outbox's own bookkeeping (``outbox export``)."""
+        return {
+            "id": self.id,
+            **self.body(),
+            "pushed_at": self.pushed_at.isoformat() if self.pushed_at else None,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+        }
+
+
+_COLUMNS = (
+    outbox.c.id,
+    outbox.c.event_id,
+    outbox.c.topic,
+    outbox.c.aggregate_id,
+    outbox.c.payload,
+    outbox.c.created_at,
+    outbox.c.pushed_at,
+    outbox.c.attempts,
+    outbox.c.last_error,
+)
+
+
+def _event(row: sa.RowMapping) -> OutboxEvent:
+    return OutboxEvent(**row)
+
+
+async def pending(conn: AsyncConnection, limit: int, *, up_to: int | None = None) -> list[OutboxEvent]:
+    """The first ``limit`` events not yet pushed, in outbox order; with ``up_to``, none above that id."""
+    query = sa.select(*_COLUMNS).where(outbox.c.pushed_at.is_(None)).order_by(outbox.c.id).limit(limit)
+    if up_to is not None:
+        query = query.where(outbox.c.id <= up_to)
+    return [_event(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def mark_pushed(conn: AsyncConnection, ids: Sequence[int]) -> int:
+    """Record the delivery of these events (counting the attempt); returns how many were still pending."""
+    if not ids:
+        return 0
+    result = await conn.execute(
+        outbox.update()
+        .where(outbox.c.id.in_(list(ids)), outbox.c.pushed_at.is_(None))
+        .values(pushed_at=sa.func.now(), attempts=outbox.c.attempts + 1)
+    )
+    return result.rowcount
+
+
+async def mark_failed(conn: AsyncConnection, id: int, error: str) -> None:
+    """Count a failed delivery attempt of a pending event and keep its error."""
+    await conn.execute(
+        outbox.update()
+        .where(outbox.c.id == id, outbox.c.pushed_at.is_(None))
+        .values(attempts=outbox.c.attempts + 1, last_error=error[:LAST_ERROR_MAX_CHARS])
+    )
+
+
+async def export(conn: AsyncConnection, pending_only: bool = False, *, batch: int = 500) -> AsyncIterator[OutboxEvent]:
+    """Every event (or only the pending ones) in outbox order, streamed from a server-side cursor."""
+    query = sa.select(*_COLUMNS).order_by(outbox.c.id).execution_options(yield_per=batch)
+    if pending_only:
+        query = query.where(outbox.c.pushed_at.is_(None))
+    result = await conn.stream(query)
+    async for row in result.mappings():
+        yield _event(row)
+
+
+async def counts(conn: AsyncConnection) -> tuple[int, int]:
+    """``(pending, pushed)`` event counts."""
+    row = (
+        await conn.execute(
+            sa.select(
+                sa.func.count().filter(outbox.c.pushed_at.is_(None)),
+                sa.func.count().filter(outbox.c.pushed_at.is_not(None)),
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+# The relay lock: session-level, so it outlives the short transactions of the run; it is released by
+# :func:`unlock_relay` or when the relay's connection ends (a killed relay's lock goes with its backend).
+
+
+async def try_lock_relay(conn: AsyncConnection) -> bool:
+    """Take the relay lock on this connection's session, without waiting; False when another session holds it."""
+    return bool((await conn.execute(sa.select(sa.func.pg_try_advisory_lock(RELAY_LOCK_KEY)))).scalar_one())
+
+
+async def unlock_relay(conn: AsyncConnection) -> bool:
+    """Release the relay lock held by this session; False when it did not hold it."""
+    return bool((await conn.execute(sa.select(sa.func.pg_advisory_unlock(RELAY_LOCK_KEY)))).scalar_one())
+
+
+async def relax_commit_durability(conn: AsyncConnection) -> None:
+    """Let this session's commits return before their WAL reaches disk (``synchronous_commit = off``).
+
+    Safe for the relay's bookkeeping alone: a server crash can then forget the last few ``pushed_at`` marks (never
+    reorder them), and those events are delivered again, which at-least-once delivery allows anyway.
+    """
+    await conn.execute(sa.text("SET synchronous_commit = off"))
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    pid: int
+    application_name: str | None
+    backend_start: datetime | None
+    client_addr: str | None
+
+
+_LOCK_HOLDER = sa.text(
+    """
+    SELECT l.pid, a.application_name, a.backend_start, host(a.client_addr) AS client_addr
+    FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.classid = CAST((:key >> 32) AS oid) AND l.objid = CAST((:key & 4294967295) AS oid) AND l.objsubid = 1
+    """
+).bindparams(sa.bindparam("key", RELAY_LOCK_KEY, type_=sa.BigInteger))
+
+
+async def relay_lock_holder(conn: AsyncConnection) -> LockHolder | None:
+    """The session holding the relay lock in this database, if any."""
+    row = (await conn.execute(_LOCK_HOLDER)).first()
+    if row is None:
+        return None
+    return LockHolder(
+        pid=row.pid,
+        application_name=row.application_name or None,
+        backend_start=row.backend_start,
+        client_addr=row.client_addr,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Horizon:
+    """The highest pending id, and the transactions (virtual ids) that were writing to the outbox when it was read."""
+
+    max_id: int | None
+    writers: tuple[str, ...]
+
+
+_HORIZON = sa.text(
+    """
+    SELECT (SELECT max(id) FROM outbox WHERE pushed_at IS NULL) AS max_id,
+           ARRAY(
+               SELECT DISTINCT l.virtualtransaction FROM pg_locks l
+               WHERE l.locktype = 'relation' AND l.mode = 'RowExclusiveLock' AND l.pid <> pg_backend_pid()
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND l.relation = CAST('outbox' AS regclass)
+           ) AS writers
+    """
+)
+
+
+async def delivery_horizon(conn: AsyncConnection) -> Horizon:
+    """Read the highest pending id together with every other transaction holding a write lock on the outbox.
+
+    The lock table is read after the statement's snapshot was taken, so a transaction that drew an id below
+    ``max_id`` and had not committed by then is among ``writers`` (it took its lock before drawing the id).
+    Once :func:`writers_running` reports none of them, every id up to ``max_id`` is final.
+    """
+    row = (await conn.execute(_HORIZON)).one()
+    return Horizon(max_id=row.max_id, writers=tuple(row.writers or ()))
+
+
+_WRITERS_RUNNING = sa.text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'virtualxid' AND virtualxid = ANY(:writers)"
+).bindparams(sa.bindparam("writers", type_=sa.ARRAY(sa.Text)))
+
+
+async def writers_running(conn: AsyncConnection, writers: Sequence[str]) -> int:
+    """How many of these transactions are still running (each holds the lock on its virtual id until it ends)."""
+    if not writers:
+        return 0
+    return int((await conn.execute(_WRITERS_RUNNING, {"writers": list(writers)})).scalar_one())

@@ -254,4 +254,5 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text),
     sa.Index("ix_outbox_pending", "id", postgresql_where=sa.text("pushed_at IS NULL")),
+    sa.Index("ix_outbox_topic_aggregate", "topic", "aggregate_id"),
 )

@@ -1,0 +1,588 @@
+"""``hrss-credit import FILE``: bulk import of credit records from CSV or JSON lines (issue #5).
+
+The file is read in chunks of ``--chunk`` rows; each chunk is checked exactly as the ``importRecords`` mutation
+checks a batch (``store.bulk.build_rows``) and written in its own transaction (``store.bulk.import_chunk``), so
+a bad row rejects its whole chunk and nothing of that chunk is written, while the other chunks still land. The
+rejected rows (file row number, field, reason) go to a CSV report, summarized on stderr; the exit status is 1
+when any row was rejected.
+
+Resumption: ``FILE.progress`` (JSON) names the file (its size and the SHA-256 of its first 64 KiB), the chunk
+size and the last chunk committed; a re-run after an interruption skips the chunks already committed, and a
+changed file ignores a stale progress file. The file is removed once every chunk was processed. A crash between
+a commit and the progress update only makes the re-run redo that chunk, which the import's idempotency by
+(source unit, decision number) turns into "unchanged".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
+
+import orjson
+import typer
+
+# The store is imported where it is used: every ``hrss-credit`` command imports this module (api/cli.py).
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from domain.workdays import WorkCalendar
+    from store.imports import ImportOutcome, ImportRow, RowError
+    from store.pii import PiiCipher
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+# A CSV row names its subject in two columns of its own instead of the nested ``subject`` object; the other
+# columns are the fields of store.bulk.RECORD_FIELDS.
+CSV_SUBJECT_COLUMNS = {"subjectUscc": "uscc", "subjectIdNumber": "idNumber"}
+CSV_COLUMNS = (
+    *CSV_SUBJECT_COLUMNS,
+    "subjectName",
+    "type",
+    "category",
+    "severity",
+    "title",
+    "decisionNumber",
+    "sourceUnit",
+    "legalBasis",
+    "occurredOn",
+    "decidedOn",
+    "publicityUntil",
+    "penaltyFulfilled",
+    "correctedOn",
+    "details",
+)
+_CSV_REQUIRED = ("type", "title", "decisionNumber", "decidedOn")
+_TRUE = frozenset({"true", "1", "yes", "y", "是"})
+_FALSE = frozenset({"false", "0", "no", "n", "否"})
+HEAD_BYTES = 64 * 1024
+MAX_CHUNK = 10_000
+ACTOR = "cli:import"
+REPORT_COLUMNS = ("row", "field", "reason")
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported (unknown format, bad CSV header, not UTF-8)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    number: int  # the file row number: 1-based data line (CSV: the header excluded; JSON lines: the line)
+    raw: bytes | list[str]  # a JSON line, or a CSV row's cells
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    row: int
+    field: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedChunk:
+    number: int  # 1-based
+    first_row: int
+    last_row: int
+    rows: int
+
+
+@dataclass
+class ImportSummary:
+    file: Path
+    report: Path
+    chunk_size: int
+    rows: int = 0  # data rows in the file
+    chunks: int = 0
+    created: int = 0
+    unchanged: int = 0
+    skipped_rows: int = 0  # committed by an earlier, interrupted run
+    skipped_chunks: int = 0
+    resumed_after: int | None = None  # the last chunk an earlier run committed
+    stale_progress: bool = False  # a progress file of another version of the file was ignored
+    rejected: list[RejectedRow] = field(default_factory=list)
+    rejected_chunks: list[RejectedChunk] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def processed_rows(self) -> int:
+        return self.rows - self.skipped_rows
+
+
+# --- Reading the file ------------------------------------------------------------------------------------------
+
+
+def file_format(path: Path) -> str:
+    try:
+        return FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise ImportFileError(
+            f"{path.name}: unknown format; give a .csv file or JSON lines (.jsonl, .ndjson)"
+        ) from None
+
+
+def _csv_header(cells: list[str], path: Path, *, source_unit: str | None) -> list[str]:
+    header = [c.strip() for c in cells]
+    unknown = [c for c in header if c not in CSV_COLUMNS]
+    if unknown:
+        raise ImportFileError(f"{path.name}: unknown columns {unknown}; the columns are {list(CSV_COLUMNS)}")
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise ImportFileError(f"{path.name}: repeated columns {repeated}")
+    missing = [c for c in _CSV_REQUIRED if c not in header]
+    if "sourceUnit" not in header and source_unit is None:
+        missing.append("sourceUnit (or give --source-unit)")
+    if not any(c in header for c in CSV_SUBJECT_COLUMNS):
+        missing.append("subjectUscc or subjectIdNumber")
+    if missing:
+        raise ImportFileError(f"{path.name}: missing columns {missing}")
+    return header
+
+
+def read_header(path: Path, fmt: str, *, source_unit: str | None = None) -> list[str]:
+    """The checked CSV header (empty for JSON lines)."""
+    if fmt != "csv":
+        return []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        try:
+            first = next(csv.reader(handle), None)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ImportFileError(f"{path.name}: unreadable header ({exc})") from None
+    if first is None:
+        raise ImportFileError(f"{path.name}: empty file; the first line must be the header")
+    return _csv_header(first, path, source_unit=source_unit)
+
+
+def read_rows(path: Path, fmt: str) -> Iterator[SourceRow]:
+    """The file's data rows (after the CSV header); blank lines are no rows."""
+    return _csv_rows(path) if fmt == "csv" else _json_lines(path)
+
+
+def _csv_rows(path: Path) -> Iterator[SourceRow]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        line = 0
+        while True:
+            try:
+                cells = next(reader, None)
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise ImportFileError(f"{path.name}:{line + 1}: unreadable ({exc})") from None
+            if cells is None:
+                return
+            start, line = line + 1, reader.line_num
+            if start > 1 and any(c.strip() for c in cells):
+                yield SourceRow(start - 1, cells)
+
+
+def _json_lines(path: Path) -> Iterator[SourceRow]:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            if line.strip():
+                yield SourceRow(number, line)
+
+
+def parse_row(
+    raw: bytes | list[str], header: list[str], *, source_unit: str | None
+) -> tuple[dict[str, Any] | None, list[tuple[str | None, str]]]:
+    """A RecordInput-shaped mapping of one row, and the problems of reading it (a bad JSON text, a bad cell)."""
+    problems: list[tuple[str | None, str]] = []
+    if isinstance(raw, bytes):
+        try:
+            item = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return None, [(None, f"is not a JSON object: {exc}")]
+        if not isinstance(item, dict):
+            return None, [(None, "is not a JSON object (a RecordInput)")]
+    else:
+        if len(raw) != len(header):
+            return None, [(None, f"has {len(raw)} cells, the header has {len(header)}")]
+        item = {}
+        subject: dict[str, str] = {}
+        for column, cell in zip(header, raw, strict=True):
+            if cell == "":
+                continue
+            if column in CSV_SUBJECT_COLUMNS:
+                subject[CSV_SUBJECT_COLUMNS[column]] = cell
+            elif column == "penaltyFulfilled":
+                word = cell.strip().lower()
+                if word in _TRUE or word in _FALSE:
+                    item[column] = word in _TRUE
+                else:
+                    problems.append((column, "must be true or false"))
+            elif column == "details":
+                try:
+                    item[column] = orjson.loads(cell)
+                except orjson.JSONDecodeError as exc:
+                    problems.append((column, f"is not JSON text: {exc}"))
+            else:
+                item[column] = cell
+        if subject:
+            item["subject"] = subject
+    if source_unit is not None and item.get("sourceUnit") in (None, ""):
+        item["sourceUnit"] = source_unit
+    return item, problems
+
+
+def chunks(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:
+    batch: list[SourceRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def count_rows(path: Path, fmt: str) -> int:
+    return sum(1 for _ in read_rows(path, fmt))
+
+
+# --- The progress file -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    size: int
+    head_sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> Fingerprint:
+        with path.open("rb") as handle:
+            head = handle.read(HEAD_BYTES)
+        return cls(path.stat().st_size, hashlib.sha256(head).hexdigest())
+
+
+@dataclass
+class ProgressState:
+    fingerprint: Fingerprint
+    chunk_size: int
+    last_committed_chunk: int = 0  # 1-based; 0: none yet
+    rejected_chunks: list[int] = field(default_factory=list)  # processed (and rejected) before the last commit
+
+    def done(self, number: int) -> bool:
+        """Whether an earlier run committed this chunk (rejected ones are checked again and reported again)."""
+        return number <= self.last_committed_chunk and number not in self.rejected_chunks
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "size": self.fingerprint.size,
+                "head_sha256": self.fingerprint.head_sha256,
+                "chunk_size": self.chunk_size,
+                "last_committed_chunk": self.last_committed_chunk,
+                "rejected_chunks": self.rejected_chunks,
+            },
+            option=orjson.OPT_INDENT_2,
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> ProgressState | None:
+        """The saved state, or None when there is none or it cannot be read (then the import starts over)."""
+        try:
+            data = orjson.loads(path.read_bytes())
+            return cls(
+                Fingerprint(int(data["size"]), str(data["head_sha256"])),
+                int(data["chunk_size"]),
+                int(data["last_committed_chunk"]),
+                [int(n) for n in data.get("rejected_chunks", [])],
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def save(self, path: Path) -> None:
+        # Write a sibling then rename: an interruption never leaves a half-written progress file.
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_bytes(self.to_json())
+        os.replace(temporary, path)
+
+
+def progress_path(file: Path) -> Path:
+    return file.with_name(file.name + ".progress")
+
+
+def default_report_path(file: Path) -> Path:
+    return file.with_name(file.name + ".rejected.csv")
+
+
+def write_report(path: Path, rejected: list[RejectedRow]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(REPORT_COLUMNS)
+        writer.writerows((r.row, r.field or "", r.reason) for r in rejected)
+
+
+# --- The import ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    chunk: list[SourceRow]
+    rows: list[ImportRow]
+    numbers: list[int]  # the file row number of each item given to build_rows
+    problems: list[RejectedRow]
+
+
+def prepare_chunk(chunk: list[SourceRow], header: list[str], *, today: date, source_unit: str | None) -> _Prepared:
+    """Read and check one chunk's rows (no database): the rows to write, or every problem found."""
+    from store import bulk
+
+    items: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    problems: list[RejectedRow] = []
+    for source in chunk:
+        item, found = parse_row(source.raw, header, source_unit=source_unit)
+        problems += [RejectedRow(source.number, f, m) for f, m in found]
+        if item is not None:
+            items.append(item)
+            numbers.append(source.number)
+    rows, errors = bulk.build_rows(items, today=today, start_index=0, own_unit=source_unit)
+    problems += [RejectedRow(numbers[e.index], e.field, e.message) for e in errors]
+    problems.sort(key=lambda r: r.row)  # stable: a row's problems keep their order
+    return _Prepared(chunk, rows, numbers, problems)
+
+
+class _Rejected(Exception):
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__("chunk rejected")
+        self.errors = errors
+
+
+async def import_path(
+    url: str,
+    file: Path,
+    *,
+    pii: PiiCipher,
+    today: date,
+    chunk_size: int = 1000,
+    report: Path | None = None,
+    source_unit: str | None = None,
+    actor: str = ACTOR,
+    on_total: Callable[[int], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+    after_chunk: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Import ``file`` chunk by chunk into the database at ``url``; see the module docstring.
+
+    ``on_total`` receives the number of data rows, ``on_rows`` every batch of rows done (a progress bar);
+    ``after_chunk`` the number of each chunk once it is committed and recorded (tests interrupt the import there).
+    Raises ``ImportFileError`` when the file as a whole cannot be read.
+    """
+    from domain.workdays import WorkCalendar
+    from store import holidays
+    from store.db import create_engine
+
+    started = time.perf_counter()
+    fmt = file_format(file)
+    source_unit = source_unit.strip() if source_unit and source_unit.strip() else None
+    summary = ImportSummary(file, report or default_report_path(file), chunk_size)
+    header = read_header(file, fmt, source_unit=source_unit)  # a bad header fails before anything is written
+    state_path = progress_path(file)
+    fingerprint = Fingerprint.of(file)
+    state = ProgressState.load(state_path) if state_path.exists() else None
+    if state is not None and state.fingerprint != fingerprint:
+        summary.stale_progress = True
+        state = None
+    if state is not None:
+        summary.chunk_size = chunk_size = state.chunk_size  # chunk numbers only mean something in its size
+        if state.last_committed_chunk:
+            summary.resumed_after = state.last_committed_chunk
+    else:
+        state = ProgressState(fingerprint, chunk_size)
+    state.save(state_path)
+
+    summary.rows = count_rows(file, fmt)
+    if on_total:
+        on_total(summary.rows)
+    engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
+    try:
+        async with engine.connect() as conn:
+            calendar = WorkCalendar(await holidays.load_table(conn))
+        for number, chunk in enumerate(chunks(read_rows(file, fmt), chunk_size), start=1):
+            summary.chunks = number
+            if state.done(number):
+                summary.skipped_chunks += 1
+                summary.skipped_rows += len(chunk)
+            else:
+                prepared = prepare_chunk(chunk, header, today=today, source_unit=source_unit)
+                outcome = await _write(engine, prepared, pii=pii, calendar=calendar, today=today, actor=actor)
+                if outcome is None:
+                    _reject(summary, state, number, prepared)
+                else:
+                    summary.created += outcome.created
+                    summary.unchanged += outcome.unchanged
+                    state.last_committed_chunk = number
+                state.save(state_path)
+                if outcome is not None and after_chunk:
+                    after_chunk(number)
+            if on_rows:
+                on_rows(len(chunk))
+    finally:
+        await engine.dispose()
+    write_report(summary.report, summary.rejected)
+    state_path.unlink(missing_ok=True)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+async def _write(
+    engine: AsyncEngine, prepared: _Prepared, *, pii: PiiCipher, calendar: WorkCalendar, today: date, actor: str
+) -> ImportOutcome | None:
+    """Write a checked chunk in one transaction; None when it is rejected (its problems added to ``prepared``).
+
+    A chunk with bad rows is still shown to the store, in a transaction that is rolled back, so that the report
+    names at once the problems only the database can tell in its other rows (an unknown subject without
+    subjectName, a decision number recorded before with other content).
+    """
+    from store import bulk
+
+    try:
+        async with engine.begin() as conn:
+            if prepared.problems:
+                raise _Rejected(await bulk.store_problems(conn, prepared.rows, pii=pii))
+            outcome: ImportOutcome = await bulk.import_chunk(
+                conn, prepared.rows, actor=actor, pii=pii, calendar=calendar, today=today
+            )
+            if outcome.errors:
+                raise _Rejected(outcome.errors)  # leaves the block: the transaction is rolled back
+    except _Rejected as rejected:
+        prepared.problems += [RejectedRow(prepared.numbers[e.index], e.field, e.message) for e in rejected.errors]
+        prepared.problems.sort(key=lambda r: r.row)
+        return None
+    return outcome
+
+
+def _reject(summary: ImportSummary, state: ProgressState, number: int, prepared: _Prepared) -> None:
+    summary.rejected += prepared.problems
+    chunk = prepared.chunk
+    summary.rejected_chunks.append(RejectedChunk(number, chunk[0].number, chunk[-1].number, len(chunk)))
+    if number not in state.rejected_chunks:
+        state.rejected_chunks.append(number)
+
+
+# --- The command -----------------------------------------------------------------------------------------------
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def summary_lines(summary: ImportSummary) -> list[str]:
+    """What the command prints on stderr once the import is over."""
+    lines: list[str] = []
+    if summary.stale_progress:
+        lines.append("a progress file of another version of this file was ignored: imported from the start")
+    if summary.resumed_after is not None:
+        lines.append(
+            f"resumed after chunk {summary.resumed_after} (chunks of {summary.chunk_size} rows, as in the interrupted "
+            f"run): skipped {_n(summary.skipped_rows, 'row')} ({_n(summary.skipped_chunks, 'chunk')}) committed by "
+            f"an earlier run"
+        )
+    bad_rows = len({r.row for r in summary.rejected})
+    not_written = sum(c.rows for c in summary.rejected_chunks)
+    rate = summary.processed_rows / summary.seconds if summary.seconds > 0 else 0.0
+    lines.append(
+        f"imported {summary.file.name}: {_n(summary.rows, 'row')} in {_n(summary.chunks, 'chunk')} of "
+        f"{summary.chunk_size}: created {summary.created}, unchanged {summary.unchanged}, rejected "
+        f"{_n(bad_rows, 'row')} ({_n(len(summary.rejected_chunks), 'chunk')}, {_n(not_written, 'row')} not written) "
+        f"in {summary.seconds:.1f} s ({rate:,.0f} rows/s)"
+    )
+    for chunk in summary.rejected_chunks[:20]:
+        bad = {r.row for r in summary.rejected if chunk.first_row <= r.row <= chunk.last_row}
+        lines.append(
+            f"  chunk {chunk.number} (rows {chunk.first_row}-{chunk.last_row}) rejected for {_n(len(bad), 'bad row')}; "
+            f"nothing of it was written"
+        )
+    if len(summary.rejected_chunks) > 20:
+        lines.append(f"  … and {_n(len(summary.rejected_chunks) - 20, 'more chunk')}")
+    for r in summary.rejected[:10]:
+        lines.append(f"  row {r.row}, {r.field or '(row)'}: {r.reason}")
+    if len(summary.rejected) > 10:
+        lines.append(f"  … and {_n(len(summary.rejected) - 10, 'more problem')}")
+    if summary.rejected:
+        lines.append(f"rejected rows: {summary.report}")
+    return lines
+
+
+def import_file(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV (.csv) or JSON lines (.jsonl, .ndjson)."),
+    ],
+    chunk: Annotated[
+        int, typer.Option("--chunk", min=1, max=MAX_CHUNK, help="Rows per transaction (all or nothing).")
+    ] = 1000,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Where the rejected rows go (default: FILE.rejected.csv).")
+    ] = None,
+    source_unit: Annotated[
+        str | None,
+        typer.Option(
+            "--source-unit",
+            help="Import for this source unit only: rows without sourceUnit get it, rows of another unit are rejected.",
+        ),
+    ] = None,
+) -> None:
+    """Import credit records from CSV or JSON lines, in chunked transactions; resumable after an interruption.
+
+    CSV: a header row of RecordInput field names (subjectUscc or subjectIdNumber for the subject, details as JSON
+    text). JSON lines: one RecordInput object a line (subject: {uscc} or {idNumber}). Idempotent by (sourceUnit,
+    decisionNumber). Exit status 1 when any row was rejected (see --report).
+    """
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from api.cli import _settings, database, err
+
+    settings = _settings()
+    pii = settings.pii_cipher()
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    try:
+        file_format(file)
+    except ImportFileError as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+
+    with (
+        database(settings) as url,
+        Progress(
+            TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+        ) as progress,
+    ):
+        task = progress.add_task("rows", total=None)
+        try:
+            summary = asyncio.run(
+                import_path(
+                    url,
+                    file,
+                    pii=pii,
+                    today=today,
+                    chunk_size=chunk,
+                    report=report,
+                    source_unit=source_unit,
+                    on_total=lambda n: progress.update(task, total=n),
+                    on_rows=lambda n: progress.advance(task, n),
+                )
+            )
+        except ImportFileError as exc:
+            progress.stop()
+            err.print(f"[red]{escape(str(exc))}[/red]")
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            progress.stop()
+            err.print(
+                f"interrupted: run the same command again to resume after the last committed chunk ({progress_path(file)})"
+            )
+            raise typer.Exit(130) from None
+    for line in summary_lines(summary):
+        err.print(escape(line), soft_wrap=True, highlight=False)
+    if summary.rejected:
+        raise typer.Exit(1)

@@ -1,0 +1,244 @@
+"""Bulk import of credit records: RecordInput-shaped rows checked as the importRecords mutation checks them.
+
+``build_rows`` turns plain mappings (camelCase keys, enum names as strings, ISO dates: what a JSON line or a CSV
+row gives) into ``ImportRow`` values and reports every problem with its row index and field, using the same
+rules as the mutation: the subject's identifier (GB 32100-2015 / GB 11643-1999, ``domain.identifiers``), then
+``domain.records.check_draft``, then the source-unit restriction of a source unit's client (policy.md).
+``import_chunk`` writes one all-or-nothing batch through ``store.imports.import_records`` and recomputes the
+grades and restrictions of every subject it touched, in the caller's transaction (SH art. 7, 9(2)2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain import identifiers
+from domain.records import RecordDraft, check_draft
+from domain.taxonomy import RecordCategory, RecordType, Severity
+from domain.workdays import WorkCalendar
+from store import evaluation, imports
+from store.imports import ImportOutcome, ImportRow, RowError, SubjectKey
+from store.pii import PiiCipher
+
+__all__ = ["RECORD_FIELDS", "build_rows", "import_chunk", "store_problems", "subject_key_of"]
+
+# The fields of the contract's RecordInput (plus ``category``, which the API accepts and checks against the type).
+RECORD_FIELDS = (
+    "subject",
+    "subjectName",
+    "type",
+    "category",
+    "severity",
+    "title",
+    "decisionNumber",
+    "sourceUnit",
+    "legalBasis",
+    "occurredOn",
+    "decidedOn",
+    "publicityUntil",
+    "penaltyFulfilled",
+    "correctedOn",
+    "details",
+)
+_FIELD_SET = frozenset(RECORD_FIELDS)
+_SUBJECT_FIELDS = ("uscc", "idNumber", "id")
+_REQUIRED_TEXT = ("title", "decisionNumber", "sourceUnit")
+_OPTIONAL_TEXT = ("subjectName", "legalBasis")
+_DATES = ("occurredOn", "decidedOn", "publicityUntil", "correctedOn")
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class _Bad(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def subject_key_of(
+    ref: object, *, today: date, field: str = "subject", parse_id: Callable[[str], int] | None = None
+) -> SubjectKey:
+    """A validated identifier of a SubjectRef mapping (``uscc``, ``idNumber`` or ``id``, exactly one).
+
+    Same rule and messages as the mutation's ``subject_key``. ``parse_id`` turns a global id into a subject's
+    primary key (raising ``ValueError`` with the reason); without it an ``id`` is refused, as a file names
+    subjects by their identifiers.
+    """
+    if not isinstance(ref, Mapping):
+        raise _Bad(field, "must be an object with uscc, idNumber or id")
+    unknown = sorted(str(k) for k in ref if k not in _SUBJECT_FIELDS)
+    if unknown:
+        raise _Bad(f"{field}.{unknown[0]}", "is not a SubjectRef field (uscc, idNumber or id)")
+    given = [(k, ref.get(k)) for k in _SUBJECT_FIELDS if ref.get(k)]
+    if len(given) != 1:
+        raise _Bad(field, "must give exactly one of uscc, idNumber or id")
+    kind, value = given[0]
+    if not isinstance(value, str):
+        raise _Bad(f"{field}.{kind}", "must be a string")
+    try:
+        if kind == "uscc":
+            return SubjectKey("uscc", identifiers.validate_uscc(value))
+        if kind == "idNumber":
+            return SubjectKey("id_number", identifiers.validate_id_number(value, today=today))
+    except identifiers.InvalidIdentifier as exc:
+        raise _Bad(f"{field}.{kind}", exc.reason) from None
+    if parse_id is None:
+        raise _Bad(f"{field}.id", "a file names its subjects by uscc or idNumber, not by id")
+    try:
+        return SubjectKey("id", parse_id(value))
+    except ValueError as exc:
+        raise _Bad(f"{field}.id", str(exc)) from None
+
+
+def _enum(kind: type[_E], value: object, field: str) -> _E:
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str):
+        try:
+            return kind(value.strip())
+        except ValueError:
+            pass
+    # The value itself is not repeated: a misplaced column could put an ID number here (personal information).
+    raise _Bad(field, f"is not a {kind.__name__}: one of {', '.join(m.value for m in kind)}")
+
+
+def _date(value: object, field: str) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise _Bad(field, "is not a date YYYY-MM-DD")
+
+
+def _text(value: object, field: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise _Bad(field, "must be a string")
+
+
+class _Row:
+    """The fields of one item, each parsed once; every problem is collected, not only the first."""
+
+    def __init__(self, item: Mapping[str, Any]) -> None:
+        self.item = item
+        self.problems: list[tuple[str, str]] = []
+
+    def bad(self, problem: _Bad) -> None:
+        self.problems.append((problem.field, problem.message))
+
+    def get(self, field: str, parse: Callable[[object, str], Any], *, required: bool = False) -> Any:
+        value = self.item.get(field)
+        if value is None:
+            if required:
+                self.problems.append((field, "is required"))
+            return None
+        try:
+            return parse(value, field)
+        except _Bad as problem:
+            self.bad(problem)
+            return None
+
+
+def build_rows(
+    items: Sequence[Mapping[str, Any]],
+    *,
+    today: date,
+    start_index: int = 0,
+    own_unit: str | None = None,
+    parse_subject_id: Callable[[str], int] | None = None,
+) -> tuple[list[ImportRow], list[RowError]]:
+    """Parse and check RecordInput-shaped items; row ``i`` of ``items`` has index ``start_index + i``.
+
+    Returns the rows that passed and every problem found (index, field in camelCase, reason). A caller writes
+    the rows only when there is no problem at all (all or nothing). ``own_unit``: the only source unit the
+    caller may write records of (a source unit's client, policy.md). ``parse_subject_id``: see ``subject_key_of``.
+    """
+    rows: list[ImportRow] = []
+    errors: list[RowError] = []
+    for position, item in enumerate(items):
+        index = start_index + position
+        if not isinstance(item, Mapping):
+            errors.append(RowError(index, None, "must be a RecordInput object"))
+            continue
+        row = _Row(item)
+        row.problems += [(str(k), "is not a RecordInput field") for k in item if k not in _FIELD_SET]
+        key: SubjectKey | None = None
+        if item.get("subject") is None:
+            row.problems.append(("subject", "is required"))
+        else:
+            try:
+                key = subject_key_of(item["subject"], today=today, parse_id=parse_subject_id)
+            except _Bad as problem:
+                row.bad(problem)
+        type_ = row.get("type", lambda v, f: _enum(RecordType, v, f), required=True)
+        category = row.get("category", lambda v, f: _enum(RecordCategory, v, f))
+        severity = row.get("severity", lambda v, f: _enum(Severity, v, f))
+        texts = {f: row.get(f, _text, required=True) for f in _REQUIRED_TEXT}
+        optional = {f: row.get(f, _text) for f in _OPTIONAL_TEXT}
+        dates = {f: row.get(f, _date, required=f == "decidedOn") for f in _DATES}
+        fulfilled = item.get("penaltyFulfilled")
+        if fulfilled is not None and not isinstance(fulfilled, bool):
+            row.problems.append(("penaltyFulfilled", "must be true or false"))
+            fulfilled = None
+        parsed = {field for field, _ in row.problems}
+        if type_ is not None and dates["decidedOn"] is not None and all(v is not None for v in texts.values()):
+            draft = RecordDraft(
+                type=type_,
+                category=category,
+                severity=severity,
+                title=texts["title"],
+                decision_number=texts["decisionNumber"],
+                source_unit=texts["sourceUnit"],
+                legal_basis=optional["legalBasis"],
+                occurred_on=dates["occurredOn"],
+                decided_on=dates["decidedOn"],
+                publicity_until=dates["publicityUntil"],
+                penalty_fulfilled=fulfilled,
+                corrected_on=dates["correctedOn"],
+                details=item.get("details"),
+            )
+            # A field that did not parse is not judged again (a bad severity is not also "missing").
+            row.problems += [(p.field, p.message) for p in check_draft(draft, today=today) if p.field not in parsed]
+            if own_unit is not None and draft.source_unit.strip() != own_unit:
+                row.problems.append(("sourceUnit", f"this client writes only records of {own_unit} (policy.md)"))
+            if not row.problems and key is not None:
+                rows.append(ImportRow(index=index, subject=key, subject_name=optional["subjectName"], draft=draft))
+        errors += [RowError(index, field, message) for field, message in row.problems]
+    return rows, errors
+
+
+async def import_chunk(
+    conn: AsyncConnection,
+    rows: Sequence[ImportRow],
+    *,
+    actor: str,
+    pii: PiiCipher,
+    calendar: WorkCalendar,
+    today: date,
+) -> ImportOutcome:
+    """Write one batch (all or nothing) and recompute every subject it touched, in the caller's transaction.
+
+    When the outcome has errors nothing was written; the caller rolls its transaction back all the same.
+    """
+    outcome = await imports.import_records(conn, rows, actor=actor, pii=pii)
+    if not outcome.errors and outcome.touched_subjects:
+        await evaluation.recompute(conn, outcome.touched_subjects, calendar=calendar, today=today)
+    return outcome
+
+
+async def store_problems(conn: AsyncConnection, rows: Sequence[ImportRow], *, pii: PiiCipher) -> list[RowError]:
+    """The problems only the database can tell in rows that passed ``build_rows``: an unknown subject without
+    subjectName, a decision number this source unit recorded before with other content, a repeated decision
+    number. Found by ``import_records`` itself, which may write: the caller rolls its transaction back."""
+    if not rows:
+        return []
+    return (await imports.import_records(conn, rows, actor="check", pii=pii)).errors

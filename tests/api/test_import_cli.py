@@ -1,0 +1,349 @@
+"""`hrss-credit import FILE`: chunked transactions, the rejected-rows report, resumption, idempotent replays."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from click.testing import Result
+from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.import_cli import (
+    CSV_COLUMNS,
+    ImportFileError,
+    ProgressState,
+    default_report_path,
+    import_path,
+    progress_path,
+)
+from store import bulk, grading
+from store.db import create_engine
+from store.pii import PiiCipher
+from store.tables import credit_records, grades, outbox, subjects
+from tests import factories
+from tests.conftest import TEST_PII_KEY, cloned_database
+
+runner = CliRunner()
+TODAY = date.today()
+DECIDED = TODAY - timedelta(days=30)
+UNIT = "上海市人力资源和社会保障局执法总队"
+
+
+def record(n: int, uscc: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """A valid RecordInput of a new organization: a penalty every third row, else a lost arbitration."""
+    penalty = n % 3 == 0
+    row: dict[str, Any] = {
+        "subject": {"uscc": uscc or factories.new_uscc()},
+        "subjectName": f"上海批量导入{n}有限公司",
+        "type": "ADMINISTRATIVE_PENALTY" if penalty else "ARBITRATION_LOST",
+        "severity": "GENERAL" if penalty else None,
+        "title": "一般程序行政处罚" if penalty else "劳动人事争议仲裁败诉",
+        "decisionNumber": f"沪人社导〔2026〕{n}号",
+        "sourceUnit": UNIT,
+        "legalBasis": "《劳动保障监察条例》第二十六条" if penalty else None,
+        "decidedOn": DECIDED.isoformat(),
+        "publicityUntil": (DECIDED + timedelta(days=200)).isoformat() if penalty else None,
+        "penaltyFulfilled": False if penalty else None,
+        "details": {"row": n},
+    }
+    row.update(overrides)
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def write_jsonl(path: Path, items: list[dict[str, Any]]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(item) + b"\n" for item in items))
+    return path
+
+
+def write_csv(path: Path, items: list[dict[str, Any]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for item in items:
+            cells = {k: v for k, v in item.items() if k != "subject"}
+            cells["subjectUscc"] = item["subject"].get("uscc")
+            cells["subjectIdNumber"] = item["subject"].get("idNumber")
+            if "details" in item:
+                cells["details"] = orjson.dumps(item["details"]).decode()
+            if "penaltyFulfilled" in item:
+                cells["penaltyFulfilled"] = str(item["penaltyFulfilled"]).lower()
+            writer.writerow(["" if cells.get(c) is None else cells[c] for c in CSV_COLUMNS])
+    return path
+
+
+async def invoke(args: list[str], database_url: str, tmp_path: Path) -> Result:
+    env = {"DATABASE_URL": database_url, "HRSS_DATA_DIR": str(tmp_path), "HRSS_PII_KEY": TEST_PII_KEY}
+    return await asyncio.to_thread(runner.invoke, app, ["import", *args], env=env)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    e = create_engine(database_url)
+    yield e
+    await e.dispose()
+
+
+async def count(engine: AsyncEngine, table: sa.Table) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one())
+
+
+async def decision_numbers(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as conn:
+        return set((await conn.execute(sa.select(credit_records.c.decision_number))).scalars())
+
+
+def report_rows(path: Path) -> list[tuple[int, str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        assert next(reader) == ["row", "field", "reason"]
+        return [(int(r[0]), r[1], r[2]) for r in reader]
+
+
+async def test_a_csv_file_is_imported_in_chunks_grades_recomputed_and_a_replay_creates_nothing(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    items = [record(n) for n in range(1, 2501)]
+    file = write_csv(tmp_path / "records.csv", items)
+    result = await invoke([str(file), "--chunk", "1000"], database_url, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "2500 rows in 3 chunks of 1000: created 2500, unchanged 0, rejected 0 rows" in result.output
+    assert await count(engine, credit_records) == 2500
+    assert await count(engine, subjects) == 2500
+    assert await count(engine, outbox) == 2500
+    assert not progress_path(file).exists()
+    assert report_rows(default_report_path(file)) == []
+
+    penalized, lost = items[2]["subject"]["uscc"], items[0]["subject"]["uscc"]  # rows 3 and 1
+    async with engine.connect() as conn:
+        ids = dict((await conn.execute(sa.select(subjects.c.uscc, subjects.c.id))).all())
+        graded = await grading.on_day(conn, [(ids[penalized], TODAY), (ids[lost], TODAY)])
+        graded_subjects = (await conn.execute(sa.select(sa.func.count(sa.distinct(grades.c.subject_id))))).scalar()
+        stored = (
+            await conn.execute(
+                sa.select(credit_records.c.details, credit_records.c.penalty_fulfilled).where(
+                    credit_records.c.decision_number == "沪人社导〔2026〕3号"
+                )
+            )
+        ).one()
+    assert graded[(ids[penalized], TODAY)].level == "C"  # WG art. 12(1)
+    assert graded[(ids[lost], TODAY)].level != "C"
+    assert graded_subjects == 2500
+    assert tuple(stored) == ({"row": 3}, False)
+
+    again = await invoke([str(file), "--chunk", "1000"], database_url, tmp_path)
+    assert again.exit_code == 0, again.output
+    assert "created 0, unchanged 2500, rejected 0 rows" in again.output
+    assert await count(engine, credit_records) == 2500
+    assert await count(engine, outbox) == 2500
+
+
+async def test_bad_rows_reject_their_whole_chunk_only_and_the_report_names_each(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    items = [record(n) for n in range(1, 31)]
+    bad = {
+        12: ({"subject": {"uscc": "913101040000000000"}}, "subject.uscc", "check character"),
+        15: ({"decidedOn": (TODAY + timedelta(days=5)).isoformat(), "publicityUntil": None}, "decidedOn", "future"),
+        17: ({"subjectName": None}, "subjectName", "give subjectName to create it"),
+        18: ({"severity": "SERIOUS", "legalBasis": None, "publicityUntil": None}, "legalBasis", "legal basis"),
+        19: ({"category": "ENHANCING"}, "category", "ARBITRATION_LOST is a BASIC record, not ENHANCING"),
+    }
+    for n, (overrides, _, _) in bad.items():
+        items[n - 1] = {k: v for k, v in (items[n - 1] | overrides).items() if v is not None}
+    file = write_jsonl(tmp_path / "records.jsonl", items)
+    report = tmp_path / "bad.csv"
+
+    result = await invoke([str(file), "--chunk", "10", "--report", str(report)], database_url, tmp_path)
+    assert result.exit_code == 1, result.output
+    numbers = await decision_numbers(engine)
+    assert numbers == {f"沪人社导〔2026〕{n}号" for n in [*range(1, 11), *range(21, 31)]}  # nothing of chunk 2
+    assert await count(engine, outbox) == 20
+    assert "created 20, unchanged 0, rejected 5 rows (1 chunk, 10 rows not written)" in result.output
+    assert "chunk 2 (rows 11-20) rejected for 5 bad rows; nothing of it was written" in result.output
+    assert f"rejected rows: {report}" in result.output
+    rows = report_rows(report)
+    assert [(row, field) for row, field, _ in rows] == [(n, field) for n, (_, field, _) in bad.items()]
+    for (_, _, reason), (_, _, expected) in zip(rows, bad.values(), strict=True):
+        assert expected in reason
+    assert not default_report_path(file).exists()
+
+
+async def test_csv_rows_are_numbered_from_the_first_data_line_and_bad_cells_are_named(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    file = write_csv(tmp_path / "records.csv", [record(n) for n in range(1, 5)])
+    lines = file.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace('{""row"":2}', "{oops")  # data row 2: details that are not JSON
+    lines[3] = lines[3].replace(",false,", ",maybe,")  # data row 3: penaltyFulfilled
+    lines.insert(4, "")  # a blank line is no row
+    file.write_text("\n".join([*lines, "a,b"]) + "\n", encoding="utf-8")  # data row 6: too few cells
+    result = await invoke([str(file)], database_url, tmp_path)
+    assert result.exit_code == 1, result.output
+    assert [(row, field) for row, field, _ in report_rows(default_report_path(file))] == [
+        (2, "details"),
+        (3, "penaltyFulfilled"),
+        (6, ""),
+    ]
+    assert await count(engine, credit_records) == 0
+
+
+async def test_source_unit_fills_in_missing_units_and_refuses_others(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    items = [record(1), record(2, sourceUnit=None), record(3)]
+    file = write_jsonl(tmp_path / "unit.ndjson", items)
+    result = await invoke([str(file), "--source-unit", "上海市徐汇区人力资源和社会保障局"], database_url, tmp_path)
+    assert result.exit_code == 1
+    assert [(row, field) for row, field, _ in report_rows(default_report_path(file))] == [
+        (1, "sourceUnit"),
+        (3, "sourceUnit"),
+    ]
+    write_jsonl(file, [record(2, sourceUnit=None)])
+    result = await invoke([str(file), "--source-unit", "上海市徐汇区人力资源和社会保障局"], database_url, tmp_path)
+    assert result.exit_code == 0, result.output
+    async with engine.connect() as conn:
+        assert (
+            await conn.execute(sa.select(credit_records.c.source_unit))
+        ).scalar_one() == "上海市徐汇区人力资源和社会保障局"
+
+
+async def test_a_file_that_cannot_be_read_is_refused_before_anything_is_written(
+    database_url: str, tmp_path: Path
+) -> None:
+    unknown = tmp_path / "records.xlsx"
+    unknown.write_bytes(b"x")
+    result = await invoke([str(unknown)], database_url, tmp_path)
+    assert result.exit_code == 2 and "unknown format" in result.output
+    bad_header = tmp_path / "records.csv"
+    bad_header.write_text("subjectUscc,title,color\n", encoding="utf-8")
+    result = await invoke([str(bad_header)], database_url, tmp_path)
+    assert result.exit_code == 2 and "unknown columns ['color']" in result.output
+    assert not progress_path(bad_header).exists()
+    short = tmp_path / "short.csv"
+    short.write_text("subjectUscc,title\n", encoding="utf-8")
+    with pytest.raises(ImportFileError, match=r"missing columns \['type', 'decisionNumber', 'decidedOn', 'sourceUnit"):
+        await import_path(database_url, short, pii=PiiCipher(TEST_PII_KEY), today=TODAY)
+    assert not progress_path(short).exists()
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_after(chunk: int) -> Any:
+    def hook(number: int) -> None:
+        if number == chunk:
+            raise Interrupted(f"killed after chunk {number}")
+
+    return hook
+
+
+async def snapshot(url: str) -> dict[str, Any]:
+    """What an import leaves behind, without the generated keys: records, subjects, current grades, events."""
+    e = create_engine(url)
+    s, r, g = subjects.c, credit_records.c, grades.c
+    async with e.connect() as conn:
+        records = (
+            await conn.execute(
+                sa.select(s.uscc, r.decision_number, r.content_digest).join(subjects, s.id == r.subject_id)
+            )
+        ).all()
+        current = (
+            await conn.execute(
+                sa.select(s.uscc, g.level, g.valid_from, g.valid_to)
+                .join(subjects, s.id == g.subject_id)
+                .where(g.superseded_at.is_(None))
+            )
+        ).all()
+        events = (
+            await conn.execute(
+                sa.select(outbox.c.topic, r.decision_number).join(credit_records, r.id == outbox.c.aggregate_id)
+            )
+        ).all()
+    await e.dispose()
+    return {"records": sorted(records), "grades": sorted(current), "events": sorted(events)}
+
+
+async def test_an_interrupted_import_resumes_after_the_last_committed_chunk(
+    engine: AsyncEngine, database_url: str, server_url: str, template_db: str, tmp_path: Path
+) -> None:
+    items = [record(n) for n in range(1, 51)]
+    file = write_jsonl(tmp_path / "records.jsonl", items)
+    pii = PiiCipher(TEST_PII_KEY)
+    with pytest.raises(Interrupted):
+        await import_path(database_url, file, pii=pii, today=TODAY, chunk_size=10, after_chunk=interrupt_after(2))
+    state = ProgressState.load(progress_path(file))
+    assert state is not None and (state.last_committed_chunk, state.chunk_size) == (2, 10)
+    assert orjson.loads(progress_path(file).read_bytes())["last_committed_chunk"] == 2
+    assert await count(engine, credit_records) == 20
+
+    # The re-run keeps the chunk size the progress file was written with.
+    result = await invoke([str(file), "--chunk", "7"], database_url, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert (
+        "resumed after chunk 2 (chunks of 10 rows, as in the interrupted run): skipped 20 rows (2 chunks)"
+        in result.output
+    )
+    assert "50 rows in 5 chunks of 10: created 30, unchanged 0" in result.output
+    assert not progress_path(file).exists()
+
+    async with cloned_database(server_url, template_db) as other:
+        uninterrupted = await import_path(other, file, pii=pii, today=TODAY, chunk_size=10)
+        assert uninterrupted.created == 50
+        assert await snapshot(database_url) == await snapshot(other)
+
+
+async def test_a_rejected_chunk_before_the_interruption_is_checked_and_reported_again(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    items = [record(n) for n in range(1, 31)]
+    items[4] = record(5, type="AWARD", severity="GENERAL")  # an award has no severity
+    file = write_jsonl(tmp_path / "records.jsonl", items)
+    with pytest.raises(Interrupted):
+        await import_path(
+            database_url, file, pii=PiiCipher(TEST_PII_KEY), today=TODAY, chunk_size=10, after_chunk=interrupt_after(2)
+        )
+    state = ProgressState.load(progress_path(file))
+    assert state is not None and (state.last_committed_chunk, state.rejected_chunks) == (2, [1])
+    result = await invoke([str(file)], database_url, tmp_path)
+    assert result.exit_code == 1
+    assert (
+        "resumed after chunk 2 (chunks of 10 rows, as in the interrupted run): skipped 10 rows (1 chunk)"
+        in result.output
+    )
+    assert "created 10, unchanged 0, rejected 1 row (1 chunk, 10 rows not written)" in result.output
+    assert [(row, field) for row, field, _ in report_rows(default_report_path(file))] == [(5, "severity")]
+    assert await count(engine, credit_records) == 20
+
+
+async def test_a_changed_file_ignores_a_stale_progress_file(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    items = [record(n) for n in range(1, 31)]
+    file = write_jsonl(tmp_path / "records.jsonl", items)
+    with pytest.raises(Interrupted):
+        await import_path(
+            database_url, file, pii=PiiCipher(TEST_PII_KEY), today=TODAY, chunk_size=10, after_chunk=interrupt_after(1)
+        )
+    assert ProgressState.load(progress_path(file)) is not None
+    write_jsonl(file, [*items, record(31)])  # another version of the file: a row added
+    result = await invoke([str(file), "--chunk", "10"], database_url, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "a progress file of another version of this file was ignored" in result.output
+    assert "resumed" not in result.output
+    assert "31 rows in 4 chunks of 10: created 21, unchanged 10" in result.output
+    assert await count(engine, credit_records) == 31
+
+
+def test_csv_columns_are_the_record_input_fields() -> None:
+    assert set(CSV_COLUMNS) == {"subjectUscc", "subjectIdNumber", *bulk.RECORD_FIELDS} - {"subject"}
