@@ -18,7 +18,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from auth.policy import Audience, Rows
 from auth.tokens import InvalidToken, Principal, TokenValidator
-from schema.audiences import AudienceSchemas
+from schema.audiences import MAX_COMPILED, AudienceSchemas
 from schema.context import Context
 from schema.loaders import Loaders
 from schema.rows import RowRules
@@ -115,14 +115,18 @@ class GraphQLRouter:
         self.engine = engine
         self.pii = pii
         self.graphiql = graphiql
-        self._views: dict[int, GraphQLApp] = {}
+        self._views: dict[tuple[str, frozenset[str]], GraphQLApp] = {}
 
     def view_for(self, audience: Audience, scopes: frozenset[str]) -> GraphQLApp:
+        """The view of the schema compiled for this audience and the scopes it holds (cached like the schemas)."""
         schema = self.schemas.get(audience, scopes)
-        view = self._views.get(id(schema))
-        if view is None:
+        key = (audience.name, scopes & audience.scopes)
+        view = self._views.get(key)
+        if view is None or view.schema is not schema:
+            if len(self._views) >= MAX_COMPILED:
+                self._views.pop(next(iter(self._views)))
             view = GraphQLApp(schema, audience=audience, engine=self.engine, pii=self.pii, graphiql=self.graphiql)
-            self._views[id(schema)] = view
+            self._views[key] = view
         return view
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
