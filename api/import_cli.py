@@ -7,10 +7,11 @@ rejected rows (file row number, field, reason) go to a CSV report, summarized on
 when any row was rejected.
 
 Resumption: ``FILE.progress`` (JSON) names the file (its size and the SHA-256 of its first 64 KiB), the chunk
-size and the last chunk committed; a re-run after an interruption skips the chunks already committed, and a
-changed file ignores a stale progress file. The file is removed once every chunk was processed. A crash between
-a commit and the progress update only makes the re-run redo that chunk, which the import's idempotency by
-(source unit, decision number) turns into "unchanged".
+size, the last chunk committed and the chunks rejected before it; a re-run after an interruption skips the
+chunks already committed (rejected ones are checked and reported again), and a changed file ignores a stale
+progress file. The progress file is removed once every chunk was processed, so a later run of the same file
+replays it whole: created 0, unchanged N. A crash between a commit and the progress update only makes the re-run
+redo that chunk, which the import's idempotency by (source unit, decision number) turns into "unchanged".
 """
 
 from __future__ import annotations
@@ -533,9 +534,12 @@ def import_file(
 ) -> None:
     """Import credit records from CSV or JSON lines, in chunked transactions; resumable after an interruption.
 
-    CSV: a header row of RecordInput field names (subjectUscc or subjectIdNumber for the subject, details as JSON
-    text). JSON lines: one RecordInput object a line (subject: {uscc} or {idNumber}). Idempotent by (sourceUnit,
-    decisionNumber). Exit status 1 when any row was rejected (see --report).
+    CSV: a header of RecordInput field names; subjectUscc or subjectIdNumber; details as JSON text.
+
+    JSON lines (.jsonl, .ndjson): one RecordInput object a line, subject {"uscc": …} or {"idNumber": …}.
+
+    A bad row rejects its chunk; the others land. Idempotent by (sourceUnit, decisionNumber). Exit status 1 when
+    any row was rejected (see --report); re-run the same command after an interruption to resume.
     """
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

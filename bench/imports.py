@@ -11,8 +11,8 @@ then once more to show that a replay creates nothing.
 
 from __future__ import annotations
 
-import asyncio
 import random
+import shutil
 import tempfile
 import time
 from datetime import date, timedelta
@@ -36,7 +36,7 @@ PII_KEY = "bench-pii-key-0123456789abcdef0123456789"
 SOURCE_UNIT = "上海市人力资源和社会保障局执法总队"
 LEGAL_BASIS = "《劳动保障监察条例》第二十六条"
 # (type, severity, share of the records) for organizations; individuals get listings and penalties.
-ORG_MIX = [
+ORG_MIX: list[tuple[RecordType, str | None, float]] = [
     (RecordType.ADMINISTRATIVE_PENALTY, "GENERAL", 0.30),
     (RecordType.VIOLATION_CORRECTED, None, 0.20),
     (RecordType.ARBITRATION_LOST, None, 0.25),
@@ -44,7 +44,7 @@ ORG_MIX = [
     (RecordType.HARMONIOUS_LABOR_RELATIONS, None, 0.10),
     (RecordType.WAGE_ARREARS_BLACKLIST, "SERIOUS", 0.05),
 ]
-PERSON_MIX = [
+PERSON_MIX: list[tuple[RecordType, str | None, float]] = [
     (RecordType.WAGE_ARREARS_BLACKLIST, "SERIOUS", 0.4),
     (RecordType.JUDGMENT_DEFAULTER, "SERIOUS", 0.3),
     (RecordType.ADMINISTRATIVE_PENALTY, "GENERAL", 0.3),
@@ -270,13 +270,30 @@ async def bench_import(
         today=day,
     )
     directory = Path(tempfile.mkdtemp(prefix="hrss-bench-import-"))
-    file = directory / f"records.{fmt}"
+    try:
+        return await _import_file(url, directory / f"records.{fmt}", codes, records, chunk, rows, pii, day)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _import_file(
+    url: str, file: Path, codes: list[str], records: int, chunk: int, rows: int, pii: PiiCipher, day: date
+) -> float:
+    fmt = file.suffix[1:]
     touched = write_file(file, rows=rows, existing=codes, today=day)
 
     started = time.perf_counter()
     engine = create_engine(url, pool_size=1, statement_timeout_ms=3_600_000)
     async with engine.begin() as conn:
-        ids = list((await conn.execute(sa.select(subjects.c.id).where(subjects.c.uscc.in_(sorted(touched))))).scalars())
+        ids = list(
+            (
+                await conn.execute(
+                    sa.select(subjects.c.id).where(
+                        subjects.c.uscc == sa.any_(sa.cast(sorted(touched), sa.ARRAY(sa.Text)))
+                    )
+                )
+            ).scalars()
+        )
         for start in range(0, len(ids), 2000):
             await evaluation.recompute(conn, ids[start : start + 2000], calendar=WorkCalendar(), today=day)
     print(f"graded the {len(ids):,} existing organizations the file names in {time.perf_counter() - started:.1f} s")
@@ -298,9 +315,3 @@ async def bench_import(
     await engine.dispose()
     print(f"the database now holds {total:,} records")
     return rate
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-
-    asyncio.run(bench_import(sys.argv[1]))

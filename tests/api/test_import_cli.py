@@ -12,9 +12,8 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
-from click.testing import Result
 from sqlalchemy.ext.asyncio import AsyncEngine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from api.cli import app
 from api.import_cli import (
@@ -151,7 +150,7 @@ async def test_bad_rows_reject_their_whole_chunk_only_and_the_report_names_each(
     engine: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
     items = [record(n) for n in range(1, 31)]
-    bad = {
+    bad: dict[int, tuple[dict[str, Any], str, str]] = {
         12: ({"subject": {"uscc": "913101040000000000"}}, "subject.uscc", "check character"),
         15: ({"decidedOn": (TODAY + timedelta(days=5)).isoformat(), "publicityUntil": None}, "decidedOn", "future"),
         17: ({"subjectName": None}, "subjectName", "give subjectName to create it"),
