@@ -14,7 +14,6 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain import identifiers
-from domain.records import FieldProblem, RecordDraft, check_draft
 from domain.taxonomy import RecordCategory, RecordStatus, RecordType, Severity
 from domain.workdays import WorkCalendar
 from schema.context import Info
@@ -22,9 +21,9 @@ from schema.errors import BadUserInput, Conflict, Forbidden, NotFound
 from schema.ids import parse_global_id
 from schema.records import CreditRecord
 from schema.subjects import Subject, SubjectRef
-from store import evaluation, imports, outbox
+from store import bulk, evaluation, imports, outbox
 from store import records as record_store
-from store.imports import ImportRow, RowError, SubjectKey, SubjectUpsert
+from store.imports import RowError, SubjectKey, SubjectUpsert
 
 
 @strawberry.input
@@ -99,6 +98,36 @@ class InvalidRef(Exception):
         self.message = message
 
 
+def _subject_pk(value: str) -> int:
+    """A SubjectRef's global id (store.bulk.build_rows): an undecodable id is bad input, as in subject_key."""
+    type_name, pk = parse_global_id(value, field="subject.id")
+    if type_name != "Subject":
+        raise ValueError("is not a subject id")
+    return pk
+
+
+def _record_item(item: RecordInput) -> dict[str, Any]:
+    """A RecordInput as the mapping store.bulk.build_rows reads (the shape of a JSON line)."""
+    ref = item.subject
+    return {
+        "subject": {"uscc": ref.uscc, "idNumber": ref.id_number, "id": ref.id},
+        "subjectName": item.subject_name,
+        "type": item.type,
+        "category": item.category,
+        "severity": item.severity,
+        "title": item.title,
+        "decisionNumber": item.decision_number,
+        "sourceUnit": item.source_unit,
+        "legalBasis": item.legal_basis,
+        "occurredOn": item.occurred_on,
+        "decidedOn": item.decided_on,
+        "publicityUntil": item.publicity_until,
+        "penaltyFulfilled": item.penalty_fulfilled,
+        "correctedOn": item.corrected_on,
+        "details": item.details,
+    }
+
+
 def _calendar(info: Info) -> WorkCalendar:
     calendar: WorkCalendar = info.context.request.app.state.work_calendar
     return calendar
@@ -118,34 +147,9 @@ class RecordMutations:
         if len(records) > imports.MAX_BATCH:
             raise BadUserInput(f"at most {imports.MAX_BATCH} records a call (got {len(records)})", field="records")
         own_unit = ctx.principal.claims.get("source_unit")
-        rows: list[ImportRow] = []
-        problems: list[RowError] = []
-        for index, item in enumerate(records):
-            try:
-                key = subject_key(item.subject, today=ctx.today, field="subject")
-            except InvalidRef as bad:
-                problems.append(RowError(index, bad.field, bad.message))
-                continue
-            draft = RecordDraft(
-                type=item.type,
-                category=item.category,
-                severity=item.severity,
-                title=item.title,
-                decision_number=item.decision_number,
-                source_unit=item.source_unit,
-                legal_basis=item.legal_basis,
-                occurred_on=item.occurred_on,
-                decided_on=item.decided_on,
-                publicity_until=item.publicity_until,
-                penalty_fulfilled=item.penalty_fulfilled,
-                corrected_on=item.corrected_on,
-                details=item.details,
-            )
-            found = check_draft(draft, today=ctx.today)
-            if own_unit is not None and item.source_unit.strip() != own_unit:
-                found.append(FieldProblem("sourceUnit", f"this client writes only records of {own_unit} (policy.md)"))
-            problems += [RowError(index, p.field, p.message) for p in found]
-            rows.append(ImportRow(index=index, subject=key, subject_name=item.subject_name, draft=draft))
+        rows, problems = bulk.build_rows(
+            [_record_item(r) for r in records], today=ctx.today, own_unit=own_unit, parse_subject_id=_subject_pk
+        )
         if problems:
             return RecordImportResult(created=0, unchanged=0, errors=_errors(problems), records=[])
         outcome = await ctx.db.run(
