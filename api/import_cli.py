@@ -45,6 +45,8 @@ FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 CSV_SUBJECT_COLUMNS = {"subjectUscc": "uscc", "subjectIdNumber": "idNumber"}
 CSV_COLUMNS = (
     *CSV_SUBJECT_COLUMNS,
+    # store.bulk.RECORD_FIELDS without "subject" (kept literal: the store is imported only when a command runs;
+    # tests/api/test_import_cli.py checks that the two agree).
     "subjectName",
     "type",
     "category",

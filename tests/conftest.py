@@ -24,7 +24,6 @@ import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
@@ -33,7 +32,7 @@ from api.logging import configure_logging
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
 from domain.identifiers import looks_like_id_number
 from store import migrations
-from store.db import create_engine, with_database
+from store.db import asyncpg_connect_kwargs, create_engine, with_database
 from store.pii import PiiCipher
 
 TEST_PII_KEY = "test-pii-key-0123456789abcdef0123456789"
@@ -64,16 +63,7 @@ DEMO_TODAY = date(2026, 11, 21)
 
 
 def _asyncpg_dsn(url: str) -> dict[str, Any]:
-    u = make_url(url)
-    dsn: dict[str, Any] = {"user": u.username or "postgres", "database": u.database or "postgres"}
-    if u.password:
-        dsn["password"] = u.password
-    if "host" in u.query:
-        dsn["host"] = str(u.query["host"])
-    else:
-        dsn["host"] = u.host or "127.0.0.1"
-        dsn["port"] = u.port or 5432
-    return dsn
+    return asyncpg_connect_kwargs(url)
 
 
 @pytest.fixture(scope="session")
