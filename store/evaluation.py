@@ -144,6 +144,9 @@ async def recompute(
     if not ids:
         return Recomputed(frozenset(), frozenset(), frozenset())
     ids |= await _represented_by(conn, ids)
+    # Two writes recomputing the same subject take turns (in id order: no deadlock); the second one then reads
+    # the first one's records and current rows, so a subject never ends up with two current timelines.
+    await conn.execute(sa.select(subjects.c.id).where(subjects.c.id.in_(ids)).order_by(subjects.c.id).with_for_update())
     info = await _subjects(conn, ids)
     representatives = {rep for _, rep in info.values() if rep is not None}
     records = await current_records(conn, ids | representatives)
