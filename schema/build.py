@@ -17,13 +17,15 @@ from schema.common import Node
 from schema.context import Info
 from schema.errors import ExpectedError, Forbidden
 from schema.ids import parse_global_id
-from schema.objections import Objection, ObjectionMutations, ObjectionQueries
+from schema.objections import Objection, ObjectionMutations, ObjectionQueries, check_subject
 from schema.records import CreditRecord
 from schema.repairs import RepairApplication, RepairMutations
 from schema.restrictions import ScreeningResult
 from schema.subjects import Subject, SubjectQueries, SubjectRef
 from schema.subscriptions import RestrictionSubscriptions
 from schema.writes import RecordMutations
+from store import objections as objection_store
+from store import repairs as repair_store
 from store import subjects as subject_store
 
 
@@ -40,6 +42,8 @@ class Query(SubjectQueries, ObjectionQueries):
             return await CreditRecord.checked(record, info) if record else None
         if type_name == "CreditRecord":
             raise Forbidden("Forbidden: records are outside what the caller may see")
+        if type_name in ("Objection", "RepairApplication"):
+            return await _objection_or_repair(info, type_name, pk)
         return None
 
     @strawberry.field(description="The signed-in employer's own subject.")
@@ -78,6 +82,24 @@ class Query(SubjectQueries, ObjectionQueries):
 @strawberry.type
 class Mutation(RecordMutations, ObjectionMutations, RepairMutations):
     pass
+
+
+async def _objection_or_repair(info: Info, type_name: str, pk: int) -> Node | None:
+    """node(id:) for objections and repair applications: only when the audience's schema has the type, and
+    through the same row rule as Subject.objections / Subject.repairs."""
+    if info.schema._schema.get_type(type_name) is None:
+        raise Forbidden(f"Forbidden: {type_name} is outside what the caller may see")
+    if type_name == "Objection":
+        found_objection = (await info.context.db.run(lambda conn: objection_store.by_ids(conn, [pk]))).get(pk)
+        if found_objection is None:
+            return None
+        await check_subject(info, found_objection.subject_id)
+        return Objection.from_row(found_objection, info)
+    found_repair = (await info.context.db.run(lambda conn: repair_store.by_ids(conn, [pk]))).get(pk)
+    if found_repair is None:
+        return None
+    await check_subject(info, found_repair.subject_id)
+    return RepairApplication.from_row(found_repair, info)
 
 
 @strawberry.type

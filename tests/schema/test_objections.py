@@ -439,3 +439,21 @@ async def test_objections_and_repairs_of_a_page_of_subjects_are_batched(api: Api
     assert len(edges) == 5 and all(len(e["node"]["objections"]) == 1 for e in edges)
     # subjects page, total count, objections (one batch), repairs (one batch), their records (one batch).
     assert len(counter.excluding_audit()) == 5, counter.statements
+
+
+async def test_objections_resolve_by_node_id_under_the_same_row_rule(api: Api) -> None:
+    setup = await setup_employers(api)
+    admin_token = await api.token("admin")
+    own = await api.gql(SUBMIT, {"r": setup["own_record"], "reason": "金额有误"}, token=setup["token"])
+    other = await api.gql(SUBMIT, {"r": setup["other_record"], "reason": "另一家"}, token=admin_token)
+    query = "query ($i: ID!) { node(id: $i) { id ... on Objection { reason } } }"
+    mine = await api.gql(query, {"i": own["data"]["submitObjection"]["id"]}, token=setup["token"])
+    assert mine["data"]["node"]["reason"] == "金额有误"
+    theirs = await api.gql(query, {"i": other["data"]["submitObjection"]["id"]}, token=setup["token"])
+    assert code(theirs) == "FORBIDDEN" and "另一家" not in str(theirs)
+    by_admin = await api.gql(query, {"i": other["data"]["submitObjection"]["id"]})
+    assert by_admin["data"]["node"]["reason"] == "另一家"
+    procurement = await api.gql(
+        "query ($i: ID!) { node(id: $i) { id } }", {"i": own["data"]["submitObjection"]["id"]}, as_client="procurement"
+    )
+    assert code(procurement) == "FORBIDDEN"
