@@ -50,8 +50,9 @@ class AuditExtension(SchemaExtension):
         if not isinstance(ctx, Context):
             return
         try:
-            if ctx.db.opened or ctx.seen_subjects or self._refused_by_validation():
-                await self._record(ctx)
+            refused = self._refused_by_validation()
+            if ctx.db.opened or ctx.seen_subjects or refused:
+                await self._record(ctx, refused)
         finally:
             await ctx.db.finish(commit=False)
 
@@ -65,15 +66,15 @@ class AuditExtension(SchemaExtension):
                 refused.append(f"{match.group(2)}.{match.group(1)}")
         return refused
 
-    def _entry(self, ctx: Context, outcome: str) -> audit.AuditEntry:
+    def _entry(self, ctx: Context, outcome: str, refused_fields: list[str]) -> audit.AuditEntry:
         ec = self.execution_context
         result = ec.result
         errors = result.errors if result and result.errors else []
         refused = [
             ".".join(str(p) for p in (e.path or [])) for e in errors if (e.extensions or {}).get("code") == "FORBIDDEN"
-        ] + self._refused_by_validation()
+        ] + refused_fields
         returned: tuple[str, ...] = ()
-        if ec.graphql_document is not None and not self._refused_by_validation():
+        if ec.graphql_document is not None and not refused_fields:
             returned = selected_fields(ec.schema._schema, ec.graphql_document, ec.operation_name)
         principal = ctx.principal
         return audit.AuditEntry(
@@ -89,21 +90,21 @@ class AuditExtension(SchemaExtension):
             fields_refused=refused,
         )
 
-    async def _record(self, ctx: Context) -> None:
+    async def _record(self, ctx: Context, refused_fields: list[str]) -> None:
         result = self.execution_context.result
         if self.execution_context.operation_type is OperationType.MUTATION and result and result.errors:
             # A write that raised keeps nothing of what it did (all or nothing), but the attempt is recorded.
             await ctx.db.finish(commit=False)
-            await ctx.db.run(lambda conn: audit.append(conn, self._entry(ctx, "rolled back")))
+            await ctx.db.run(lambda conn: audit.append(conn, self._entry(ctx, "rolled back", refused_fields)))
             await ctx.db.finish(commit=True)
             return
         try:
-            await ctx.db.run(lambda conn: audit.append(conn, self._entry(ctx, "ok")))
+            await ctx.db.run(lambda conn: audit.append(conn, self._entry(ctx, "ok", refused_fields)))
             await ctx.db.finish(commit=True)
         except DBAPIError:
             # The operation's transaction failed: keep nothing of it, but record that it was attempted.
             await ctx.db.finish(commit=False)
-            await ctx.db.run(lambda conn: audit.append(conn, self._entry(ctx, "failed")))
+            await ctx.db.run(lambda conn: audit.append(conn, self._entry(ctx, "failed", refused_fields)))
             await ctx.db.finish(commit=True)
 
 

@@ -8,12 +8,12 @@ unit's token (claim ``source_unit``) writes only records of its own unit (policy
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
-from domain import identifiers
 from domain.taxonomy import RecordCategory, RecordStatus, RecordType, Severity
 from domain.workdays import WorkCalendar
 from schema.context import Info
@@ -23,6 +23,7 @@ from schema.records import CreditRecord
 from schema.subjects import Subject, SubjectRef
 from store import bulk, evaluation, imports, outbox
 from store import records as record_store
+from store.bulk import InvalidField
 from store.imports import RowError, SubjectKey, SubjectUpsert
 
 
@@ -73,34 +74,19 @@ class SubjectInput:
 
 
 def subject_key(ref: SubjectRef, *, today: date, field: str) -> SubjectKey:
-    """A validated identifier of a SubjectRef; a bad one raises InvalidRef naming ``field``."""
-    given = [(k, v) for k, v in (("uscc", ref.uscc), ("idNumber", ref.id_number), ("id", ref.id)) if v]
-    if len(given) != 1:
-        raise InvalidRef(field, "must give exactly one of uscc, idNumber or id")
-    kind, value = given[0]
-    try:
-        if kind == "uscc":
-            return SubjectKey("uscc", identifiers.validate_uscc(value))
-        if kind == "idNumber":
-            return SubjectKey("id_number", identifiers.validate_id_number(value, today=today))
-    except identifiers.InvalidIdentifier as exc:
-        raise InvalidRef(f"{field}.{kind}", exc.reason) from None
-    type_name, pk = parse_global_id(value, field=f"{field}.id")
-    if type_name != "Subject":
-        raise InvalidRef(f"{field}.id", "is not a subject id")
-    return SubjectKey("id", pk)
+    """A validated identifier of a SubjectRef; a bad one raises InvalidField naming ``field`` (the same rule as
+    a row of importRecords or of a file, store.bulk.subject_key_of)."""
+    return bulk.subject_key_of(
+        {"uscc": ref.uscc, "idNumber": ref.id_number, "id": ref.id},
+        today=today,
+        field=field,
+        parse_id=partial(_subject_pk, field=f"{field}.id"),
+    )
 
 
-class InvalidRef(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-def _subject_pk(value: str) -> int:
-    """A SubjectRef's global id (store.bulk.build_rows): an undecodable id is bad input, as in subject_key."""
-    type_name, pk = parse_global_id(value, field="subject.id")
+def _subject_pk(value: str, field: str = "subject.id") -> int:
+    """A SubjectRef's global id: an undecodable one is bad input naming the field; another node type is not a subject."""
+    type_name, pk = parse_global_id(value, field=field)
     if type_name != "Subject":
         raise ValueError("is not a subject id")
     return pk
@@ -187,7 +173,7 @@ class RecordMutations:
                     if item.legal_representative
                     else None
                 )
-            except InvalidRef as bad:
+            except InvalidField as bad:
                 raise BadUserInput(f"{bad.field}: {bad.message}", field=bad.field, index=index) from None
             if not item.name.strip():
                 raise BadUserInput("name must not be empty", field=f"subjects[{index}].name", index=index)

@@ -54,7 +54,9 @@ _DATES = ("occurredOn", "decidedOn", "publicityUntil", "correctedOn")
 _E = TypeVar("_E", bound=StrEnum)
 
 
-class _Bad(Exception):
+class InvalidField(Exception):
+    """A value that fails its field's rule; ``field`` is the path (``subject.uscc``), ``message`` the reason."""
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
@@ -71,29 +73,29 @@ def subject_key_of(
     subjects by their identifiers.
     """
     if not isinstance(ref, Mapping):
-        raise _Bad(field, "must be an object with uscc, idNumber or id")
+        raise InvalidField(field, "must be an object with uscc, idNumber or id")
     unknown = sorted(str(k) for k in ref if k not in _SUBJECT_FIELDS)
     if unknown:
-        raise _Bad(f"{field}.{unknown[0]}", "is not a SubjectRef field (uscc, idNumber or id)")
+        raise InvalidField(f"{field}.{unknown[0]}", "is not a SubjectRef field (uscc, idNumber or id)")
     given = [(k, ref.get(k)) for k in _SUBJECT_FIELDS if ref.get(k)]
     if len(given) != 1:
-        raise _Bad(field, "must give exactly one of uscc, idNumber or id")
+        raise InvalidField(field, "must give exactly one of uscc, idNumber or id")
     kind, value = given[0]
     if not isinstance(value, str):
-        raise _Bad(f"{field}.{kind}", "must be a string")
+        raise InvalidField(f"{field}.{kind}", "must be a string")
     try:
         if kind == "uscc":
             return SubjectKey("uscc", identifiers.validate_uscc(value))
         if kind == "idNumber":
             return SubjectKey("id_number", identifiers.validate_id_number(value, today=today))
     except identifiers.InvalidIdentifier as exc:
-        raise _Bad(f"{field}.{kind}", exc.reason) from None
+        raise InvalidField(f"{field}.{kind}", exc.reason) from None
     if parse_id is None:
-        raise _Bad(f"{field}.id", "a file names its subjects by uscc or idNumber, not by id")
+        raise InvalidField(f"{field}.id", "a file names its subjects by uscc or idNumber, not by id")
     try:
         return SubjectKey("id", parse_id(value))
     except ValueError as exc:
-        raise _Bad(f"{field}.id", str(exc)) from None
+        raise InvalidField(f"{field}.id", str(exc)) from None
 
 
 def _enum(kind: type[_E], value: object, field: str) -> _E:
@@ -105,7 +107,7 @@ def _enum(kind: type[_E], value: object, field: str) -> _E:
         except ValueError:
             pass
     # The value itself is not repeated: a misplaced column could put an ID number here (personal information).
-    raise _Bad(field, f"is not a {kind.__name__}: one of {', '.join(m.value for m in kind)}")
+    raise InvalidField(field, f"is not a {kind.__name__}: one of {', '.join(m.value for m in kind)}")
 
 
 def _date(value: object, field: str) -> date:
@@ -116,13 +118,13 @@ def _date(value: object, field: str) -> date:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise _Bad(field, "is not a date YYYY-MM-DD")
+    raise InvalidField(field, "is not a date YYYY-MM-DD")
 
 
 def _text(value: object, field: str) -> str:
     if isinstance(value, str):
         return value
-    raise _Bad(field, "must be a string")
+    raise InvalidField(field, "must be a string")
 
 
 class _Row:
@@ -132,7 +134,7 @@ class _Row:
         self.item = item
         self.problems: list[tuple[str, str]] = []
 
-    def bad(self, problem: _Bad) -> None:
+    def bad(self, problem: InvalidField) -> None:
         self.problems.append((problem.field, problem.message))
 
     def get(self, field: str, parse: Callable[[object, str], Any], *, required: bool = False) -> Any:
@@ -143,7 +145,7 @@ class _Row:
             return None
         try:
             return parse(value, field)
-        except _Bad as problem:
+        except InvalidField as problem:
             self.bad(problem)
             return None
 
@@ -177,7 +179,7 @@ def build_rows(
         else:
             try:
                 key = subject_key_of(item["subject"], today=today, parse_id=parse_subject_id)
-            except _Bad as problem:
+            except InvalidField as problem:
                 row.bad(problem)
         type_ = row.get("type", lambda v, f: _enum(RecordType, v, f), required=True)
         category = row.get("category", lambda v, f: _enum(RecordCategory, v, f))

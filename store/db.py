@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -55,11 +54,6 @@ def create_engine(
             },
         },
     )
-
-
-async def server_version(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
-        return int((await conn.execute(sa.text("SHOW server_version_num"))).scalar_one())
 
 
 def asyncpg_connect_kwargs(url: str) -> dict[str, Any]:
