@@ -36,6 +36,7 @@ from store import holidays, migrations
 from store.db import create_engine
 from store.demo import named_subjects
 from store.notify import RestrictionFeed
+from store.pending import Drainer
 
 
 def signing_keys(settings: Settings) -> SigningKeys:
@@ -123,10 +124,13 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             except Exception as exc:  # any discovery failure: log it, keep serving built-in tokens
                 structlog.get_logger("hrss_credit.auth").warning("external issuer unavailable", error=str(exc))
         app.state.restriction_feed = RestrictionFeed(database_url)
+        drainer = Drainer(engine, database_url)  # recomputes what a bulk import queued (store.pending)
+        drainer.start()
         app.state.graphql = GraphQLRouter(schemas, engine=engine, pii=pii, graphiql=graphiql, validator=validator)
         try:
             yield
         finally:
+            await drainer.stop()
             await app.state.restriction_feed.stop()
             await engine.dispose()
 

@@ -17,11 +17,15 @@ redo that chunk, which the import's idempotency by (source unit, decision number
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import csv
+import functools
 import hashlib
+import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -35,7 +39,6 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from domain.workdays import WorkCalendar
     from store.imports import ImportOutcome, ImportRow, RowError
     from store.pii import PiiCipher
 
@@ -111,7 +114,9 @@ class ImportSummary:
     stale_progress: bool = False  # a progress file of another version of the file was ignored
     rejected: list[RejectedRow] = field(default_factory=list)
     rejected_chunks: list[RejectedChunk] = field(default_factory=list)
-    seconds: float = 0.0
+    recomputed: int = 0  # subjects whose grades and restrictions were recomputed after the records landed
+    landed_seconds: float = 0.0  # until every chunk was committed
+    seconds: float = 0.0  # until the grades and restrictions were recomputed too
 
     @property
     def processed_rows(self) -> int:
@@ -372,6 +377,9 @@ async def import_path(
     on_total: Callable[[int], None] | None = None,
     on_rows: Callable[[int], None] | None = None,
     after_chunk: Callable[[int], None] | None = None,
+    on_settle_total: Callable[[int], None] | None = None,
+    on_settled: Callable[[int], None] | None = None,
+    workers: int = 0,
 ) -> ImportSummary:
     """Import ``file`` chunk by chunk into the database at ``url``; see the module docstring.
 
@@ -380,7 +388,7 @@ async def import_path(
     Raises ``ImportFileError`` when the file as a whole cannot be read.
     """
     from domain.workdays import WorkCalendar
-    from store import holidays
+    from store import holidays, pending
     from store.db import create_engine
 
     started = time.perf_counter()
@@ -409,25 +417,32 @@ async def import_path(
     try:
         async with engine.connect() as conn:
             calendar = WorkCalendar(await holidays.load_table(conn))
-        for number, chunk in enumerate(chunks(read_rows(file, fmt), chunk_size), start=1):
-            summary.chunks = number
-            if state.done(number):
-                summary.skipped_chunks += 1
-                summary.skipped_rows += len(chunk)
-            else:
-                prepared = prepare_chunk(chunk, header, today=today, source_unit=source_unit)
-                outcome = await _write(engine, prepared, pii=pii, calendar=calendar, today=today, actor=actor)
-                if outcome is None:
-                    _reject(summary, state, number, prepared)
+        parallel = workers > 0 and summary.rows > chunk_size
+        with _Preparer(workers if parallel else 0, header, today=today, source_unit=source_unit) as preparer:
+            async for number, chunk, prepared in preparer.run(chunks(read_rows(file, fmt), chunk_size), skip=state.done):
+                summary.chunks = number
+                if prepared is None:  # committed by an earlier run
+                    summary.skipped_chunks += 1
+                    summary.skipped_rows += len(chunk)
                 else:
-                    summary.created += outcome.created
-                    summary.unchanged += outcome.unchanged
-                    state.last_committed_chunk = number
-                state.save(state_path)
-                if outcome is not None and after_chunk:
-                    after_chunk(number)
-            if on_rows:
-                on_rows(len(chunk))
+                    outcome = await _write(engine, prepared, pii=pii, actor=actor)
+                    if outcome is None:
+                        _reject(summary, state, number, prepared)
+                    else:
+                        summary.created += outcome.created
+                        summary.unchanged += outcome.unchanged
+                        state.last_committed_chunk = number
+                    state.save(state_path)
+                    if outcome is not None and after_chunk:
+                        after_chunk(number)
+                if on_rows:
+                    on_rows(len(chunk))
+        summary.landed_seconds = time.perf_counter() - started
+        # The records are in; now the grades and restrictions of every subject they touched (store.pending).
+        if on_settle_total:
+            async with engine.connect() as conn:
+                on_settle_total(await pending.queued_count(conn))
+        summary.recomputed = await pending.drain(engine, calendar=calendar, today=today, on_batch=on_settled)
     finally:
         await engine.dispose()
     write_report(summary.report, summary.rejected)
@@ -436,9 +451,51 @@ async def import_path(
     return summary
 
 
-async def _write(
-    engine: AsyncEngine, prepared: _Prepared, *, pii: PiiCipher, calendar: WorkCalendar, today: date, actor: str
-) -> ImportOutcome | None:
+class _Preparer:
+    """Reads and checks chunks (``prepare_chunk``: no database) ahead of the writer, in ``workers`` processes
+    (none: in this process), at most two chunks a worker ahead, and gives them back in file order."""
+
+    def __init__(self, workers: int, header: list[str], *, today: date, source_unit: str | None) -> None:
+        self._workers = workers
+        self._work = functools.partial(prepare_chunk, header=header, today=today, source_unit=source_unit)
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _Preparer:
+        if self._workers:
+            # forkserver: no copy of this process's event loop, connections or threads in the workers.
+            context = multiprocessing.get_context("forkserver")
+            self._pool = concurrent.futures.ProcessPoolExecutor(self._workers, mp_context=context)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    async def run(
+        self, source: Iterator[list[SourceRow]], *, skip: Callable[[int], bool]
+    ) -> AsyncIterator[tuple[int, list[SourceRow], _Prepared | None]]:
+        if self._pool is None:
+            for number, chunk in enumerate(source, start=1):
+                yield number, chunk, None if skip(number) else self._work(chunk)
+            return
+        ahead: collections.deque[tuple[int, list[SourceRow], asyncio.Future[_Prepared] | None]] = collections.deque()
+        loop = asyncio.get_running_loop()
+        numbered = enumerate(source, start=1)
+        while True:
+            while len(ahead) < 2 * self._workers + 1:
+                item = next(numbered, None)
+                if item is None:
+                    break
+                number, chunk = item
+                future = None if skip(number) else loop.run_in_executor(self._pool, self._work, chunk)
+                ahead.append((number, chunk, future))
+            if not ahead:
+                return
+            number, chunk, future = ahead.popleft()
+            yield number, chunk, None if future is None else await future
+
+
+async def _write(engine: AsyncEngine, prepared: _Prepared, *, pii: PiiCipher, actor: str) -> ImportOutcome | None:
     """Write a checked chunk in one transaction; None when it is rejected (its problems added to ``prepared``).
 
     A chunk with bad rows is still shown to the store, in a transaction that is rolled back, so that the report
@@ -451,9 +508,7 @@ async def _write(
         async with engine.begin() as conn:
             if prepared.problems:
                 raise _Rejected(await bulk.store_problems(conn, prepared.rows, pii=pii))
-            outcome: ImportOutcome = await bulk.import_chunk(
-                conn, prepared.rows, actor=actor, pii=pii, calendar=calendar, today=today
-            )
+            outcome: ImportOutcome = await bulk.land_chunk(conn, prepared.rows, actor=actor, pii=pii)
             if outcome.errors:
                 raise _Rejected(outcome.errors)  # leaves the block: the transaction is rolled back
     except _Rejected as rejected:
@@ -491,12 +546,16 @@ def summary_lines(summary: ImportSummary) -> list[str]:
         )
     bad_rows = len({r.row for r in summary.rejected})
     not_written = sum(c.rows for c in summary.rejected_chunks)
-    rate = summary.processed_rows / summary.seconds if summary.seconds > 0 else 0.0
+    rate = summary.processed_rows / summary.landed_seconds if summary.landed_seconds > 0 else 0.0
     lines.append(
         f"imported {summary.file.name}: {_n(summary.rows, 'row')} in {_n(summary.chunks, 'chunk')} of "
         f"{summary.chunk_size}: created {summary.created}, unchanged {summary.unchanged}, rejected "
         f"{_n(bad_rows, 'row')} ({_n(len(summary.rejected_chunks), 'chunk')}, {_n(not_written, 'row')} not written) "
-        f"in {summary.seconds:.1f} s ({rate:,.0f} rows/s)"
+        f"in {summary.landed_seconds:.1f} s ({rate:,.0f} rows/s)"
+    )
+    lines.append(
+        f"recomputed the grades and restrictions of {_n(summary.recomputed, 'subject')} in "
+        f"{summary.seconds - summary.landed_seconds:.1f} s; done in {summary.seconds:.1f} s"
     )
     for chunk in summary.rejected_chunks[:20]:
         bad = {r.row for r in summary.rejected if chunk.first_row <= r.row <= chunk.last_row}
@@ -533,6 +592,12 @@ def import_file(
             help="Import for this source unit only: rows without sourceUnit get it, rows of another unit are rejected.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=0, max=32, help="Processes that read and check rows (default: one per CPU; 0: none)."
+        ),
+    ] = None,
 ) -> None:
     """Import credit records from CSV or JSON lines, in chunked transactions; resumable after an interruption.
 
@@ -544,7 +609,7 @@ def import_file(
     any row was rejected (see --report); re-run the same command after an interruption to resume.
     """
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from api.cli import _settings, database, err
 
@@ -560,10 +625,15 @@ def import_file(
     with (
         database(settings) as url,
         Progress(
-            TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
         ) as progress,
     ):
-        task = progress.add_task("rows", total=None)
+        task = progress.add_task("importing", total=None)
+        settling: list[TaskID] = []
+
+        def settle_total(n: int) -> None:
+            progress.update(task, description="imported")
+            settling.append(progress.add_task("recomputing", total=n))
         try:
             summary = asyncio.run(
                 import_path(
@@ -576,6 +646,9 @@ def import_file(
                     source_unit=source_unit,
                     on_total=lambda n: progress.update(task, total=n),
                     on_rows=lambda n: progress.advance(task, n),
+                    on_settle_total=settle_total,
+                    on_settled=lambda n: progress.advance(settling[0], n),
+                    workers=(os.cpu_count() or 1) if workers is None else workers,
                 )
             )
         except ImportFileError as exc:

@@ -25,7 +25,7 @@ from store import evaluation, imports
 from store.imports import ImportOutcome, ImportRow, RowError, SubjectKey
 from store.pii import PiiCipher
 
-__all__ = ["RECORD_FIELDS", "build_rows", "import_chunk", "store_problems", "subject_key_of"]
+__all__ = ["RECORD_FIELDS", "build_rows", "import_chunk", "land_chunk", "store_problems", "subject_key_of"]
 
 # The fields of the contract's RecordInput (plus ``category``, which the API accepts and checks against the type).
 RECORD_FIELDS = (
@@ -213,7 +213,7 @@ def build_rows(
             if own_unit is not None and draft.source_unit.strip() != own_unit:
                 row.problems.append(("sourceUnit", f"this client writes only records of {own_unit} (policy.md)"))
             if not row.problems and key is not None:
-                rows.append(ImportRow(index=index, subject=key, subject_name=optional["subjectName"], draft=draft))
+                rows.append(ImportRow.of(index, key, optional["subjectName"], draft))
         errors += [RowError(index, field, message) for field, message in row.problems]
     return rows, errors
 
@@ -235,6 +235,17 @@ async def import_chunk(
     if not outcome.errors and outcome.touched_subjects:
         await evaluation.recompute(conn, outcome.touched_subjects, calendar=calendar, today=today)
     return outcome
+
+
+async def land_chunk(
+    conn: AsyncConnection, rows: Sequence[ImportRow], *, actor: str, pii: PiiCipher
+) -> ImportOutcome:
+    """Write one batch of a bulk import (all or nothing) and queue every subject it touched for recomputation
+    (store.pending), in the caller's transaction; the import drains the queue once its records have landed.
+
+    When the outcome has errors nothing was written; the caller rolls its transaction back all the same.
+    """
+    return await imports.import_records(conn, rows, actor=actor, pii=pii, queue=True)
 
 
 async def store_problems(conn: AsyncConnection, rows: Sequence[ImportRow], *, pii: PiiCipher) -> list[RowError]:

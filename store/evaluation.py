@@ -31,6 +31,15 @@ GRADING_START = date(2022, 12, 15)  # WG art. 22: in force from the day it was i
 HORIZON_YEARS = 6  # beyond the longest window (60 months, WG art. 9) every timeline is constant
 
 
+_DEQUEUE = sa.text(
+    """
+    DELETE FROM recompute_queue WHERE subject_id IN (
+      SELECT subject_id FROM recompute_queue WHERE subject_id = ANY(CAST(:ids AS bigint[])) FOR UPDATE SKIP LOCKED
+    )
+    """
+)
+
+
 @dataclass(frozen=True)
 class Recomputed:
     subject_ids: frozenset[int]
@@ -145,8 +154,17 @@ async def recompute(
         return Recomputed(frozenset(), frozenset(), frozenset())
     ids |= await _represented_by(conn, ids)
     # Two writes recomputing the same subject take turns (in id order: no deadlock); the second one then reads
-    # the first one's records and current rows, so a subject never ends up with two current timelines.
-    await conn.execute(sa.select(subjects.c.id).where(subjects.c.id.in_(ids)).order_by(subjects.c.id).with_for_update())
+    # the first one's records and current rows, so a subject never ends up with two current timelines. FOR NO KEY
+    # UPDATE: a transaction inserting records of the subject (a foreign-key share lock) is not waited for.
+    await conn.execute(
+        sa.select(subjects.c.id)
+        .where(subjects.c.id.in_(ids))
+        .order_by(subjects.c.id)
+        .with_for_update(key_share=True)
+    )
+    # Recomputed here, so no longer pending (store.pending). A queue row another transaction holds (an import
+    # queueing the subject again, a drainer) is left alone: it is recomputed once that transaction is over.
+    await conn.execute(_DEQUEUE, {"ids": sorted(ids)})
     info = await _subjects(conn, ids)
     representatives = {rep for _, rep in info.values() if rep is not None}
     records = await current_records(conn, ids | representatives)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.identifiers import mask_id_number
 from domain.records import RecordDraft
 from domain.taxonomy import CATEGORY_OF, SubjectKind
-from store import outbox
+from store import pending
 from store.pii import PiiCipher
 from store.records import content_digest
 from store.tables import credit_records, subjects
@@ -45,6 +45,14 @@ class ImportRow:
     subject: SubjectKey
     subject_name: str | None
     draft: RecordDraft
+    content: dict[str, Any] = field(default_factory=dict, compare=False)  # draft_content(draft)
+    digest: str = field(default="", compare=False)  # content_digest(content)
+
+    @classmethod
+    def of(cls, index: int, subject: SubjectKey, subject_name: str | None, draft: RecordDraft) -> ImportRow:
+        """A row with its content and digest computed once (a bulk import does it in its reader processes)."""
+        content = draft_content(draft)
+        return cls(index, subject, subject_name, draft, content, content_digest(content))
 
 
 @dataclass(frozen=True)
@@ -144,16 +152,49 @@ _RECORD_COLUMNS = (
     ("details", "text"),  # JSON text, cast to jsonb below
     ("content_digest", "text"),
 )
-_INSERT_RECORDS = sa.text(
-    f"""
-    INSERT INTO credit_records ({", ".join(name for name, _ in _RECORD_COLUMNS)}, created_by)
-    SELECT {", ".join("CAST(details AS jsonb)" if name == "details" else name for name, _ in _RECORD_COLUMNS)},
-           :created_by
-    FROM unnest({", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _RECORD_COLUMNS)})
-         AS r({", ".join(name for name, _ in _RECORD_COLUMNS)})
-    RETURNING id, source_unit, decision_number
-    """  # noqa: S608 (column names from the constant above; every value is a bound parameter)
-)
+_CONTENT_COLUMNS = tuple(name for name, _ in _RECORD_COLUMNS if name not in ("subject_id", "content_digest"))
+
+
+def _insert_records(*, queue: bool) -> sa.TextClause:
+    """Insert the records, their ``record.created`` outbox events (payload: the content, record_id, subject_id
+    and version, built by PostgreSQL from the inserted rows) and, for a bulk import, queue their subjects and the
+    organizations those represent for recomputation (store.pending): one statement, one round trip."""
+    payload = ", ".join(f"'{name}', ins.{name}" for name in _CONTENT_COLUMNS)
+    queued = (
+        """,
+        queued AS (
+          INSERT INTO recompute_queue (subject_id)
+          SELECT subject_id FROM ins
+          UNION SELECT s.id FROM subjects s JOIN ins ON s.legal_representative_id = ins.subject_id
+          ORDER BY 1
+          ON CONFLICT (subject_id) DO UPDATE SET queued_at = now()
+        )"""
+        if queue
+        else ""
+    )
+    return sa.text(
+        f"""
+        WITH ins AS (
+          INSERT INTO credit_records ({", ".join(name for name, _ in _RECORD_COLUMNS)}, created_by)
+          SELECT {", ".join("CAST(details AS jsonb)" if name == "details" else name for name, _ in _RECORD_COLUMNS)},
+                 :created_by
+          FROM unnest({", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _RECORD_COLUMNS)})
+               AS r({", ".join(name for name, _ in _RECORD_COLUMNS)})
+          RETURNING id, subject_id, version, {", ".join(_CONTENT_COLUMNS)}
+        ),
+        events AS (
+          INSERT INTO outbox (topic, aggregate_id, payload)
+          SELECT 'record.created', ins.id,
+                 jsonb_build_object({payload}, 'record_id', ins.id, 'subject_id', ins.subject_id, 'version', ins.version)
+          FROM ins ORDER BY ins.id
+        ){queued}
+        SELECT id, source_unit, decision_number FROM ins
+        """  # noqa: S608 (column names from the constants above; every value is a bound parameter)
+    )
+
+
+_INSERT_RECORDS = _insert_records(queue=False)
+_INSERT_RECORDS_QUEUED = _insert_records(queue=True)
 
 
 async def insert_subjects(conn: AsyncConnection, new: dict[SubjectKey, str], pii: PiiCipher) -> dict[SubjectKey, int]:
@@ -185,9 +226,12 @@ async def insert_subjects(conn: AsyncConnection, new: dict[SubjectKey, str], pii
 
 
 async def import_records(
-    conn: AsyncConnection, rows: Sequence[ImportRow], *, actor: str, pii: PiiCipher
+    conn: AsyncConnection, rows: Sequence[ImportRow], *, actor: str, pii: PiiCipher, queue: bool = False
 ) -> ImportOutcome:
-    """Write the batch, or nothing: the returned outcome lists every problem when it is rejected."""
+    """Write the batch, or nothing: the returned outcome lists every problem when it is rejected.
+
+    ``queue``: put the touched subjects in the recompute queue (store.pending) rather than leaving their
+    recomputation to the caller."""
     outcome = ImportOutcome()
     subject_ids = await resolve_subjects(conn, [r.subject for r in rows], pii)
     to_create: dict[SubjectKey, str] = {}
@@ -203,8 +247,8 @@ async def import_records(
         else:
             to_create.setdefault(row.subject, (row.subject_name or "").strip())
 
-    contents = [draft_content(r.draft) for r in rows]
-    digests = [content_digest(c) for c in contents]
+    contents = [r.content or draft_content(r.draft) for r in rows]
+    digests = [r.digest or content_digest(c) for r, c in zip(rows, contents, strict=True)]
     keys = [(c["source_unit"], c["decision_number"]) for c in contents]
     existing = await _current_by_decision(conn, keys)
     seen_in_batch: dict[tuple[str, str], tuple[int, str]] = {}
@@ -251,15 +295,13 @@ async def import_records(
             columns["details"].append(orjson.dumps(content["details"]).decode())
             columns["content_digest"].append(digest)
         columns["subject_id"] = owners
-        inserted = await conn.execute(_INSERT_RECORDS, {**columns, "created_by": actor})
+        statement = _INSERT_RECORDS_QUEUED if queue else _INSERT_RECORDS
+        inserted = await conn.execute(statement, {**columns, "created_by": actor})
         ids = {(r.source_unit, r.decision_number): r.id for r in inserted}
-        events = []
-        for (index, content, _), owner in zip(new_rows, owners, strict=True):
-            record_id = ids[(content["source_unit"], content["decision_number"])]
-            result_ids[index] = record_id
-            payload = {**content, "record_id": record_id, "subject_id": owner, "version": 1}
-            events.append(("record.created", record_id, payload))
-        await outbox.record_events(conn, events)
+        for index, content, _ in new_rows:
+            result_ids[index] = ids[(content["source_unit"], content["decision_number"])]
+        if queue:
+            await conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": pending.CHANNEL})
         outcome.created = len(new_rows)
         outcome.touched_subjects = set(owners)
     # Rows that repeat an earlier row of the same batch share its record.

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from store import pending
 from store.subjects import SubjectRow
 from store.tables import restrictions
 
@@ -48,6 +49,7 @@ async def in_force(
     conn: AsyncConnection, subject_ids: Sequence[int], day: date, sectors: Sequence[str]
 ) -> dict[int, list[RestrictionRow]]:
     """Restrictions in force on ``day`` in these sectors, by subject."""
+    await pending.settle(conn, subject_ids)
     c = restrictions.c
     rows = await conn.execute(
         sa.select(*_COLUMNS)
@@ -79,7 +81,8 @@ async def screen(
     """One round trip for up to 1,000 references: positions are kept, so results come back in request order.
 
     Each position carries exactly one of a USCC, an ID-number hash or a subject id. The subject and its
-    restrictions in force come back as JSON built by PostgreSQL, one row per position.
+    restrictions in force come back as JSON built by PostgreSQL, one row per position, with whether the subject
+    waits in the recompute queue: then it is recomputed and the statement run once more (store.pending).
     """
     statement = sa.text(
         """
@@ -99,16 +102,19 @@ async def screen(
                  FROM restrictions x
                  WHERE x.subject_id = s.id AND x.sector = :sector AND x.superseded_at IS NULL
                    AND x.since <= :day AND (x.until IS NULL OR x.until >= :day)
-               ), '[]') AS found
+               ), '[]') AS found,
+               EXISTS (SELECT 1 FROM recompute_queue q WHERE q.subject_id = s.id) AS pending
         FROM refs
         LEFT JOIN subjects s ON s.uscc = refs.uscc OR s.id_number_hash = refs.id_hash OR s.id = refs.subject_id
         ORDER BY refs.position
         """
     )
-    rows = await conn.execute(
-        statement,
-        {"usccs": list(usccs), "hashes": list(id_hashes), "ids": list(ids), "sector": sector, "day": day},
-    )
+    parameters = {"usccs": list(usccs), "hashes": list(id_hashes), "ids": list(ids), "sector": sector, "day": day}
+    rows = list(await conn.execute(statement, parameters))
+    queued = [r.id for r in rows if r.pending]
+    if queued:  # a bulk import changed their records a moment ago (store.pending): recompute, then read again
+        await pending.settle(conn, queued)
+        rows = list(await conn.execute(statement, parameters))
     hits: list[ScreenHit] = []
     for r in rows:
         subject = (

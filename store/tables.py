@@ -151,6 +151,16 @@ restrictions = sa.Table(
     ),
 )
 
+recompute_queue = sa.Table(
+    "recompute_queue",
+    metadata,
+    # Subjects whose records a bulk import changed and whose grades and restrictions are not recomputed yet
+    # (store.pending): every reader of grades or restrictions settles them first, the import and every API
+    # process drain the queue.
+    sa.Column("subject_id", sa.BigInteger, sa.ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+)
+
 holidays = sa.Table(
     "holidays",
     metadata,
