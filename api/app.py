@@ -124,8 +124,10 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             except Exception as exc:  # any discovery failure: log it, keep serving built-in tokens
                 structlog.get_logger("hrss_credit.auth").warning("external issuer unavailable", error=str(exc))
         app.state.restriction_feed = RestrictionFeed(database_url)
-        drainer = Drainer(engine, database_url)  # recomputes what a bulk import queued (store.pending)
-        drainer.start()
+        # Recomputes what a bulk import queued (store.pending).
+        drainer = Drainer(engine, database_url, interval=settings.recompute_drain_seconds)
+        if settings.recompute_drain_seconds > 0:
+            drainer.start()
         app.state.graphql = GraphQLRouter(schemas, engine=engine, pii=pii, graphiql=graphiql, validator=validator)
         try:
             yield

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 5000
     log_level: str = "INFO"
     log_json: bool = True
+    recompute_drain_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often an API process drains the recompute queue of bulk imports (store.pending), besides "
+        "when an import notifies it; 0: this process never drains (readers still settle what they read).",
+    )
     seed_demo_on_start: bool = Field(
         default=False, description="Load the demo data into an empty database at start-up (`make run`)."
     )
