@@ -419,7 +419,9 @@ async def import_path(
             calendar = WorkCalendar(await holidays.load_table(conn))
         parallel = workers > 0 and summary.rows > chunk_size
         with _Preparer(workers if parallel else 0, header, today=today, source_unit=source_unit) as preparer:
-            async for number, chunk, prepared in preparer.run(chunks(read_rows(file, fmt), chunk_size), skip=state.done):
+            async for number, chunk, prepared in preparer.run(
+                chunks(read_rows(file, fmt), chunk_size), skip=state.done
+            ):
                 summary.chunks = number
                 if prepared is None:  # committed by an earlier run
                     summary.skipped_chunks += 1
@@ -634,6 +636,7 @@ def import_file(
         def settle_total(n: int) -> None:
             progress.update(task, description="imported")
             settling.append(progress.add_task("recomputing", total=n))
+
         try:
             summary = asyncio.run(
                 import_path(

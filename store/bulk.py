@@ -237,9 +237,7 @@ async def import_chunk(
     return outcome
 
 
-async def land_chunk(
-    conn: AsyncConnection, rows: Sequence[ImportRow], *, actor: str, pii: PiiCipher
-) -> ImportOutcome:
+async def land_chunk(conn: AsyncConnection, rows: Sequence[ImportRow], *, actor: str, pii: PiiCipher) -> ImportOutcome:
     """Write one batch of a bulk import (all or nothing) and queue every subject it touched for recomputation
     (store.pending), in the caller's transaction; the import drains the queue once its records have landed.
 

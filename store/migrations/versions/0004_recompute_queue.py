@@ -20,9 +20,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "recompute_queue",
-        sa.Column(
-            "subject_id", sa.BigInteger, sa.ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True
-        ),
+        sa.Column("subject_id", sa.BigInteger, sa.ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
     )
 
