@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import tempfile
@@ -100,6 +101,9 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1000, help="rows per transaction (import)")
     parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="the imported file's (import)")
     parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="reader processes of the import (import)"
+    )
+    parser.add_argument(
         "which", nargs="*", default=["evaluate", "screen", "authz"], help="evaluate, screen, authz, import"
     )
     args = parser.parse_args()
@@ -107,7 +111,11 @@ def main() -> None:
     with bench_server() as server:
         if "import" in args.which:
             url = fresh_database(server, "hrss_bench_import")
-            asyncio.run(bench_import(url, records=args.records, rows=args.rows, chunk=args.chunk, fmt=args.format))
+            asyncio.run(
+                bench_import(
+                    url, records=args.records, rows=args.rows, chunk=args.chunk, fmt=args.format, workers=args.workers
+                )
+            )
             if args.which == ["import"]:
                 return
         url = fresh_database(server, "hrss_bench")
