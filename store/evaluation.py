@@ -31,6 +31,14 @@ GRADING_START = date(2022, 12, 15)  # WG art. 22: in force from the day it was i
 HORIZON_YEARS = 6  # beyond the longest window (60 months, WG art. 9) every timeline is constant
 
 
+def _among(column: sa.ColumnElement[int], ids: Iterable[int]) -> sa.ColumnElement[bool]:
+    """``column = ANY(:ids)`` with one array parameter: a batch of thousands of ids is one small statement that
+    PostgreSQL plans once, not an IN list of a parameter per id."""
+    return column == sa.any_(
+        sa.cast(sa.bindparam(None, sorted(set(ids)), type_=sa.ARRAY(sa.BigInteger)), sa.ARRAY(sa.BigInteger))
+    )
+
+
 _DEQUEUE = sa.text(
     """
     DELETE FROM recompute_queue WHERE subject_id IN (
@@ -50,15 +58,13 @@ class Recomputed:
 
 async def _subjects(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, tuple[str, int | None]]:
     rows = await conn.execute(
-        sa.select(subjects.c.id, subjects.c.kind, subjects.c.legal_representative_id).where(
-            subjects.c.id.in_(list(set(ids)))
-        )
+        sa.select(subjects.c.id, subjects.c.kind, subjects.c.legal_representative_id).where(_among(subjects.c.id, ids))
     )
     return {r.id: (r.kind, r.legal_representative_id) for r in rows}
 
 
 async def _represented_by(conn: AsyncConnection, ids: Iterable[int]) -> set[int]:
-    rows = await conn.execute(sa.select(subjects.c.id).where(subjects.c.legal_representative_id.in_(list(set(ids)))))
+    rows = await conn.execute(sa.select(subjects.c.id).where(_among(subjects.c.legal_representative_id, ids)))
     return {r.id for r in rows}
 
 
@@ -78,7 +84,7 @@ async def current_records(conn: AsyncConnection, subject_ids: Iterable[int]) -> 
             c.corrected_on,
             sa.func.timezone("Asia/Shanghai", c.status_changed_at).label("status_changed"),
             c.details,
-        ).where(c.subject_id.in_(list(set(subject_ids))), c.superseded_by_id.is_(None))
+        ).where(_among(c.subject_id, subject_ids), c.superseded_by_id.is_(None))
     )
     found: dict[int, list[Record]] = defaultdict(list)
     for r in rows:
@@ -157,7 +163,10 @@ async def recompute(
     # the first one's records and current rows, so a subject never ends up with two current timelines. FOR NO KEY
     # UPDATE: a transaction inserting records of the subject (a foreign-key share lock) is not waited for.
     await conn.execute(
-        sa.select(subjects.c.id).where(subjects.c.id.in_(ids)).order_by(subjects.c.id).with_for_update(key_share=True)
+        sa.select(subjects.c.id)
+        .where(_among(subjects.c.id, ids))
+        .order_by(subjects.c.id)
+        .with_for_update(key_share=True)
     )
     # Recomputed here, so no longer pending (store.pending). A queue row another transaction holds (an import
     # queueing the subject again, a drainer) is left alone: it is recomputed once that transaction is over.
@@ -239,7 +248,7 @@ async def _current_grade_keys(conn: AsyncConnection, ids: set[int]) -> dict[int,
             g.rule_article,
             g.basis_record_ids,
             g.disputed,
-        ).where(g.subject_id.in_(ids), g.superseded_at.is_(None))
+        ).where(_among(g.subject_id, ids), g.superseded_at.is_(None))
     )
     keys: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for r in rows:
@@ -271,7 +280,7 @@ async def _current_restriction_keys(conn: AsyncConnection, ids: set[int]) -> dic
             c.measure,
             c.exception,
             c.disputed,
-        ).where(c.subject_id.in_(ids), c.superseded_at.is_(None))
+        ).where(_among(c.subject_id, ids), c.superseded_at.is_(None))
     )
     keys: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for r in rows:
