@@ -15,13 +15,13 @@ count them (``domain.periods``): "近一年内" as of ``day`` holds a record dec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from domain.model import WG, Citation, GradeDecision, GradeSegment, Record
-from domain.periods import ONE_DAY, add_months, months_window_contains
-from domain.publicity import counts_on, wage_arrears_listing_end
+from domain.periods import ONE_DAY, add_months
+from domain.publicity import counts_on, effect_interval, wage_arrears_listing_end
 from domain.rules import DEMO_PACK, RulePack, grading_in_force
 from domain.taxonomy import TITLE_ZH, GradeLevel, RecordType
 from domain.workdays import WorkCalendar, WorkingDay
@@ -108,58 +108,181 @@ def raise_date(penalty: Record, calendar: WorkCalendar) -> WorkingDay | None:
     return calendar.next_working_day(cycle_end + ONE_DAY)
 
 
-@dataclass(frozen=True, slots=True)
-class _Context:
-    day: date
-    records: tuple[Record, ...]  # the records that count on ``day``, ordered by (decided_on, id)
-    calendar: WorkCalendar
-
-    def of(self, types: Iterable[RecordType]) -> Iterator[Record]:
-        wanted = frozenset(types)
-        return (r for r in self.records if r.type in wanted)
-
-    def within(self, types: Iterable[RecordType], months: int) -> tuple[Record, ...]:
-        return tuple(r for r in self.of(types) if months_window_contains(r.decided_on, months, self.day))
+# The record types the rules read (each rule reads them through ``_Context.of`` or ``_Context.within``).
+_PENALTY = frozenset({RecordType.ADMINISTRATIVE_PENALTY})
+_BLACKLIST = frozenset({RecordType.WAGE_ARREARS_BLACKLIST})
+_DESIGNATION = frozenset({RecordType.HARMONIOUS_LABOR_RELATIONS})
+_LAST_YEAR_TYPES = _PENALTY | _B_TYPES  # read in the 12-month window: WG art. 12(1), 21, 11
+_C_AND_B_TYPES = _LAST_YEAR_TYPES | _BLACKLIST  # read by WG art. 12, 21, 11
+_READ = _C_AND_B_TYPES | _DESIGNATION | _A_PLUS_BLOCKERS  # and by WG art. 9 (and the dispute of an A, art. 10)
 
 
-def _hit(found: tuple[Record, ...]) -> tuple[Record, ...] | None:
-    return found or None
+class _Dated:
+    """A record that counts on some day (``domain.publicity.counts_on``: ``decided_on`` … ``counts_until``), with
+    the dates the rules read about it. Each of those is computed the first time a rule reads it and then kept, so a
+    timeline that grades many days computes it once."""
 
-
-def _penalty_last_year(ctx: _Context) -> tuple[Record, ...] | None:
-    """WG art. 12(1): a penalty of any severity in the last year (a MINOR one is not dishonesty information under
-    SH art. 5(2), but it is still a penalty)."""
-    return _hit(ctx.within([RecordType.ADMINISTRATIVE_PENALTY], LAST_YEAR_MONTHS))
-
-
-def _blacklist_in_force(ctx: _Context) -> tuple[Record, ...] | None:
-    """WG art. 12(2): a wage-arrears listing in force on the day (MOHRSS 45: 3 years, or until early removal)."""
-    return _hit(
-        tuple(
-            r
-            for r in ctx.of([RecordType.WAGE_ARREARS_BLACKLIST])
-            if r.decided_on <= ctx.day <= wage_arrears_listing_end(r)
-        )
+    __slots__ = (
+        "_calendar",
+        "_designated_until",
+        "_listing_end",
+        "_raised",
+        "_window_ends",
+        "counts_until",
+        "decided_on",
+        "record",
     )
 
+    def __init__(self, record: Record, counts_until: date, calendar: WorkCalendar) -> None:
+        self.record = record
+        self.decided_on = record.decided_on  # the first day it counts
+        self.counts_until = counts_until  # the last day it counts (``date.max``: no end)
+        self._calendar = calendar
+        self._window_ends: dict[int, date] = {}
+        self._listing_end: date | None = None
+        self._raised: tuple[WorkingDay | None] | None = None
+        self._designated_until: tuple[date | None] | None = None
 
-def _penalty_not_yet_raised(ctx: _Context) -> tuple[Record, ...] | None:
+    def window_end(self, months: int) -> date:
+        """The last day of the ``months``-month window opened by the decision (``domain.periods``)."""
+        end = self._window_ends.get(months)
+        if end is None:
+            end = self._window_ends[months] = add_months(self.decided_on, months)
+        return end
+
+    def listing_end(self) -> date:
+        """MOHRSS 45: the last day the wage-arrears listing is in force (``wage_arrears_listing_end``)."""
+        if self._listing_end is None:
+            self._listing_end = wage_arrears_listing_end(self.record)
+        return self._listing_end
+
+    def raised(self) -> WorkingDay | None:
+        """WG art. 21: the day a C caused by the penalty is raised (``raise_date``)."""
+        if self._raised is None:
+            self._raised = (raise_date(self.record, self._calendar),)
+        return self._raised[0]
+
+    def designated_until(self) -> date | None:
+        """WG art. 9: the last day the designation is in force while the record counts (``date.max``: no end), None
+        when it never is: not attested, or an unreadable ``valid_until`` (see ``designation_in_force``)."""
+        if self._designated_until is None:
+            until: date | None = None
+            if self.record.details.get("labor_contract_attested") is True:
+                readable, valid_until = _valid_until(self.record)
+                if readable:
+                    until = date.max if valid_until is None else valid_until
+            self._designated_until = (until,)
+        return self._designated_until[0]
+
+
+class _ByTypes(dict[frozenset[RecordType], tuple[_Dated, ...]]):
+    """The records of each set of types the rules ask for, in order; each set is filtered once, when first asked."""
+
+    def __init__(self, dated: Sequence[_Dated]) -> None:
+        super().__init__()
+        self.dated = dated
+
+    def __missing__(self, types: frozenset[RecordType]) -> tuple[_Dated, ...]:
+        found = self[types] = tuple([d for d in self.dated if d.record.type in types])
+        return found
+
+
+class _Records:
+    """A subject's records as the rules read them: those that count on some day, ordered by (decided_on, id)."""
+
+    def __init__(self, records: Iterable[Record], calendar: WorkCalendar) -> None:
+        dated = []
+        for r in _ordered(records):
+            interval = effect_interval(r)
+            if interval is not None:
+                dated.append(_Dated(r, date.max if interval[1] is None else interval[1], calendar))
+        self.of = _ByTypes(dated)
+
+    def change_days(self, pack: RulePack) -> set[date]:
+        """The days on which the grade may change: the days of ``breakpoints`` that a rule reads. Those of records
+        that never count or that no rule reads are left out, and so are the 60-month windows (WG art. 9) and the
+        records read only by WG art. 9 when no designation can ever be in force: then WG art. 9 never holds and no
+        A is disputed for want of it, so only WG art. 12, 21 and 11 read the records."""
+        days: set[date] = set()
+        if pack.grading is not None:
+            days.update(pack.grading.boundaries())
+        a_plus = any(d.designated_until() is not None for d in self.of[_DESIGNATION])
+        for d in self.of[_READ if a_plus else _C_AND_B_TYPES]:
+            record_type = d.record.type
+            days.add(d.decided_on)
+            if d.counts_until != date.max:
+                days.add(d.counts_until + ONE_DAY)
+            if record_type in _LAST_YEAR_TYPES:
+                days.add(d.window_end(LAST_YEAR_MONTHS) + ONE_DAY)
+            if a_plus and record_type in _A_PLUS_BLOCKERS:
+                days.add(d.window_end(A_PLUS_MONTHS) + ONE_DAY)
+            if record_type is RecordType.WAGE_ARREARS_BLACKLIST:
+                days.add(d.listing_end() + ONE_DAY)
+            elif record_type is RecordType.ADMINISTRATIVE_PENALTY:
+                raised = d.raised()
+                if raised is not None:
+                    days.add(raised.day)
+            elif record_type is RecordType.HARMONIOUS_LABOR_RELATIONS:
+                until = d.designated_until()
+                if until is not None and until != date.max:
+                    days.add(until + ONE_DAY)
+        return days
+
+
+@dataclass(slots=True)  # not frozen: a timeline makes one per day it grades, and a frozen one is slower to make
+class _Context:
+    """What the rules read: the as-of day and the subject's records."""
+
+    day: date
+    subject: _Records
+
+    def of(self, types: frozenset[RecordType]) -> tuple[_Dated, ...]:
+        """The records of these types that count on ``day``, ordered by (decided_on, id)."""
+        candidates = self.subject.of[types]
+        if not candidates:
+            return ()
+        day = self.day
+        return tuple([d for d in candidates if d.decided_on <= day <= d.counts_until])
+
+    def within(self, types: frozenset[RecordType], months: int) -> tuple[_Dated, ...]:
+        """The records of these types that count on ``day`` and whose ``months``-month window contains it
+        (``domain.periods.months_window_contains``)."""
+        candidates = self.subject.of[types]
+        if not candidates:
+            return ()
+        day = self.day
+        return tuple([d for d in candidates if d.decided_on <= day <= d.counts_until and day <= d.window_end(months)])
+
+
+def _penalty_last_year(ctx: _Context) -> tuple[_Dated, ...] | None:
+    """WG art. 12(1): a penalty of any severity in the last year (a MINOR one is not dishonesty information under
+    SH art. 5(2), but it is still a penalty)."""
+    return ctx.within(_PENALTY, LAST_YEAR_MONTHS) or None
+
+
+def _blacklist_in_force(ctx: _Context) -> tuple[_Dated, ...] | None:
+    """WG art. 12(2): a wage-arrears listing in force on the day (MOHRSS 45: 3 years, or until early removal)."""
+    day = ctx.day
+    return tuple([d for d in ctx.of(_BLACKLIST) if d.decided_on <= day <= d.listing_end()]) or None
+
+
+def _penalty_not_yet_raised(ctx: _Context) -> tuple[_Dated, ...] | None:
     """WG art. 21: a penalty past its 12-month window whose C is not raised yet (not corrected and fulfilled, or
     the cycle not ended)."""
     found = []
-    for r in ctx.of([RecordType.ADMINISTRATIVE_PENALTY]):
-        if ctx.day <= add_months(r.decided_on, LAST_YEAR_MONTHS):
+    for d in ctx.of(_PENALTY):
+        if ctx.day <= d.window_end(LAST_YEAR_MONTHS):
             continue
-        raised = raise_date(r, ctx.calendar)
+        raised = d.raised()
         if raised is None or ctx.day < raised.day:
-            found.append(r)
-    return _hit(tuple(found))
+            found.append(d)
+    return tuple(found) or None
 
 
-def _corrected_or_unpunished_last_year(ctx: _Context) -> tuple[Record, ...] | None:
+def _corrected_or_unpunished_last_year(ctx: _Context) -> tuple[_Dated, ...] | None:
     """WG art. 11: in the last year a violation found and corrected without a penalty, or false materials / a
     broken commitment that drew no penalty."""
-    return _hit(ctx.within(_B_TYPES, LAST_YEAR_MONTHS))
+    return ctx.within(_B_TYPES, LAST_YEAR_MONTHS) or None
 
 
 def designation_in_force(record: Record, day: date) -> bool:
@@ -191,15 +314,17 @@ def _valid_until(record: Record) -> tuple[bool, date | None]:
     return False, None
 
 
-def _a_plus_blockers(ctx: _Context) -> tuple[Record, ...]:
+def _a_plus_blockers(ctx: _Context) -> tuple[_Dated, ...]:
     return ctx.within(_A_PLUS_BLOCKERS, A_PLUS_MONTHS)
 
 
-def _designations(ctx: _Context) -> tuple[Record, ...]:
-    return tuple(r for r in ctx.records if designation_in_force(r, ctx.day))
+def _designations(ctx: _Context) -> tuple[_Dated, ...]:
+    """The designations in force on the day (``designation_in_force``)."""
+    day = ctx.day
+    return tuple([d for d in ctx.of(_DESIGNATION) if (until := d.designated_until()) is not None and day <= until])
 
 
-def _harmonious_and_clean(ctx: _Context) -> tuple[Record, ...] | None:
+def _harmonious_and_clean(ctx: _Context) -> tuple[_Dated, ...] | None:
     """WG art. 9: a designation in force and nothing in the last 60 months; the basis is the latest designation."""
     designations = _designations(ctx)
     if not designations or _a_plus_blockers(ctx):
@@ -207,51 +332,51 @@ def _harmonious_and_clean(ctx: _Context) -> tuple[Record, ...] | None:
     return (designations[-1],)
 
 
-def _otherwise(ctx: _Context) -> tuple[Record, ...] | None:
+def _otherwise(ctx: _Context) -> tuple[_Dated, ...] | None:
     """WG art. 10: otherwise."""
     return ()
 
 
 def _a_plus_withheld_by_disputed(ctx: _Context) -> bool:
     """An A that would be A+ but for records of the last 60 months is disputed when one of them is."""
-    return bool(_designations(ctx)) and any(r.disputed for r in _a_plus_blockers(ctx))
+    return bool(_designations(ctx)) and any(d.record.disputed for d in _a_plus_blockers(ctx))
 
 
 class _Fields:
     """The values an explanation template may use, computed from the decision's basis only (so every day of a
     timeline segment has the same sentence)."""
 
-    def __init__(self, basis: Sequence[Record], calendar: WorkCalendar) -> None:
+    def __init__(self, basis: Sequence[_Dated]) -> None:
         self.basis = basis
-        self.calendar = calendar
 
     @property
     def dates(self) -> str:
-        return "、".join(dict.fromkeys(zh_date(r.decided_on) for r in self.basis))
+        return "、".join(dict.fromkeys(zh_date(d.decided_on) for d in self.basis))
 
     @property
     def counted_until(self) -> str:
-        return zh_date(max(add_months(r.decided_on, LAST_YEAR_MONTHS) for r in self.basis))
+        return zh_date(max(d.window_end(LAST_YEAR_MONTHS) for d in self.basis))
 
     @property
     def listing_until(self) -> str:
-        return zh_date(max(wage_arrears_listing_end(r) for r in self.basis))
+        return zh_date(max(d.listing_end() for d in self.basis))
 
     @property
     def items(self) -> str:
-        return "；".join(f"{zh_date(r.decided_on)}{TITLE_ZH[r.type]}" for r in self.basis)
+        return "；".join(f"{zh_date(d.decided_on)}{TITLE_ZH[d.record.type]}" for d in self.basis)
 
     @property
     def raise_items(self) -> str:
         parts = []
-        for r in self.basis:
-            raised = raise_date(r, self.calendar)
-            if raised is None or r.corrected_on is None:
-                parts.append(f"{zh_date(r.decided_on)}受到的行政处罚尚未纠正违法行为或履行处罚决定")
+        for d in self.basis:
+            raised = d.raised()
+            corrected_on = d.record.corrected_on
+            if raised is None or corrected_on is None:
+                parts.append(f"{zh_date(d.decided_on)}受到的行政处罚尚未纠正违法行为或履行处罚决定")
             else:
                 note = "，该年度节假日安排尚未公布，暂按周一至周五计算" if raised.provisional else ""
                 parts.append(
-                    f"{zh_date(r.decided_on)}受到的行政处罚已于{zh_date(r.corrected_on)}纠正违法行为并履行处罚决定，"
+                    f"{zh_date(d.decided_on)}受到的行政处罚已于{zh_date(corrected_on)}纠正违法行为并履行处罚决定，"
                     f"评价周期满后于{zh_date(raised.day)}调整{note}"
                 )
         return "；".join(parts)
@@ -265,7 +390,7 @@ class GradeRule:
 
     level: GradeLevel
     citation: Citation
-    holds: Callable[[_Context], tuple[Record, ...] | None]
+    holds: Callable[[_Context], tuple[_Dated, ...] | None]
     explanation: str
     disputed_by: Callable[[_Context], bool] | None = None
 
@@ -327,6 +452,37 @@ def _ordered(records: Iterable[Record]) -> list[Record]:
     return sorted(records, key=lambda r: (r.decided_on, r.id))
 
 
+_Outcome = tuple[GradeRule, tuple[_Dated, ...], bool]
+"""The row of ``GRADE_RULES`` that holds, its basis and whether the decision is disputed."""
+
+
+def _decide(ctx: _Context) -> _Outcome:
+    """WG art. 8-13, 21: the first row of ``GRADE_RULES`` that holds on ``ctx.day``."""
+    for rule in GRADE_RULES:
+        basis = rule.holds(ctx)
+        if basis is None:
+            continue
+        disputed = any(d.record.disputed for d in basis) or (rule.disputed_by is not None and rule.disputed_by(ctx))
+        return rule, basis, disputed
+    raise AssertionError("WG art. 10 always holds")  # pragma: no cover
+
+
+def _decision(outcome: _Outcome, day: date) -> GradeDecision:
+    """The decision of ``day`` for ``outcome``, with its explanation."""
+    rule, basis, disputed = outcome
+    cycle_start, cycle_end = cycle_of(day)
+    return GradeDecision(
+        level=rule.level,
+        as_of=day,
+        cycle_start=cycle_start,
+        cycle_end=cycle_end,
+        rule=rule.citation,
+        basis=tuple([d.record.id for d in basis]),
+        explanation=rule.explanation.format(f=_Fields(basis)),
+        disputed=disputed,
+    )
+
+
 def grade_on(
     records: Sequence[Record], day: date, *, calendar: WorkCalendar, pack: RulePack = DEMO_PACK
 ) -> GradeDecision | None:
@@ -334,31 +490,15 @@ def grade_on(
     in force on ``day`` (before WG, 2022-12-15)."""
     if not grading_in_force(day, pack):
         return None
-    counting = tuple(r for r in _ordered(records) if counts_on(r, day))
-    ctx = _Context(day=day, records=counting, calendar=calendar)
-    cycle_start, cycle_end = cycle_of(day)
-    for rule in GRADE_RULES:
-        basis = rule.holds(ctx)
-        if basis is None:
-            continue
-        disputed = any(r.disputed for r in basis) or (rule.disputed_by is not None and rule.disputed_by(ctx))
-        return GradeDecision(
-            level=rule.level,
-            as_of=day,
-            cycle_start=cycle_start,
-            cycle_end=cycle_end,
-            rule=rule.citation,
-            basis=tuple(r.id for r in basis),
-            explanation=rule.explanation.format(f=_Fields(basis, calendar)),
-            disputed=disputed,
-        )
-    raise AssertionError("WG art. 10 always holds")  # pragma: no cover
+    return _decision(_decide(_Context(day=day, subject=_Records(records, calendar))), day)
 
 
-def _same(a: GradeDecision | None, b: GradeDecision | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return (a.level, a.rule, a.basis, a.disputed) == (b.level, b.rule, b.basis, b.disputed)
+def _key(outcome: _Outcome | None) -> tuple[object, ...] | None:
+    """What makes two decisions the same (level, rule, basis, disputed), as ``GradeDecision`` fields."""
+    if outcome is None:
+        return None
+    rule, basis, disputed = outcome
+    return rule.level, rule.citation, tuple([d.record.id for d in basis]), disputed
 
 
 def breakpoints(records: Sequence[Record], *, calendar: WorkCalendar, pack: RulePack = DEMO_PACK) -> set[date]:
@@ -403,22 +543,30 @@ def grade_timeline(
     is not in force have no segment.
 
     The timeline covers ``start`` … ``end`` and continues past ``end`` through every later breakpoint the records
-    imply, so the last segment (``valid_to`` None) is the decision for every later day given the same records."""
+    imply, so the last segment (``valid_to`` None) is the decision for every later day given the same records.
+
+    The records are ordered and their dates computed once (``_Records``); the grade is decided on each day it may
+    change (``_Records.change_days``, the days of ``breakpoints`` the rules read) and a ``GradeDecision`` with its
+    explanation is built only for the first day of each run."""
     if end < start:
         raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
-    points = sorted({start} | {p for p in breakpoints(records, calendar=calendar, pack=pack) if p > start})
-    runs: list[tuple[date, GradeDecision | None]] = []
+    subject = _Records(records, calendar)
+    points = sorted({start} | {p for p in subject.change_days(pack) if p > start})
+    runs: list[tuple[date, _Outcome | None]] = []
+    last_key: tuple[object, ...] | None = None
     for p in points:
-        decision = grade_on(records, p, calendar=calendar, pack=pack)
-        if runs and _same(runs[-1][1], decision):
+        outcome = _decide(_Context(day=p, subject=subject)) if grading_in_force(p, pack) else None
+        key = _key(outcome)
+        if runs and key == last_key:
             continue
-        runs.append((p, decision))
+        runs.append((p, outcome))
+        last_key = key
     segments: list[GradeSegment] = []
-    for i, (valid_from, decision) in enumerate(runs):
-        if decision is None:
+    for i, (valid_from, outcome) in enumerate(runs):
+        if outcome is None:
             continue
         valid_to = runs[i + 1][0] if i + 1 < len(runs) else None
-        segments.append(GradeSegment(valid_from=valid_from, valid_to=valid_to, decision=decision))
+        segments.append(GradeSegment(valid_from=valid_from, valid_to=valid_to, decision=_decision(outcome, valid_from)))
     return segments
 
 

@@ -9,9 +9,10 @@ regulation is in force in the deployment's pack (SH: 2023-09-01 … 2028-08-31),
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from domain.grading import is_c_from_penalty
 from domain.model import SH, Citation, GradeSegment, Record, RestrictionDecision, SubjectFacts
@@ -131,8 +132,7 @@ SECTOR_RULES: tuple[SectorRule, ...] = (
 """SH art. 9, SH art. 8(2)3 and WG art. 17(1): who is restricted in which sector."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Trigger:
+class _Trigger(NamedTuple):
     """One occurrence of a trigger: the days it is in effect and the record behind it."""
 
     since: date
@@ -141,64 +141,69 @@ class _Trigger:
     disputed: bool
 
 
-_Finder = Callable[[SubjectFacts, Sequence[Record], Sequence[GradeSegment]], Iterator[_Trigger]]
+_Finder = Callable[[SubjectFacts, Sequence[Record], Sequence[GradeSegment]], list[_Trigger]]
 
 
-def _from_effect(record: Record) -> Iterator[_Trigger]:
-    interval = effect_interval(record)
-    if interval is not None:
-        yield _Trigger(interval[0], interval[1], record.id, record.disputed)
+def _from_effect(records: Iterable[Record], record_type: RecordType) -> list[_Trigger]:
+    """The records of ``record_type``, each while it is in effect (``effect_interval``)."""
+    found = []
+    for r in records:
+        if r.type is record_type:
+            interval = effect_interval(r)
+            if interval is not None:
+                found.append(_Trigger(interval[0], interval[1], r.id, r.disputed))
+    return found
 
 
 def _wage_arrears_listings(
     facts: SubjectFacts, records: Sequence[Record], segments: Sequence[GradeSegment]
-) -> Iterator[_Trigger]:
+) -> list[_Trigger]:
     """SH art. 9(1): listed from the listing decision to the end of the listing (MOHRSS 45)."""
+    found = []
     for r in records:
         if r.type is RecordType.WAGE_ARREARS_BLACKLIST:
             end = wage_arrears_listing_end(r)
             if end >= r.decided_on:
-                yield _Trigger(r.decided_on, end, r.id, r.disputed)
+                found.append(_Trigger(r.decided_on, end, r.id, r.disputed))
+    return found
 
 
-def _defaulter(facts: SubjectFacts, records: Sequence[Record], segments: Sequence[GradeSegment]) -> Iterator[_Trigger]:
+def _defaulter(facts: SubjectFacts, records: Sequence[Record], segments: Sequence[GradeSegment]) -> list[_Trigger]:
     """SH art. 9(2): from the court's finding; open while the record is in effect, until the day before a repair."""
-    for r in records:
-        if r.type is RecordType.JUDGMENT_DEFAULTER:
-            yield from _from_effect(r)
+    return _from_effect(records, RecordType.JUDGMENT_DEFAULTER)
 
 
 def _representative_defaulter(
     facts: SubjectFacts, records: Sequence[Record], segments: Sequence[GradeSegment]
-) -> Iterator[_Trigger]:
+) -> list[_Trigger]:
     """SH art. 9(2)2: an organization, for as long as its legal representative's defaulter record is in effect."""
     if facts.kind is not SubjectKind.ORGANIZATION:
-        return
-    for r in facts.representative_records:
-        if r.type is RecordType.JUDGMENT_DEFAULTER:
-            yield from _from_effect(r)
+        return []
+    return _from_effect(facts.representative_records, RecordType.JUDGMENT_DEFAULTER)
 
 
-def _c_from_penalty(
-    facts: SubjectFacts, records: Sequence[Record], segments: Sequence[GradeSegment]
-) -> Iterator[_Trigger]:
+def _c_from_penalty(facts: SubjectFacts, records: Sequence[Record], segments: Sequence[GradeSegment]) -> list[_Trigger]:
     """WG art. 17(1): each stretch of the grade timeline that is a C caused by a penalty (WG art. 12(1) or 21)."""
+    found = []
     for s in segments:
         if is_c_from_penalty(s.decision):
             until = s.valid_to - ONE_DAY if s.valid_to is not None else None
             source = s.decision.basis[0] if s.decision.basis else None
-            yield _Trigger(s.valid_from, until, source, s.decision.disputed)
+            found.append(_Trigger(s.valid_from, until, source, s.decision.disputed))
+    return found
 
 
 def _serious_dishonesty(
     facts: SubjectFacts, records: Sequence[Record], segments: Sequence[GradeSegment]
-) -> Iterator[_Trigger]:
+) -> list[_Trigger]:
     """SH art. 8(2)3: serious dishonesty information (SH art. 5, last paragraph), while it is published."""
+    found = []
     for r in records:
         if r.severity is Severity.SERIOUS and CATEGORY_OF[r.type] is RecordCategory.DISHONESTY:
             window = published_interval(r)
             if window is not None:
-                yield _Trigger(window[0], window[1], r.id, r.disputed)
+                found.append(_Trigger(window[0], window[1], r.id, r.disputed))
+    return found
 
 
 _FINDERS: dict[RecordType | str, _Finder] = {
@@ -208,6 +213,9 @@ _FINDERS: dict[RecordType | str, _Finder] = {
     C_GRADE_FROM_PENALTY: _c_from_penalty,
     SERIOUS_DISHONESTY: _serious_dishonesty,
 }
+
+
+_SECTOR_ORDER = {sector: i for i, sector in enumerate(Sector)}  # restrictions are listed in this order of sectors
 
 
 def _regulation(document: str, pack: RulePack) -> RulePack | None:
@@ -228,12 +236,23 @@ def restrictions_for(
     """Every restriction interval the subject has, past and future (not filtered by date): SH art. 9, SH art. 8(2)3,
     WG art. 17(1). ``records`` are the subject's current records; ``grade_segments`` its grade timeline
     (organizations). Callers pick a day with ``RestrictionDecision.in_force_on``."""
+    # Each trigger is looked for once: several rows share one (SH art. 9(1): eight sectors).
+    occurrences = {trigger: finder(facts, records, grade_segments) for trigger, finder in _FINDERS.items()}
     found: list[RestrictionDecision] = []
+    if not any(occurrences.values()):
+        return found
+    regulations: dict[str, RulePack | None] = {}
     for rule in SECTOR_RULES:
-        regulation = _regulation(rule.citation.document, pack)
+        triggers = occurrences[rule.trigger]
+        if not triggers:
+            continue
+        document = rule.citation.document
+        if document not in regulations:
+            regulations[document] = _regulation(document, pack)
+        regulation = regulations[document]
         if regulation is None:
             continue
-        for trigger in _FINDERS[rule.trigger](facts, records, grade_segments):
+        for trigger in triggers:
             clipped = clip(regulation, trigger.since, trigger.until)
             if clipped is None:
                 continue
@@ -251,8 +270,7 @@ def restrictions_for(
                         disputed=trigger.disputed,
                     )
                 )
-    order = list(Sector)
-    found.sort(key=lambda r: (r.since, order.index(r.sector), r.source_record_id or 0, r.legal_basis.article))
+    found.sort(key=lambda r: (r.since, _SECTOR_ORDER[r.sector], r.source_record_id or 0, r.legal_basis.article))
     return found
 
 

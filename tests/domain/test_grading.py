@@ -21,12 +21,13 @@ from domain.grading import (
     WG_12_1,
     WG_12_2,
     WG_21,
+    breakpoints,
     explain,
     grade_on,
     grade_timeline,
     raise_date,
 )
-from domain.model import WG, GradeDecision, Record
+from domain.model import WG, GradeDecision, GradeSegment, Record
 from domain.periods import add_months, add_years
 from domain.taxonomy import CATEGORY_OF, GradeLevel, RecordCategory, RecordStatus, RecordType, Severity
 from domain.workdays import HolidayTable, WorkCalendar
@@ -440,11 +441,13 @@ _STATUSES = list(RecordStatus)
 
 
 @st.composite
-def record_sets(draw: st.DrawFn) -> list[Record]:
+def record_sets(
+    draw: st.DrawFn, types: Sequence[RecordType] = _TYPES, attested: Sequence[bool] = (False, True)
+) -> list[Record]:
     n = draw(st.integers(min_value=0, max_value=6))
     out = []
     for i in range(n):
-        type_ = draw(st.sampled_from(_TYPES))
+        type_ = draw(st.sampled_from(types))
         decided = draw(st.dates(min_value=date(2019, 1, 1), max_value=date(2029, 12, 31)))
         status = draw(st.sampled_from(_STATUSES))
         changed = (
@@ -455,7 +458,7 @@ def record_sets(draw: st.DrawFn) -> list[Record]:
         corrected = draw(st.none() | st.dates(min_value=decided, max_value=decided + timedelta(days=800)))
         details: dict[str, Any] = {}
         if type_ is RecordType.HARMONIOUS_LABOR_RELATIONS:
-            details["labor_contract_attested"] = draw(st.booleans())
+            details["labor_contract_attested"] = draw(st.sampled_from(attested))
             if draw(st.booleans()):
                 details["valid_until"] = (decided + timedelta(days=draw(st.integers(0, 2000)))).isoformat()
         severity = draw(st.sampled_from(list(Severity))) if CATEGORY_OF[type_] is RecordCategory.DISHONESTY else None
@@ -517,3 +520,51 @@ def test_wg_art_8_grade_on_agrees_with_grade_timeline(records: list[Record], day
             if found[0].valid_to is not None:
                 last = found[0].valid_to - ONE
                 assert _key(grade_on(records, last, calendar=CAL)) == _key(expected)
+
+
+def _reference_timeline(
+    records: Sequence[Record], start: date, end: date, calendar: WorkCalendar
+) -> list[GradeSegment]:
+    """The timeline computed the plain way: ``grade_on`` on every day of ``breakpoints``, equal decisions merged."""
+    points = sorted({start} | {p for p in breakpoints(records, calendar=calendar) if p > start})
+    runs: list[tuple[date, GradeDecision | None]] = []
+    for p in points:
+        decision = grade_on(records, p, calendar=calendar)
+        if not runs or _key(runs[-1][1]) != _key(decision):
+            runs.append((p, decision))
+    return [
+        GradeSegment(valid_from=p, valid_to=runs[i + 1][0] if i + 1 < len(runs) else None, decision=decision)
+        for i, (p, decision) in enumerate(runs)
+        if decision is not None
+    ]
+
+
+# The record types the rules read, designations mostly attested: WG art. 9 holds and is withheld often.
+_GRADED_TYPES = [
+    RecordType.ADMINISTRATIVE_PENALTY,
+    RecordType.WAGE_ARREARS_BLACKLIST,
+    RecordType.VIOLATION_CORRECTED,
+    RecordType.FALSE_MATERIALS,
+    RecordType.ARBITRATION_LOST,
+    RecordType.HARMONIOUS_LABOR_RELATIONS,
+    RecordType.HARMONIOUS_LABOR_RELATIONS,
+    RecordType.AWARD,
+]
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+@given(
+    record_sets() | record_sets(_GRADED_TYPES, (True, True, True, False)),
+    st.dates(min_value=date(2021, 1, 1), max_value=date(2031, 12, 31)),
+    st.integers(min_value=0, max_value=4000),
+    st.sampled_from([CAL, CAL_2027]),
+)
+def test_wg_art_8_timeline_equals_grade_on_on_every_breakpoint(
+    records: list[Record], start: date, length: int, calendar: WorkCalendar
+) -> None:
+    # grade_timeline decides only on the breakpoints the rules read and explains only the first day of each run;
+    # the segments, with their decisions and explanations, are those of grading every breakpoint.
+    end = start + timedelta(days=length)
+    assert grade_timeline(records, start=start, end=end, calendar=calendar) == _reference_timeline(
+        records, start, end, calendar
+    )
