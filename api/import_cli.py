@@ -1,10 +1,12 @@
 """``hrss-credit import FILE``: bulk import of credit records from CSV or JSON lines (issue #5).
 
 The file is read in chunks of ``--chunk`` rows; each chunk is checked exactly as the ``importRecords`` mutation
-checks a batch (``store.bulk.build_rows``) and written in its own transaction (``store.bulk.import_chunk``), so
-a bad row rejects its whole chunk and nothing of that chunk is written, while the other chunks still land. The
-rejected rows (file row number, field, reason) go to a CSV report, summarized on stderr; the exit status is 1
-when any row was rejected.
+checks a batch (``store.bulk.build_rows``, in ``--workers`` reader processes) and written in its own transaction
+(``store.bulk.land_chunk``: the records, their outbox events and their subjects queued for recomputation), so a
+bad row rejects its whole chunk and nothing of that chunk is written, while the other chunks still land. Once
+every chunk has landed the command recomputes the queued grades and restrictions (``store.pending.drain``; a
+reader meanwhile recomputes what it reads). The rejected rows (file row number, field, reason) go to a CSV
+report, summarized on stderr; the exit status is 1 when any row was rejected.
 
 Resumption: ``FILE.progress`` (JSON) names the file (its size and the SHA-256 of its first 64 KiB), the chunk
 size, the last chunk committed and the chunks rejected before it; a re-run after an interruption skips the

@@ -4,8 +4,8 @@
 row gives) into ``ImportRow`` values and reports every problem with its row index and field, using the same
 rules as the mutation: the subject's identifier (GB 32100-2015 / GB 11643-1999, ``domain.identifiers``), then
 ``domain.records.check_draft``, then the source-unit restriction of a source unit's client (policy.md).
-``import_chunk`` writes one all-or-nothing batch through ``store.imports.import_records`` and recomputes the
-grades and restrictions of every subject it touched, in the caller's transaction (SH art. 7, 9(2)2).
+``land_chunk`` writes one all-or-nothing batch through ``store.imports.import_records`` and queues every subject
+it touched (and the organizations they represent, SH art. 9(2)2) for recomputation (store.pending).
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain import identifiers
 from domain.records import RecordDraft, check_draft
 from domain.taxonomy import RecordCategory, RecordType, Severity
-from domain.workdays import WorkCalendar
-from store import evaluation, imports
+from store import imports
 from store.imports import ImportOutcome, ImportRow, RowError, SubjectKey
 from store.pii import PiiCipher
 
-__all__ = ["RECORD_FIELDS", "build_rows", "import_chunk", "land_chunk", "store_problems", "subject_key_of"]
+__all__ = ["RECORD_FIELDS", "build_rows", "land_chunk", "store_problems", "subject_key_of"]
 
 # The fields of the contract's RecordInput (plus ``category``, which the API accepts and checks against the type).
 RECORD_FIELDS = (
@@ -216,25 +215,6 @@ def build_rows(
                 rows.append(ImportRow.of(index, key, optional["subjectName"], draft))
         errors += [RowError(index, field, message) for field, message in row.problems]
     return rows, errors
-
-
-async def import_chunk(
-    conn: AsyncConnection,
-    rows: Sequence[ImportRow],
-    *,
-    actor: str,
-    pii: PiiCipher,
-    calendar: WorkCalendar,
-    today: date,
-) -> ImportOutcome:
-    """Write one batch (all or nothing) and recompute every subject it touched, in the caller's transaction.
-
-    When the outcome has errors nothing was written; the caller rolls its transaction back all the same.
-    """
-    outcome = await imports.import_records(conn, rows, actor=actor, pii=pii)
-    if not outcome.errors and outcome.touched_subjects:
-        await evaluation.recompute(conn, outcome.touched_subjects, calendar=calendar, today=today)
-    return outcome
 
 
 async def land_chunk(conn: AsyncConnection, rows: Sequence[ImportRow], *, actor: str, pii: PiiCipher) -> ImportOutcome:

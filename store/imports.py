@@ -2,8 +2,9 @@
 
 Everything is checked before anything is written; a batch with one bad row writes nothing and reports every
 bad row with its index and field. A resent row whose content is unchanged is counted as unchanged. Every
-accepted change recomputes grades and restrictions in the same transaction and leaves an outbox event for the
-city credit platform (SH art. 7).
+accepted record leaves an outbox event for the city credit platform (SH art. 7) in the same statement; its
+subject's grades and restrictions are recomputed by the caller in the same transaction (the API's writes) or
+queued for recomputation (``queue=True``, a bulk import: store.pending).
 """
 
 from __future__ import annotations

@@ -8,14 +8,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.identifiers import normalize
 from domain.taxonomy import RecordType, Severity
-from domain.workdays import WorkCalendar
-from store import bulk, grading
+from store import bulk, grading, pending
 from store.db import create_engine
-from store.imports import SubjectKey
+from store.imports import ImportOutcome, ImportRow, SubjectKey
 from store.pii import PiiCipher
 from store.tables import credit_records, outbox, subjects
 from tests import factories
@@ -176,12 +175,20 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await e.dispose()
 
 
+async def land_and_settle(conn: AsyncConnection, rows: list[ImportRow]) -> ImportOutcome:
+    """One chunk of `hrss-credit import` (records, events, queue), then what the next reader does (settle)."""
+    outcome = await bulk.land_chunk(conn, rows, actor="test", pii=PII)
+    if not outcome.errors:
+        assert await pending.settle(conn, outcome.touched_subjects) == len(outcome.touched_subjects)
+    return outcome
+
+
 async def count(engine: AsyncEngine, table: sa.Table) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one())
 
 
-async def test_import_chunk_writes_creates_subjects_and_recomputes_the_grade(engine: AsyncEngine) -> None:
+async def test_a_landed_chunk_writes_creates_subjects_and_its_reader_recomputes_the_grade(engine: AsyncEngine) -> None:
     penalized, awarded = factories.new_uscc(), factories.new_uscc()
     person = factories.new_id_number()
     items = [
@@ -192,7 +199,7 @@ async def test_import_chunk_writes_creates_subjects_and_recomputes_the_grade(eng
     rows, errors = bulk.build_rows(items, today=TODAY)
     assert errors == []
     async with engine.begin() as conn:
-        outcome = await bulk.import_chunk(conn, rows, actor="test", pii=PII, calendar=WorkCalendar(), today=TODAY)
+        outcome = await land_and_settle(conn, rows)
     assert (outcome.created, outcome.unchanged, outcome.errors) == (3, 0, [])
     async with engine.connect() as conn:
         ids = dict((await conn.execute(sa.select(subjects.c.uscc, subjects.c.id))).all())
@@ -206,7 +213,7 @@ async def test_import_chunk_writes_creates_subjects_and_recomputes_the_grade(eng
     assert await count(engine, outbox) == 3
 
     async with engine.begin() as conn:
-        again = await bulk.import_chunk(conn, rows, actor="test", pii=PII, calendar=WorkCalendar(), today=TODAY)
+        again = await land_and_settle(conn, rows)
     assert (again.created, again.unchanged) == (0, 3)
     assert await count(engine, credit_records) == 3
 
@@ -224,7 +231,7 @@ async def test_a_chunk_the_store_rejects_writes_nothing_and_names_the_rows(engin
         await conn.rollback()
     assert [(e.index, e.field) for e in found] == [(41, "subjectName")]
     async with engine.begin() as conn:
-        outcome = await bulk.import_chunk(conn, rows, actor="test", pii=PII, calendar=WorkCalendar(), today=TODAY)
+        outcome = await land_and_settle(conn, rows)
         await conn.rollback()
     assert outcome.created == 0 and [(e.index, e.field) for e in outcome.errors] == [(41, "subjectName")]
     assert await count(engine, credit_records) == 0
@@ -235,7 +242,7 @@ async def test_details_are_stored_as_given_and_a_missing_one_as_json_null(engine
         [penalty(factories.new_uscc(), "1号"), penalty(factories.new_uscc(), "2号", details=None)], today=TODAY
     )
     async with engine.begin() as conn:
-        await bulk.import_chunk(conn, rows, actor="test", pii=PII, calendar=WorkCalendar(), today=TODAY)
+        await land_and_settle(conn, rows)
     async with engine.connect() as conn:
         stored = (
             await conn.execute(
