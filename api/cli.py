@@ -6,9 +6,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -59,7 +57,7 @@ def _migrate(url: str) -> None:
 def _seed_if_empty(settings: Settings, url: str) -> None:
     from domain.workdays import WorkCalendar
     from store import demo, evaluation, holidays
-    from store.db import create_engine
+    from store.db import bureau_today, create_engine
 
     async def run() -> None:
         engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=120_000)
@@ -68,7 +66,7 @@ def _seed_if_empty(settings: Settings, url: str) -> None:
                 if not await demo.is_empty(conn):
                     err.print("the database already holds subjects: demo data not loaded again")
                     return
-                today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+                today = bureau_today()
                 summary = await demo.seed_demo(conn, settings.pii_cipher(), today=today)
                 calendar = WorkCalendar(await holidays.load_table(conn))
                 ids = await evaluation.all_subject_ids(conn)
@@ -179,11 +177,11 @@ def evaluate(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from store import evaluation, holidays
-    from store.db import create_engine
+    from store.db import bureau_today, create_engine
 
     settings = _settings()
     try:
-        day = date.fromisoformat(as_of) if as_of else datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        day = date.fromisoformat(as_of) if as_of else bureau_today()
     except ValueError:
         err.print("[red]--as-of must be a date YYYY-MM-DD[/red]")
         raise typer.Exit(2) from None

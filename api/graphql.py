@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
-from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,10 +20,10 @@ from schema.audiences import MAX_COMPILED, AudienceSchemas
 from schema.context import Context
 from schema.loaders import Loaders
 from schema.rows import RowRules
+from store.db import bureau_today
 from store.pii import PiiCipher
 from store.session import RequestDb
 
-BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 ANONYMOUS = Principal(client_id="anonymous", subject="anonymous", scopes=frozenset(), claims={})
 
 
@@ -51,7 +49,7 @@ class GraphQLApp(GraphQL[Context, None]):
         request.scope["state"]["request_db"] = db
         # X-Purpose (the purpose of a read, for the audit log) is percent-encoded UTF-8: headers are Latin-1.
         purpose = unquote(request.headers.get("x-purpose", "")).strip()
-        today = datetime.now(BUREAU_TZ).date()
+        today = bureau_today()
         rows = RowRules(
             rows=self.audience.rows,
             today=today,

@@ -29,10 +29,9 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from zoneinfo import ZoneInfo
 
 import orjson
 import typer
@@ -616,10 +615,11 @@ def import_file(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from api.cli import _settings, database, err
+    from store.db import bureau_today
 
     settings = _settings()
     pii = settings.pii_cipher()
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    today = bureau_today()
     try:
         file_format(file)
     except ImportFileError as exc:

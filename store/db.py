@@ -5,11 +5,17 @@ The engine is created in the application's lifespan and passed down; nothing her
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+BUREAU_TIME_ZONE = "Asia/Shanghai"  # the sessions' time zone, and the one "today" is taken in
 
 
 def async_url(url: str) -> str:
@@ -50,7 +56,7 @@ def create_engine(
             "server_settings": {
                 "statement_timeout": str(statement_timeout_ms),
                 "application_name": application_name,
-                "timezone": "Asia/Shanghai",
+                "timezone": BUREAU_TIME_ZONE,
             },
         },
     )
@@ -68,3 +74,14 @@ def asyncpg_connect_kwargs(url: str) -> dict[str, Any]:
         kwargs["host"] = u.host or "127.0.0.1"
         kwargs["port"] = u.port or 5432
     return kwargs
+
+
+def bureau_today() -> date:
+    """Today in the bureau's time zone: the day a write is made on, and the default as-of date of a read."""
+    return datetime.now(ZoneInfo(BUREAU_TIME_ZONE)).date()
+
+
+def array_param(values: Iterable[Any], element: type[sa.types.TypeEngine[Any]]) -> sa.Cast[Any]:
+    """One array parameter (for ``= ANY(...)`` or ``unnest``): a batch of thousands of values is one small
+    statement that PostgreSQL plans once, not an IN list of a parameter per value."""
+    return sa.cast(sa.bindparam(None, list(values), type_=sa.ARRAY(element)), sa.ARRAY(element))

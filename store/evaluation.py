@@ -25,6 +25,7 @@ from domain.rules import DEMO_PACK
 from domain.taxonomy import RecordStatus, RecordType, Severity, SubjectKind
 from domain.workdays import WorkCalendar
 from store import notify
+from store.db import array_param
 from store.tables import credit_records, grades, restrictions, subjects
 
 GRADING_START = date(2022, 12, 15)  # WG art. 22: in force from the day it was issued
@@ -32,11 +33,7 @@ HORIZON_YEARS = 6  # beyond the longest window (60 months, WG art. 9) every time
 
 
 def _among(column: sa.ColumnElement[int], ids: Iterable[int]) -> sa.ColumnElement[bool]:
-    """``column = ANY(:ids)`` with one array parameter: a batch of thousands of ids is one small statement that
-    PostgreSQL plans once, not an IN list of a parameter per id."""
-    return column == sa.any_(
-        sa.cast(sa.bindparam(None, sorted(set(ids)), type_=sa.ARRAY(sa.BigInteger)), sa.ARRAY(sa.BigInteger))
-    )
+    return column == sa.any_(array_param(sorted(set(ids)), sa.BigInteger))
 
 
 _DEQUEUE = sa.text(

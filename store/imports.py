@@ -9,7 +9,7 @@ queued for recomputation (``queue=True``, a bulk import: store.pending).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from domain.identifiers import mask_id_number
 from domain.records import RecordDraft
 from domain.taxonomy import CATEGORY_OF, SubjectKind
 from store import pending
+from store.db import array_param
 from store.pii import PiiCipher
 from store.records import content_digest
 from store.tables import credit_records, subjects
@@ -98,7 +99,7 @@ async def resolve_subjects(conn: AsyncConnection, keys: Sequence[SubjectKey], pi
     usccs = {str(k.value) for k in keys if k.kind == "uscc"}
     if usccs:
         rows = await conn.execute(
-            sa.select(subjects.c.id, subjects.c.uscc).where(subjects.c.uscc == sa.any_(_array(usccs, sa.Text)))
+            sa.select(subjects.c.id, subjects.c.uscc).where(subjects.c.uscc == sa.any_(array_param(usccs, sa.Text)))
         )
         by = {r.uscc: r.id for r in rows}
         found |= {k: by[k.value] for k in keys if k.kind == "uscc" and k.value in by}
@@ -106,21 +107,19 @@ async def resolve_subjects(conn: AsyncConnection, keys: Sequence[SubjectKey], pi
     if hashes:
         rows = await conn.execute(
             sa.select(subjects.c.id, subjects.c.id_number_hash).where(
-                subjects.c.id_number_hash == sa.any_(_array(set(hashes.values()), sa.LargeBinary))
+                subjects.c.id_number_hash == sa.any_(array_param(set(hashes.values()), sa.LargeBinary))
             )
         )
         by_hash = {bytes(r.id_number_hash): r.id for r in rows}
         found |= {k: by_hash[h] for k, h in hashes.items() if h in by_hash}
     pks = {int(k.value) for k in keys if k.kind == "id"}
     if pks:
-        rows = await conn.execute(sa.select(subjects.c.id).where(subjects.c.id == sa.any_(_array(pks, sa.BigInteger))))
+        rows = await conn.execute(
+            sa.select(subjects.c.id).where(subjects.c.id == sa.any_(array_param(pks, sa.BigInteger)))
+        )
         existing = {r.id for r in rows}
         found |= {k: int(k.value) for k in keys if k.kind == "id" and int(k.value) in existing}
     return found
-
-
-def _array(values: Iterable[Any], element: type[sa.types.TypeEngine[Any]]) -> sa.Cast[Any]:
-    return sa.cast(sa.bindparam(None, list(values), type_=sa.ARRAY(element)), sa.ARRAY(element))
 
 
 # Multi-row inserts as one statement over arrays (INSERT … SELECT FROM unnest): one parameter per column rather
@@ -302,7 +301,7 @@ async def import_records(
         for index, content, _ in new_rows:
             result_ids[index] = ids[(content["source_unit"], content["decision_number"])]
         if queue:
-            await conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": pending.CHANNEL})
+            await pending.wake_drainers(conn)
         outcome.created = len(new_rows)
         outcome.touched_subjects = set(owners)
     # Rows that repeat an earlier row of the same batch share its record.

@@ -21,8 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import sqlalchemy as sa
 import structlog
@@ -30,11 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.workdays import WorkCalendar
 from store import evaluation, holidays
+from store.db import bureau_today
 
 log = structlog.get_logger("hrss_credit.pending")
 
 CHANNEL = "hrss_recompute"  # NOTIFY'd by an import's chunk when it queued subjects
-BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 DRAIN_BATCH = 500
 
 # A subject already queued gets its row updated, not skipped: the row lock then keeps a concurrent settle or
@@ -55,16 +54,17 @@ _TAKE = sa.text(
 )
 
 
-def bureau_today() -> date:
-    return datetime.now(BUREAU_TZ).date()
-
-
 async def enqueue(conn: AsyncConnection, subject_ids: Iterable[int]) -> None:
     """Queue these subjects (in the caller's transaction) and wake the drainers when it commits."""
     ids = sorted(set(subject_ids))
     if ids:
         await conn.execute(_QUEUE, {"ids": ids})
-        await conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+        await wake_drainers(conn)
+
+
+async def wake_drainers(conn: AsyncConnection) -> None:
+    """Notify the drainers (``Drainer``), at the commit of the caller's transaction, that subjects are queued."""
+    await conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
 
 async def settle(conn: AsyncConnection, subject_ids: Iterable[int]) -> int:

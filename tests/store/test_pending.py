@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.settings import Settings
 from domain.workdays import WorkCalendar
 from store import bulk, evaluation, grading, pending
-from store.db import create_engine
+from store.db import bureau_today, create_engine
 from store.pii import PiiCipher
 from store.tables import grades, recompute_queue, restrictions
 from tests import factories
 from tests.conftest import TEST_PII_KEY, running_app
 
-TODAY = pending.bureau_today()
+TODAY = bureau_today()
 DECIDED = TODAY - timedelta(days=10)
 UNIT = "上海市人力资源和社会保障局执法总队"
 SCREEN = """query ($refs: [SubjectRef!]!) {
