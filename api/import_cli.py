@@ -22,7 +22,6 @@ import asyncio
 import collections
 import concurrent.futures
 import csv
-import functools
 import hashlib
 import multiprocessing
 import os
@@ -40,6 +39,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from domain.workdays import WorkCalendar
     from store.imports import ImportOutcome, ImportRow, RowError
     from store.pii import PiiCipher
 
@@ -365,6 +365,16 @@ class _Rejected(Exception):
         self.errors = errors
 
 
+@dataclass(frozen=True, slots=True)
+class _Landed:
+    """What became of a chunk: committed, or rejected (nothing of it written) with every problem found."""
+
+    created: int
+    unchanged: int
+    rejected: bool
+    problems: list[RejectedRow]
+
+
 async def import_path(
     url: str,
     file: Path,
@@ -386,6 +396,7 @@ async def import_path(
 
     ``on_total`` receives the number of data rows, ``on_rows`` every batch of rows done (a progress bar);
     ``after_chunk`` the number of each chunk once it is committed and recorded (tests interrupt the import there).
+    ``workers``: processes that check and write chunks side by side (0: this process, one chunk at a time).
     Raises ``ImportFileError`` when the file as a whole cannot be read.
     """
     from domain.workdays import WorkCalendar
@@ -415,37 +426,35 @@ async def import_path(
     if on_total:
         on_total(summary.rows)
     engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
+    context = _ChunkContext(url, header, today, source_unit, pii, actor)
+    parallel = workers > 0 and summary.rows > chunk_size
     try:
         async with engine.connect() as conn:
             calendar = WorkCalendar(await holidays.load_table(conn))
-        parallel = workers > 0 and summary.rows > chunk_size
-        with _Preparer(workers if parallel else 0, header, today=today, source_unit=source_unit) as preparer:
-            async for number, chunk, prepared in preparer.run(
-                chunks(read_rows(file, fmt), chunk_size), skip=state.done
-            ):
+        with _Lander(engine, context, workers if parallel else 0) as lander:
+            async for number, chunk, landed in lander.land(chunks(read_rows(file, fmt), chunk_size), skip=state.done):
                 summary.chunks = number
-                if prepared is None:  # committed by an earlier run
+                if landed is None:  # committed by an earlier run
                     summary.skipped_chunks += 1
                     summary.skipped_rows += len(chunk)
                 else:
-                    outcome = await _write(engine, prepared, pii=pii, actor=actor)
-                    if outcome is None:
-                        _reject(summary, state, number, prepared)
+                    if landed.rejected:
+                        _reject(summary, state, number, chunk, landed.problems)
                     else:
-                        summary.created += outcome.created
-                        summary.unchanged += outcome.unchanged
+                        summary.created += landed.created
+                        summary.unchanged += landed.unchanged
                         state.last_committed_chunk = number
                     state.save(state_path)
-                    if outcome is not None and after_chunk:
+                    if not landed.rejected and after_chunk:
                         after_chunk(number)
                 if on_rows:
                     on_rows(len(chunk))
-        summary.landed_seconds = time.perf_counter() - started
-        # The records are in; now the grades and restrictions of every subject they touched (store.pending).
-        if on_settle_total:
-            async with engine.connect() as conn:
-                on_settle_total(await pending.queued_count(conn))
-        summary.recomputed = await pending.drain(engine, calendar=calendar, today=today, on_batch=on_settled)
+            summary.landed_seconds = time.perf_counter() - started
+            # The records are in; now the grades and restrictions of every subject they touched (store.pending).
+            if on_settle_total:
+                async with engine.connect() as conn:
+                    on_settle_total(await pending.queued_count(conn))
+            summary.recomputed = await lander.drain(calendar, on_settled)
     finally:
         await engine.dispose()
     write_report(summary.report, summary.rejected)
@@ -454,48 +463,141 @@ async def import_path(
     return summary
 
 
-class _Preparer:
-    """Reads and checks chunks (``prepare_chunk``: no database) ahead of the writer, in ``workers`` processes
-    (none: in this process), at most two chunks a worker ahead, and gives them back in file order."""
+@dataclass(frozen=True)
+class _ChunkContext:
+    """Everything checking and writing a chunk needs besides the chunk; sent once to each worker process."""
 
-    def __init__(self, workers: int, header: list[str], *, today: date, source_unit: str | None) -> None:
+    url: str
+    header: list[str]
+    today: date
+    source_unit: str | None
+    pii: PiiCipher
+    actor: str
+
+    async def land(self, engine: AsyncEngine, chunk: list[SourceRow]) -> _Landed:
+        prepared = prepare_chunk(chunk, self.header, today=self.today, source_unit=self.source_unit)
+        outcome = await _write(engine, prepared, pii=self.pii, actor=self.actor)
+        if outcome is None:
+            return _Landed(0, 0, True, prepared.problems)
+        return _Landed(outcome.created, outcome.unchanged, False, [])
+
+
+class _Lander:
+    """Checks and writes chunks, in this process (``workers`` 0) or in ``workers`` processes side by side, each
+    with a connection of its own: reading, checking and writing overlap, and PostgreSQL works on several chunks
+    at once. The outcomes come back in file order whatever order the chunks commit in; at most ``workers + 2``
+    chunks are under way. Once every chunk has landed, the same processes drain the recompute queue together.
+
+    Two chunks under way at once may create the same subject or repeat a decision number: the later one waits
+    for the earlier one's commit, fails on the unique key, and is written again from the start (``_write``),
+    which then finds the subject or the record.
+    """
+
+    def __init__(self, engine: AsyncEngine, context: _ChunkContext, workers: int) -> None:
+        self._engine = engine
+        self._context = context
         self._workers = workers
-        self._work = functools.partial(prepare_chunk, header=header, today=today, source_unit=source_unit)
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> _Preparer:
+    def __enter__(self) -> _Lander:
         if self._workers:
             # forkserver: no copy of this process's event loop, connections or threads in the workers.
-            context = multiprocessing.get_context("forkserver")
-            self._pool = concurrent.futures.ProcessPoolExecutor(self._workers, mp_context=context)
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self._workers,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_start_worker,
+                initargs=(self._context,),
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
+        if self._pool is not None:  # chunks already being written finish (and commit); queued ones are dropped
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    async def run(
+    async def land(
         self, source: Iterator[list[SourceRow]], *, skip: Callable[[int], bool]
-    ) -> AsyncIterator[tuple[int, list[SourceRow], _Prepared | None]]:
+    ) -> AsyncIterator[tuple[int, list[SourceRow], _Landed | None]]:
         if self._pool is None:
             for number, chunk in enumerate(source, start=1):
-                yield number, chunk, None if skip(number) else self._work(chunk)
+                yield number, chunk, None if skip(number) else await self._context.land(self._engine, chunk)
             return
-        ahead: collections.deque[tuple[int, list[SourceRow], asyncio.Future[_Prepared] | None]] = collections.deque()
+        ahead: collections.deque[tuple[int, list[SourceRow], asyncio.Future[_Landed] | None]] = collections.deque()
         loop = asyncio.get_running_loop()
         numbered = enumerate(source, start=1)
         while True:
-            while len(ahead) < 2 * self._workers + 1:
+            while len(ahead) < self._workers + 2:
                 item = next(numbered, None)
                 if item is None:
                     break
                 number, chunk = item
-                future = None if skip(number) else loop.run_in_executor(self._pool, self._work, chunk)
+                future = None if skip(number) else loop.run_in_executor(self._pool, _land_in_worker, chunk)
                 ahead.append((number, chunk, future))
             if not ahead:
                 return
             number, chunk, future = ahead.popleft()
             yield number, chunk, None if future is None else await future
+
+    async def drain(self, calendar: WorkCalendar, on_batch: Callable[[int], None] | None) -> int:
+        """Recompute the queued subjects; how many this import recomputed (API processes may help)."""
+        from store import pending
+
+        today = self._context.today
+        if self._pool is None:
+            return await pending.drain(self._engine, calendar=calendar, today=today, on_batch=on_batch)
+        loop = asyncio.get_running_loop()
+        running = [loop.run_in_executor(self._pool, _drain_in_worker) for _ in range(self._workers)]
+        left: int | None = None
+        waiting: set[asyncio.Future[int]] = set(running)
+        while waiting:
+            _, waiting = await asyncio.wait(waiting, timeout=0.5)
+            if on_batch is not None:  # the queue shrinking, as the workers' batches commit
+                async with self._engine.connect() as conn:
+                    now = await pending.queued_count(conn)
+                if left is not None and now < left:
+                    on_batch(left - now)
+                left = now if left is None or now < left else left
+        return sum(future.result() for future in running)
+
+
+# One per worker process: its chunk context, its event loop and its engine (a single connection).
+_worker: tuple[_ChunkContext, asyncio.AbstractEventLoop, AsyncEngine] | None = None
+
+
+def _start_worker(context: _ChunkContext) -> None:
+    import multiprocessing.util
+
+    from store.db import create_engine
+
+    global _worker  # the worker process's own state, set once by the pool's initializer
+    engine = create_engine(context.url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
+    _worker = (context, asyncio.new_event_loop(), engine)
+    multiprocessing.util.Finalize(None, _stop_worker, exitpriority=10)
+
+
+def _stop_worker() -> None:
+    if _worker is not None:
+        _, loop, engine = _worker
+        loop.run_until_complete(engine.dispose())
+        loop.close()
+
+
+def _land_in_worker(chunk: list[SourceRow]) -> _Landed:
+    assert _worker is not None, "not a worker process"
+    context, loop, engine = _worker
+    return loop.run_until_complete(context.land(engine, chunk))
+
+
+def _drain_in_worker() -> int:
+    from store import pending
+
+    assert _worker is not None, "not a worker process"
+    context, loop, engine = _worker
+    return loop.run_until_complete(pending.drain(engine, today=context.today))
+
+
+# Unique violation (a chunk under way created the same subject or record first), deadlock, serialization failure.
+_RETRIED_SQLSTATES = frozenset({"23505", "40P01", "40001"})
+WRITE_ATTEMPTS = 5
 
 
 async def _write(engine: AsyncEngine, prepared: _Prepared, *, pii: PiiCipher, actor: str) -> ImportOutcome | None:
@@ -503,8 +605,22 @@ async def _write(engine: AsyncEngine, prepared: _Prepared, *, pii: PiiCipher, ac
 
     A chunk with bad rows is still shown to the store, in a transaction that is rolled back, so that the report
     names at once the problems only the database can tell in its other rows (an unknown subject without
-    subjectName, a decision number recorded before with other content).
+    subjectName, a decision number recorded before with other content). A transaction that fails on a unique
+    key or a deadlock (a chunk written side by side got there first) is tried again from the start.
     """
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            return await _write_once(engine, prepared, pii=pii, actor=actor)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in _RETRIED_SQLSTATES or attempt == WRITE_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
+
+
+async def _write_once(engine: AsyncEngine, prepared: _Prepared, *, pii: PiiCipher, actor: str) -> ImportOutcome | None:
     from store import bulk
 
     try:
@@ -521,9 +637,10 @@ async def _write(engine: AsyncEngine, prepared: _Prepared, *, pii: PiiCipher, ac
     return outcome
 
 
-def _reject(summary: ImportSummary, state: ProgressState, number: int, prepared: _Prepared) -> None:
-    summary.rejected += prepared.problems
-    chunk = prepared.chunk
+def _reject(
+    summary: ImportSummary, state: ProgressState, number: int, chunk: list[SourceRow], problems: list[RejectedRow]
+) -> None:
+    summary.rejected += problems
     summary.rejected_chunks.append(RejectedChunk(number, chunk[0].number, chunk[-1].number, len(chunk)))
     if number not in state.rejected_chunks:
         state.rejected_chunks.append(number)
@@ -598,7 +715,10 @@ def import_file(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", min=0, max=32, help="Processes that read and check rows (default: one per CPU; 0: none)."
+            "--workers",
+            min=0,
+            max=32,
+            help="Processes that check and write chunks side by side (default: one per CPU; 0: none).",
         ),
     ] = None,
 ) -> None:

@@ -204,7 +204,9 @@ async def insert_subjects(conn: AsyncConnection, new: dict[SubjectKey, str], pii
         c: [] for c in ("kind", "name", "uscc", "id_number_hash", "id_number_enc", "id_number_masked", "region_code")
     }
     hashes: dict[SubjectKey, bytes] = {}
-    for key, name in new.items():
+    # In the order of their identifiers: two batches written side by side (a bulk import's workers) that create
+    # the same subjects then wait for each other in one order, never in a deadlock.
+    for key, name in sorted(new.items(), key=lambda item: (item[0].kind, str(item[0].value))):
         if key.kind == "uscc":
             code = str(key.value)
             row: tuple[Any, ...] = ("ORGANIZATION", name, code, None, None, None, code[2:8])

@@ -44,9 +44,14 @@ class _Key:
 
 class PiiCipher:
     def __init__(self, secret: str, previous: Sequence[str] = ()) -> None:
+        self._secrets = (secret, tuple(previous))
         self._current = _Key.from_secret(secret)
         self._keys = {k.key_id: k for k in [_Key.from_secret(s) for s in previous] + [self._current]}
         self.rotating = bool(previous)
+
+    def __reduce__(self) -> tuple[type[PiiCipher], tuple[str, tuple[str, ...]]]:
+        """Rebuilt from its secrets in another process (the bulk import's workers): the keys are derived again."""
+        return PiiCipher, self._secrets
 
     def lookup_hash(self, id_number: str) -> bytes:
         """The keyed hash an ID number is stored under (HMAC-SHA256 with the current key)."""
