@@ -20,6 +20,8 @@ from store.subjects import SubjectScope
 from store.tables import credit_records, objections, outbox, subjects
 
 DECIDED_TOPIC = "objection.decided"
+# A literal, not a bound parameter, so that every plan can use the partial index on this topic (migration 0005).
+_DECIDED_LITERAL = sa.literal_column(f"'{DECIDED_TOPIC}'")
 OPEN = ("SUBMITTED", "VERIFYING")
 
 
@@ -74,7 +76,7 @@ def _select(*, with_push: bool = False) -> sa.Select[Any]:
     )
     if with_push:
         query = query.select_from(
-            objections.outerjoin(_EVENT, sa.and_(_EVENT.c.topic == DECIDED_TOPIC, _EVENT.c.aggregate_id == o.id))
+            objections.outerjoin(_EVENT, sa.and_(_EVENT.c.topic == _DECIDED_LITERAL, _EVENT.c.aggregate_id == o.id))
         )
     return query
 
@@ -95,7 +97,7 @@ async def pushes(conn: AsyncConnection, objection_ids: Sequence[int]) -> dict[in
     rows = await conn.execute(
         sa.select(outbox.c.aggregate_id, sa.func.min(outbox.c.pushed_at).label("pushed_at"))
         .where(
-            outbox.c.topic == DECIDED_TOPIC,
+            outbox.c.topic == _DECIDED_LITERAL,
             outbox.c.aggregate_id.in_(list(set(objection_ids))),
             outbox.c.pushed_at.is_not(None),
         )

@@ -157,7 +157,9 @@ recompute_queue = sa.Table(
     # Subjects whose records a bulk import changed and whose grades and restrictions are not recomputed yet
     # (store.pending): every reader of grades or restrictions settles them first, the import and every API
     # process drain the queue.
-    sa.Column("subject_id", sa.BigInteger, sa.ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True),
+    # No foreign key: ids queued were just written or read in the same transaction, and subjects are never
+    # deleted (migration 0005: the key's check cost more than the row).
+    sa.Column("subject_id", sa.BigInteger, primary_key=True),
     sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
 )
 
@@ -264,5 +266,6 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text),
     sa.Index("ix_outbox_pending", "id", postgresql_where=sa.text("pushed_at IS NULL")),
-    sa.Index("ix_outbox_topic_aggregate", "topic", "aggregate_id"),
+    # The one look-up by aggregate: an objection's decision event (store.objections); record events skip it.
+    sa.Index("ix_outbox_objection_decided", "aggregate_id", postgresql_where=sa.text("topic = 'objection.decided'")),
 )
