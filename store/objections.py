@@ -21,7 +21,7 @@ from store.tables import credit_records, objections, outbox, subjects
 
 DECIDED_TOPIC = "objection.decided"
 # A literal, not a bound parameter, so that every plan can use the partial index on this topic (migration 0005).
-_DECIDED_LITERAL = sa.literal_column(f"'{DECIDED_TOPIC}'")
+_DECIDED_LITERAL: sa.ColumnClause[str] = sa.literal_column(f"'{DECIDED_TOPIC}'")
 OPEN = ("SUBMITTED", "VERIFYING")
 
 
