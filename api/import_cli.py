@@ -429,9 +429,9 @@ async def import_path(
     context = _ChunkContext(url, header, today, source_unit, pii, actor)
     parallel = workers > 0 and summary.rows > chunk_size
     try:
-        async with engine.connect() as conn:
-            calendar = WorkCalendar(await holidays.load_table(conn))
         with _Lander(engine, context, workers if parallel else 0) as lander:
+            async with engine.connect() as conn:
+                calendar = WorkCalendar(await holidays.load_table(conn))
             async for number, chunk, landed in lander.land(chunks(read_rows(file, fmt), chunk_size), skip=state.done):
                 summary.chunks = number
                 if landed is None:  # committed by an earlier run
@@ -502,12 +502,15 @@ class _Lander:
     def __enter__(self) -> _Lander:
         if self._workers:
             # forkserver: no copy of this process's event loop, connections or threads in the workers.
+            context = multiprocessing.get_context("forkserver")
+            # The fork server imports what a worker runs once, and every worker starts from it with its modules
+            # loaded (rather than the command's own ``__main__``, which the workers do not need).
+            context.set_forkserver_preload(list(_WORKER_MODULES))
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                self._workers,
-                mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_start_worker,
-                initargs=(self._context,),
+                self._workers, mp_context=context, initializer=_start_worker, initargs=(self._context,)
             )
+            for _ in range(self._workers):  # start them now: they connect while the first chunks are read
+                self._pool.submit(_ready)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -561,6 +564,7 @@ class _Lander:
 
 # One per worker process: its chunk context, its event loop and its engine (a single connection).
 _worker: tuple[_ChunkContext, asyncio.AbstractEventLoop, AsyncEngine] | None = None
+_WORKER_MODULES = ("api.import_cli", "store.bulk", "store.db", "store.pending", "asyncpg")
 
 
 def _start_worker(context: _ChunkContext) -> None:
@@ -570,8 +574,19 @@ def _start_worker(context: _ChunkContext) -> None:
 
     global _worker  # the worker process's own state, set once by the pool's initializer
     engine = create_engine(context.url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
-    _worker = (context, asyncio.new_event_loop(), engine)
+    loop = asyncio.new_event_loop()
+    _worker = (context, loop, engine)
     multiprocessing.util.Finalize(None, _stop_worker, exitpriority=10)
+    loop.run_until_complete(_connect(engine))
+
+
+async def _connect(engine: AsyncEngine) -> None:
+    async with engine.connect():  # the pool keeps the connection for the first chunk
+        pass
+
+
+def _ready() -> None:
+    """Nothing: submitted once per worker so that the pool starts them at once."""
 
 
 def _stop_worker() -> None:
