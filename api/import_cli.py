@@ -1,11 +1,12 @@
 """``hrss-credit import FILE``: bulk import of credit records from CSV or JSON lines (issue #5).
 
 The file is read in chunks of ``--chunk`` rows; each chunk is checked exactly as the ``importRecords`` mutation
-checks a batch (``store.bulk.build_rows``, in ``--workers`` reader processes) and written in its own transaction
-(``store.bulk.land_chunk``: the records, their outbox events and their subjects queued for recomputation), so a
-bad row rejects its whole chunk and nothing of that chunk is written, while the other chunks still land. Once
-every chunk has landed the command recomputes the queued grades and restrictions (``store.pending.drain``; a
-reader meanwhile recomputes what it reads). The rejected rows (file row number, field, reason) go to a CSV
+checks a batch (``store.bulk.build_rows``) and written in its own transaction (``store.bulk.land_chunk``: the
+records, their outbox events and their subjects queued for recomputation), so a bad row rejects its whole chunk
+and nothing of that chunk is written, while the other chunks still land. ``--workers`` processes check and write
+chunks side by side, each on its own connection (``_Lander``); their outcomes are taken in file order. Once every
+chunk has landed they recompute the queued grades and restrictions together (``store.pending.drain``; a reader
+meanwhile recomputes what it reads). The rejected rows (file row number, field, reason) go to a CSV
 report, summarized on stderr; the exit status is 1 when any row was rejected.
 
 Resumption: ``FILE.progress`` (JSON) names the file (its size and the SHA-256 of its first 64 KiB), the chunk
@@ -13,7 +14,8 @@ size, the last chunk committed and the chunks rejected before it; a re-run after
 chunks already committed (rejected ones are checked and reported again), and a changed file ignores a stale
 progress file. The progress file is removed once every chunk was processed, so a later run of the same file
 replays it whole: created 0, unchanged N. A crash between a commit and the progress update only makes the re-run
-redo that chunk, which the import's idempotency by (source unit, decision number) turns into "unchanged".
+redo that chunk, which the import's idempotency by (source unit, decision number) turns into "unchanged"; so do
+chunks that workers committed after the last one recorded (the progress file records chunks in file order).
 """
 
 from __future__ import annotations
@@ -547,18 +549,19 @@ class _Lander:
         today = self._context.today
         if self._pool is None:
             return await pending.drain(self._engine, calendar=calendar, today=today, on_batch=on_batch)
+        async with self._engine.connect() as conn:
+            left = await pending.queued_count(conn)
         loop = asyncio.get_running_loop()
         running = [loop.run_in_executor(self._pool, _drain_in_worker) for _ in range(self._workers)]
-        left: int | None = None
         waiting: set[asyncio.Future[int]] = set(running)
         while waiting:
             _, waiting = await asyncio.wait(waiting, timeout=0.5)
-            if on_batch is not None:  # the queue shrinking, as the workers' batches commit
+            if on_batch is not None:  # the progress bar follows the queue shrinking as the batches commit
                 async with self._engine.connect() as conn:
                     now = await pending.queued_count(conn)
-                if left is not None and now < left:
+                if now < left:
                     on_batch(left - now)
-                left = now if left is None or now < left else left
+                    left = now
         return sum(future.result() for future in running)
 
 

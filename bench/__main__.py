@@ -101,7 +101,10 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1000, help="rows per transaction (import)")
     parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="the imported file's (import)")
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="reader processes of the import (import)"
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes that check and write the import's chunks (import)",
     )
     parser.add_argument(
         "which", nargs="*", default=["evaluate", "screen", "authz"], help="evaluate, screen, authz, import"

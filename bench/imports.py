@@ -307,16 +307,33 @@ async def _import_file(
             await evaluation.recompute(conn, ids[start : start + 2000], calendar=WorkCalendar(), today=day)
     print(f"graded the {len(ids):,} existing organizations the file names in {time.perf_counter() - started:.1f} s")
 
-    summary = await import_path(url, file, pii=pii, today=day, chunk_size=chunk, actor="bench", workers=workers)
+    committed: list[float] = []  # when each chunk's outcome was taken, from the command's start
+    begun = time.perf_counter()
+    summary = await import_path(
+        url,
+        file,
+        pii=pii,
+        today=day,
+        chunk_size=chunk,
+        actor="bench",
+        workers=workers,
+        after_chunk=lambda _: committed.append(time.perf_counter() - begun),
+    )
     assert not summary.rejected, summary.rejected[:5]
     rate = summary.rows / summary.landed_seconds
     recompute = summary.seconds - summary.landed_seconds
     print(
-        f"import {summary.rows:,} records ({fmt}, chunks of {chunk}, {workers} reader processes) into "
+        f"import {summary.rows:,} records ({fmt}, chunks of {chunk}, {workers} worker processes) into "
         f"{records:,} records: landed (validated, written with their outbox events, subjects queued) in "
         f"{summary.landed_seconds:.2f} s, {rate:,.0f} records/s (created {summary.created:,}, "
         f"unchanged {summary.unchanged:,})"
     )
+    if len(committed) > 1:
+        steady = (summary.rows - chunk) / (committed[-1] - committed[0])
+        print(
+            f"  the first chunk was in after {committed[0]:.2f} s (workers starting, first chunk); from then on "
+            f"{steady:,.0f} records/s"
+        )
     print(
         f"  then recomputed the grades and restrictions of {summary.recomputed:,} subjects in {recompute:.2f} s "
         f"({summary.recomputed / recompute if recompute else 0:,.0f} subjects/s); whole command "

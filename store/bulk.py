@@ -10,6 +10,7 @@ it touched (and the organizations they represent, SH art. 9(2)2) for recomputati
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from enum import StrEnum
@@ -109,6 +110,11 @@ def _enum(kind: type[_E], value: object, field: str) -> _E:
     raise InvalidField(field, f"is not a {kind.__name__}: one of {', '.join(m.value for m in kind)}")
 
 
+_record_type = functools.partial(_enum, RecordType)
+_category = functools.partial(_enum, RecordCategory)
+_severity = functools.partial(_enum, Severity)
+
+
 def _date(value: object, field: str) -> date:
     if isinstance(value, date):
         return value
@@ -171,7 +177,8 @@ def build_rows(
             errors.append(RowError(index, None, "must be a RecordInput object"))
             continue
         row = _Row(item)
-        row.problems += [(str(k), "is not a RecordInput field") for k in item if k not in _FIELD_SET]
+        if not _FIELD_SET.issuperset(item):
+            row.problems += [(str(k), "is not a RecordInput field") for k in item if k not in _FIELD_SET]
         key: SubjectKey | None = None
         if item.get("subject") is None:
             row.problems.append(("subject", "is required"))
@@ -180,9 +187,9 @@ def build_rows(
                 key = subject_key_of(item["subject"], today=today, parse_id=parse_subject_id)
             except InvalidField as problem:
                 row.bad(problem)
-        type_ = row.get("type", lambda v, f: _enum(RecordType, v, f), required=True)
-        category = row.get("category", lambda v, f: _enum(RecordCategory, v, f))
-        severity = row.get("severity", lambda v, f: _enum(Severity, v, f))
+        type_ = row.get("type", _record_type, required=True)
+        category = row.get("category", _category)
+        severity = row.get("severity", _severity)
         texts = {f: row.get(f, _text, required=True) for f in _REQUIRED_TEXT}
         optional = {f: row.get(f, _text) for f in _OPTIONAL_TEXT}
         dates = {f: row.get(f, _date, required=f == "decidedOn") for f in _DATES}

@@ -52,7 +52,7 @@ class ImportRow:
 
     @classmethod
     def of(cls, index: int, subject: SubjectKey, subject_name: str | None, draft: RecordDraft) -> ImportRow:
-        """A row with its content and digest computed once (a bulk import does it in its reader processes)."""
+        """A row with its content and digest computed once (a bulk import does it in its worker processes)."""
         content = draft_content(draft)
         return cls(index, subject, subject_name, draft, content, content_digest(content))
 
@@ -69,7 +69,7 @@ class ImportOutcome:
     created: int = 0
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
-    record_ids: list[int] = field(default_factory=list)
+    record_ids: list[int] = field(default_factory=list)  # in the order of the rows; empty for a bulk import
     touched_subjects: set[int] = field(default_factory=set)
 
 
@@ -188,7 +188,7 @@ def _insert_records(*, queue: bool) -> sa.TextClause:
                  jsonb_build_object({payload}, 'record_id', ins.id, 'subject_id', ins.subject_id, 'version', ins.version)
           FROM ins ORDER BY ins.id
         ){queued}
-        SELECT id, source_unit, decision_number FROM ins
+        {"SELECT count(*) FROM ins" if queue else "SELECT id, source_unit, decision_number FROM ins"}
         """  # noqa: S608 (column names from the constants above; every value is a bound parameter)
     )
 
@@ -256,6 +256,7 @@ async def import_records(
     seen_in_batch: dict[tuple[str, str], tuple[int, str]] = {}
     new_rows: list[tuple[int, dict[str, Any], str]] = []
     result_ids: dict[int, int] = {}
+    repeats: list[tuple[int, int]] = []  # (row, the earlier row of this batch it repeats)
     for row, content, digest, key in zip(rows, contents, digests, keys, strict=True):
         if key in existing:
             record_id, old_digest, old_subject = existing[key]
@@ -279,6 +280,8 @@ async def import_records(
                 outcome.errors.append(
                     RowError(row.index, "decisionNumber", f"repeats row {first_index} with other content")
                 )
+            else:
+                repeats.append((row.index, first_index))
             continue
         seen_in_batch[key] = (row.index, digest)
         new_rows.append((row.index, content, digest))
@@ -297,21 +300,23 @@ async def import_records(
             columns["details"].append(orjson.dumps(content["details"]).decode())
             columns["content_digest"].append(digest)
         columns["subject_id"] = owners
-        statement = _INSERT_RECORDS_QUEUED if queue else _INSERT_RECORDS
-        inserted = await conn.execute(statement, {**columns, "created_by": actor})
-        ids = {(r.source_unit, r.decision_number): r.id for r in inserted}
-        for index, content, _ in new_rows:
-            result_ids[index] = ids[(content["source_unit"], content["decision_number"])]
-        if queue:
+        if queue:  # a bulk import: nobody needs the new records' ids
+            inserted = await conn.execute(_INSERT_RECORDS_QUEUED, {**columns, "created_by": actor})
+            assert inserted.scalar_one() == len(new_rows)
             await pending.wake_drainers(conn)
+        else:
+            inserted = await conn.execute(_INSERT_RECORDS, {**columns, "created_by": actor})
+            ids = {(r.source_unit, r.decision_number): r.id for r in inserted}
+            for index, content, _ in new_rows:
+                result_ids[index] = ids[(content["source_unit"], content["decision_number"])]
         outcome.created = len(new_rows)
         outcome.touched_subjects = set(owners)
     # Rows that repeat an earlier row of the same batch share its record.
-    for row, key in zip(rows, keys, strict=True):
-        if row.index not in result_ids:
-            result_ids[row.index] = result_ids[seen_in_batch[key][0]]
-            outcome.unchanged += 1
-    outcome.record_ids = [result_ids[r.index] for r in rows]
+    outcome.unchanged += len(repeats)
+    if not queue:
+        for index, first in repeats:
+            result_ids[index] = result_ids[first]
+        outcome.record_ids = [result_ids[r.index] for r in rows]
     return outcome
 
 
