@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -102,25 +102,40 @@ class RestrictionFeed:
                 log.warning("restriction subscriber too slow: event dropped", subject_id=event.subject_id)
 
     async def _listen(self) -> None:
-        import asyncpg  # type: ignore[import-untyped]
+        await listen(self._url, CHANNEL, self._deliver, ready=self._ready, what="restriction feed")
 
-        delay = 0.5
-        while True:
+
+async def listen(
+    url: str,
+    channel: str,
+    callback: Callable[[Any, int, str, str], None],
+    *,
+    ready: asyncio.Event | None = None,
+    what: str,
+) -> None:
+    """Keep one connection LISTENing on ``channel`` until cancelled, handing every notification to ``callback``
+    (asyncpg's listener signature); reconnects with backoff when the connection drops or is refused. ``ready`` is
+    set once the first LISTEN is in place."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    delay = 0.5
+    while True:
+        try:
+            conn = await asyncpg.connect(**asyncpg_connect_kwargs(url))
+            closed = asyncio.Event()
             try:
-                conn = await asyncpg.connect(**asyncpg_connect_kwargs(self._url))
-                closed = asyncio.Event()
-                try:
-                    conn.add_termination_listener(lambda _conn, closed=closed: closed.set())
-                    await conn.add_listener(CHANNEL, self._deliver)
-                    self._ready.set()
-                    delay = 0.5
-                    await closed.wait()
-                finally:
-                    with contextlib.suppress(Exception):
-                        await conn.close()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a dropped or refused connection: retry with backoff
-                log.warning("restriction feed reconnecting", error=type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+                conn.add_termination_listener(lambda _conn, closed=closed: closed.set())
+                await conn.add_listener(channel, callback)
+                if ready is not None:
+                    ready.set()
+                delay = 0.5
+                await closed.wait()
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a dropped or refused connection: retry with backoff
+            log.warning("listener reconnecting", listener=what, channel=channel, error=type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)

@@ -28,7 +28,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.workdays import WorkCalendar
-from store import evaluation, holidays
+from store import evaluation, holidays, notify
 from store.db import bureau_today
 
 log = structlog.get_logger("hrss_credit.pending")
@@ -138,28 +138,24 @@ class Drainer:
             self._task = None
 
     async def _run(self) -> None:
-        import asyncpg  # type: ignore[import-untyped]
-
-        from store.db import asyncpg_connect_kwargs
-
-        listener = None
-        while True:
-            try:
-                if listener is None or listener.is_closed():
-                    listener = await asyncpg.connect(**asyncpg_connect_kwargs(self._url))
-                    await listener.add_listener(CHANNEL, lambda *_: self._wake.set())
+        listener = asyncio.create_task(
+            notify.listen(self._url, CHANNEL, lambda *_: self._wake.set(), what="recompute drainer"),
+            name="recompute-drainer-listen",
+        )
+        try:
+            while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._interval)
                 self._wake.clear()
-                done = await drain(self._engine)
+                try:
+                    done = await drain(self._engine)
+                except Exception as exc:  # a dropped connection, a failed batch: try again later
+                    log.warning("recompute drainer retrying", error=type(exc).__name__)
+                    await asyncio.sleep(self._interval / 10)
+                    continue
                 if done:
                     log.info("recomputed queued subjects", subjects=done)
-            except asyncio.CancelledError:
-                if listener is not None:
-                    with contextlib.suppress(Exception):
-                        await listener.close()
-                raise
-            except Exception as exc:  # a dropped connection, a failed batch: try again later
-                log.warning("recompute drainer retrying", error=type(exc).__name__)
-                listener = None
-                await asyncio.sleep(self._interval / 10)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
