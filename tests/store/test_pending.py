@@ -4,6 +4,7 @@ queued is lost to a race between an import, a reader and a drainer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.settings import Settings
 from domain.workdays import WorkCalendar
-from store import bulk, evaluation, grading, pending
+from store import bulk, evaluation, grading, notify, pending
 from store.db import bureau_today, create_engine
 from store.pii import PiiCipher
 from store.tables import grades, recompute_queue, restrictions
@@ -173,3 +174,36 @@ async def test_drain_recomputes_everything_queued_in_batches(engine: AsyncEngine
     async with engine.connect() as conn:
         found = await grading.on_day(conn, [(o["id"], date(2026, 11, 21)) for o in orgs])
     assert {row.level for row in found.values()} == {"C"}  # WG art. 12(1): a penalty in the last year
+
+
+async def test_a_listener_reconnects_when_its_connection_is_dropped(engine: AsyncEngine, database_url: str) -> None:
+    """store.notify.listen, under the drainer and the restriction feed: a terminated LISTEN connection comes back,
+    and notifications sent after that reach the callback again."""
+    heard: list[str] = []
+    ready = asyncio.Event()
+    task = asyncio.create_task(
+        notify.listen(database_url, "hrss_test", lambda *args: heard.append(args[3]), ready=ready, what="test")
+    )
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        async with engine.begin() as conn:
+            dropped = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                    )
+                )
+            ).scalar_one()
+        assert dropped == 1
+        for attempt in range(100):  # until the listener is back (its backoff starts at 0.5 s)
+            async with engine.begin() as conn:
+                await conn.execute(sa.text("SELECT pg_notify('hrss_test', :n)"), {"n": str(attempt)})
+            await asyncio.sleep(0.1)
+            if heard:
+                break
+        assert heard, "the listener never came back"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
