@@ -487,8 +487,9 @@ class _ChunkContext:
 class _Lander:
     """Checks and writes chunks, in this process (``workers`` 0) or in ``workers`` processes side by side, each
     with a connection of its own: reading, checking and writing overlap, and PostgreSQL works on several chunks
-    at once. The outcomes come back in file order whatever order the chunks commit in; at most ``workers + 2``
-    chunks are under way. Once every chunk has landed, the same processes drain the recompute queue together.
+    at once. This process lands the first chunks itself while the workers start. The outcomes come back in file
+    order whatever order the chunks commit in; at most ``workers + 2`` chunks are under way. Once every chunk has
+    landed, the same processes drain the recompute queue together.
 
     Two chunks under way at once may create the same subject or repeat a decision number: the later one waits
     for the earlier one's commit, fails on the unique key, and is written again from the start (``_write``),
@@ -499,43 +500,55 @@ class _Lander:
         self._engine = engine
         self._context = context
         self._workers = workers
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._starting: concurrent.futures.Future[concurrent.futures.ProcessPoolExecutor] | None = None
 
     def __enter__(self) -> _Lander:
         if self._workers:
-            # forkserver: no copy of this process's event loop, connections or threads in the workers.
-            context = multiprocessing.get_context("forkserver")
-            # The fork server imports what a worker runs once, and every worker starts from it with its modules
-            # loaded (rather than the command's own ``__main__``, which the workers do not need).
-            context.set_forkserver_preload(list(_WORKER_MODULES))
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                self._workers, mp_context=context, initializer=_start_worker, initargs=(self._context,)
-            )
-            for _ in range(self._workers):  # start them now: they connect while the first chunks are read
-                self._pool.submit(_ready)
+            # The workers take a moment to start (the fork server imports their modules): a thread starts them
+            # while this process lands the first chunks itself.
+            starter = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="import-workers")
+            self._starting = starter.submit(self._start_pool)
+            starter.shutdown(wait=False)
         return self
 
+    def _start_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        # forkserver: no copy of this process's event loop, connections or threads in the workers. The fork
+        # server imports what a worker runs, once, and every worker starts from it with those modules loaded
+        # (rather than the command's own ``__main__``, which the workers do not need).
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(_WORKER_MODULES))
+        pool = concurrent.futures.ProcessPoolExecutor(
+            self._workers, mp_context=context, initializer=_start_worker, initargs=(self._context,)
+        )
+        # Ready when every worker has started and connected.
+        concurrent.futures.wait([pool.submit(_ready) for _ in range(self._workers)])
+        return pool
+
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:  # chunks already being written finish (and commit); queued ones are dropped
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        # Chunks already being written finish (and commit); queued ones are dropped.
+        if self._starting is not None and self._starting.exception() is None:
+            self._starting.result().shutdown(wait=True, cancel_futures=True)
 
     async def land(
         self, source: Iterator[list[SourceRow]], *, skip: Callable[[int], bool]
     ) -> AsyncIterator[tuple[int, list[SourceRow], _Landed | None]]:
-        if self._pool is None:
-            for number, chunk in enumerate(source, start=1):
-                yield number, chunk, None if skip(number) else await self._context.land(self._engine, chunk)
+        numbered = enumerate(source, start=1)
+        for number, chunk in numbered:  # in this process, until the workers are ready (if any)
+            yield number, chunk, None if skip(number) else await self._context.land(self._engine, chunk)
+            if self._starting is not None and self._starting.done():
+                break
+        if self._starting is None:
             return
+        pool = await asyncio.wrap_future(self._starting)
         ahead: collections.deque[tuple[int, list[SourceRow], asyncio.Future[_Landed] | None]] = collections.deque()
         loop = asyncio.get_running_loop()
-        numbered = enumerate(source, start=1)
         while True:
             while len(ahead) < self._workers + 2:
                 item = next(numbered, None)
                 if item is None:
                     break
                 number, chunk = item
-                future = None if skip(number) else loop.run_in_executor(self._pool, _land_in_worker, chunk)
+                future = None if skip(number) else loop.run_in_executor(pool, _land_in_worker, chunk)
                 ahead.append((number, chunk, future))
             if not ahead:
                 return
@@ -547,12 +560,13 @@ class _Lander:
         from store import pending
 
         today = self._context.today
-        if self._pool is None:
+        if self._starting is None:
             return await pending.drain(self._engine, calendar=calendar, today=today, on_batch=on_batch)
+        pool = await asyncio.wrap_future(self._starting)
         async with self._engine.connect() as conn:
             left = await pending.queued_count(conn)
         loop = asyncio.get_running_loop()
-        running = [loop.run_in_executor(self._pool, _drain_in_worker) for _ in range(self._workers)]
+        running = [loop.run_in_executor(pool, _drain_in_worker) for _ in range(self._workers)]
         waiting: set[asyncio.Future[int]] = set(running)
         while waiting:
             _, waiting = await asyncio.wait(waiting, timeout=0.5)

@@ -180,22 +180,26 @@ async def test_bad_rows_reject_their_whole_chunk_only_and_the_report_names_each(
 async def test_chunks_written_side_by_side_share_new_subjects_and_repeated_rows(
     engine: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
-    """Two worker processes land chunks at once; every chunk creates the same three organizations and repeats a
-    decision number of another chunk. The later writer waits for the earlier one's commit, fails on the unique
-    key and is written again: one subject each, one record per decision number, nothing rejected."""
-    shared = [factories.new_uscc() for _ in range(3)]
-    items = [record(n, uscc=shared[n % 3]) for n in range(1, 61)]
-    for n in (16, 27, 38, 49, 60):  # each repeats row n - 10, in the chunk before it, with the same content
-        items[n - 1] = items[n - 11]
+    """Two worker processes land chunks at once; each pair of neighbouring chunks creates the same new
+    organization, and a row of every chunk repeats a row of the chunk before it. The later writer waits for the
+    earlier one's commit, fails on the unique key and is written again: one subject each, one record per decision
+    number, nothing rejected."""
+    pairs = 60
+    shared = [factories.new_uscc() for _ in range(pairs)]
+    items = [record(n, uscc=shared[(n - 1) // 10]) for n in range(1, 10 * pairs + 1)]
+    repeats = range(7, 10 * pairs + 1, 5)  # row n repeats row n - 5, in the chunk before it, with the same content
+    for n in repeats:
+        items[n - 1] = items[n - 6]
     file = write_jsonl(tmp_path / "records.jsonl", items)
+    # 120 chunks: this process lands the first ones while the workers start, the workers land the rest.
     summary = await import_path(database_url, file, pii=PiiCipher(TEST_PII_KEY), today=TODAY, chunk_size=5, workers=2)
-    assert (summary.created, summary.unchanged, summary.rejected) == (55, 5, [])
-    assert await count(engine, subjects) == 3
-    assert await count(engine, credit_records) == 55
-    assert await count(engine, outbox) == 55
+    assert (summary.created, summary.unchanged, summary.rejected) == (len(items) - len(repeats), len(repeats), [])
+    assert await count(engine, subjects) == pairs
+    assert await count(engine, credit_records) == len(items) - len(repeats)
+    assert await count(engine, outbox) == len(items) - len(repeats)
     async with engine.connect() as conn:
         graded = (await conn.execute(sa.select(sa.func.count(sa.distinct(grades.c.subject_id))))).scalar()
-    assert graded == 3 and summary.recomputed >= 1
+    assert graded == pairs and summary.recomputed >= 1
 
 
 async def test_csv_rows_are_numbered_from_the_first_data_line_and_bad_cells_are_named(
