@@ -16,6 +16,10 @@ progress file. The progress file is removed once every chunk was processed, so a
 replays it whole: created 0, unchanged N. A crash between a commit and the progress update only makes the re-run
 redo that chunk, which the import's idempotency by (source unit, decision number) turns into "unchanged"; so do
 chunks that workers committed after the last one recorded (the progress file records chunks in file order).
+
+Chunks written side by side commit in no fixed order. When rows of two neighbouring chunks give one decision
+number with different content, one of the two chunks is rejected ("already recorded ... with other content"):
+with ``--workers 0`` always the later one, with workers the one that commits second.
 """
 
 from __future__ import annotations
@@ -336,7 +340,6 @@ def write_report(path: Path, rejected: list[RejectedRow]) -> None:
 
 @dataclass
 class _Prepared:
-    chunk: list[SourceRow]
     rows: list[ImportRow]
     numbers: list[int]  # the file row number of each item given to build_rows
     problems: list[RejectedRow]
@@ -358,7 +361,7 @@ def prepare_chunk(chunk: list[SourceRow], header: list[str], *, today: date, sou
     rows, errors = bulk.build_rows(items, today=today, start_index=0, own_unit=source_unit)
     problems += [RejectedRow(numbers[e.index], e.field, e.message) for e in errors]
     problems.sort(key=lambda r: r.row)  # stable: a row's problems keep their order
-    return _Prepared(chunk, rows, numbers, problems)
+    return _Prepared(rows, numbers, problems)
 
 
 class _Rejected(Exception):
