@@ -406,7 +406,6 @@ async def import_path(
     """
     from domain.workdays import WorkCalendar
     from store import holidays, pending
-    from store.db import create_engine
 
     started = time.perf_counter()
     fmt = file_format(file)
@@ -430,7 +429,7 @@ async def import_path(
     summary.rows = count_rows(file, fmt)
     if on_total:
         on_total(summary.rows)
-    engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
+    engine = _engine(url)
     context = _ChunkContext(url, header, today, source_unit, pii, actor)
     parallel = workers > 0 and summary.rows > chunk_size
     try:
@@ -587,13 +586,18 @@ _worker: tuple[_ChunkContext, asyncio.AbstractEventLoop, AsyncEngine] | None = N
 _WORKER_MODULES = ("api.import_cli", "store.bulk", "store.db", "store.pending", "asyncpg")
 
 
+def _engine(url: str) -> AsyncEngine:
+    """The import's connection, in this process and in each worker: one, with a long statement timeout."""
+    from store.db import create_engine
+
+    return create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
+
+
 def _start_worker(context: _ChunkContext) -> None:
     import multiprocessing.util
 
-    from store.db import create_engine
-
     global _worker  # the worker process's own state, set once by the pool's initializer
-    engine = create_engine(context.url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
+    engine = _engine(context.url)
     loop = asyncio.new_event_loop()
     _worker = (context, loop, engine)
     multiprocessing.util.Finalize(None, _stop_worker, exitpriority=10)

@@ -70,9 +70,7 @@ class RestrictionFeed:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel(self._task)
             self._task = None
 
     def subscribe(self) -> asyncio.Queue[RestrictionEvent]:
@@ -103,6 +101,13 @@ class RestrictionFeed:
 
     async def _listen(self) -> None:
         await listen(self._url, CHANNEL, self._deliver, ready=self._ready, what="restriction feed")
+
+
+async def cancel(task: asyncio.Task[Any]) -> None:
+    """Cancel a background task (a listener, a drainer) and wait until it has ended."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def listen(

@@ -132,9 +132,7 @@ class Drainer:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await notify.cancel(self._task)
             self._task = None
 
     async def _run(self) -> None:
@@ -156,6 +154,4 @@ class Drainer:
                 if done:
                     log.info("recomputed queued subjects", subjects=done)
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await notify.cancel(listener)
