@@ -152,14 +152,12 @@ _RECORD_COLUMNS = (
     ("details", "text"),  # JSON text, cast to jsonb below
     ("content_digest", "text"),
 )
-_CONTENT_COLUMNS = tuple(name for name, _ in _RECORD_COLUMNS if name not in ("subject_id", "content_digest"))
 
 
 def _insert_records(*, queue: bool) -> sa.TextClause:
-    """Insert the records, their ``record.created`` outbox events (payload: the content, record_id, subject_id
-    and version, built by PostgreSQL from the inserted rows) and, for a bulk import, queue their subjects and the
-    organizations those represent for recomputation (store.pending): one statement, one round trip."""
-    payload = ", ".join(f"'{name}', ins.{name}" for name in _CONTENT_COLUMNS)
+    """Insert the records, their ``record.created`` outbox events (the payload, the record itself, is built
+    when the event is read: store.outbox) and, for a bulk import, queue their subjects and the organizations
+    those represent for recomputation (store.pending): one statement, one round trip."""
     queued = (
         """,
         queued AS (
@@ -180,13 +178,10 @@ def _insert_records(*, queue: bool) -> sa.TextClause:
                  :created_by
           FROM unnest({", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _RECORD_COLUMNS)})
                AS r({", ".join(name for name, _ in _RECORD_COLUMNS)})
-          RETURNING id, subject_id, version, {", ".join(_CONTENT_COLUMNS)}
+          RETURNING id, subject_id, source_unit, decision_number
         ),
         events AS (
-          INSERT INTO outbox (topic, aggregate_id, payload)
-          SELECT 'record.created', ins.id,
-                 jsonb_build_object({payload}, 'record_id', ins.id, 'subject_id', ins.subject_id, 'version', ins.version)
-          FROM ins ORDER BY ins.id
+          INSERT INTO outbox (topic, aggregate_id) SELECT 'record.created', ins.id FROM ins ORDER BY ins.id
         ){queued}
         {"SELECT count(*) FROM ins" if queue else "SELECT id, source_unit, decision_number FROM ins"}
         """  # noqa: S608 (column names from the constants above; every value is a bound parameter)

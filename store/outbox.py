@@ -30,7 +30,8 @@ LAST_ERROR_MAX_CHARS = 2000
 
 
 async def record_events(conn: AsyncConnection, events: list[tuple[str, int, dict[str, Any]]]) -> None:
-    """Append ``(topic, aggregate id, payload)`` events in one statement."""
+    """Append ``(topic, aggregate id, payload)`` events in one statement (a new record's ``record.created``
+    event is written by store.imports with the record, its payload built when it is read)."""
     if events:
         await conn.execute(outbox.insert(), [{"topic": t, "aggregate_id": a, "payload": p} for t, a, p in events])
 
@@ -68,12 +69,18 @@ class OutboxEvent:
         }
 
 
+# A record.created event's payload is the record it announces, built when the event is read (migration 0006):
+# a record version's content, id, subject and version never change, and a record is never deleted.
+_PAYLOAD = sa.func.coalesce(
+    outbox.c.payload, sa.func.outbox_record_created_payload(outbox.c.aggregate_id, type_=outbox.c.payload.type)
+).label("payload")
+
 _COLUMNS = (
     outbox.c.id,
     outbox.c.event_id,
     outbox.c.topic,
     outbox.c.aggregate_id,
-    outbox.c.payload,
+    _PAYLOAD,
     outbox.c.created_at,
     outbox.c.pushed_at,
     outbox.c.attempts,

@@ -56,7 +56,9 @@ credit_records = sa.Table(
     # One row per version of a record. Content columns are immutable (a trigger refuses to change them): a
     # correction inserts a new version and marks the old one CORRECTED (DESIGN.md "Records"; WG art. 7).
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-    sa.Column("subject_id", sa.BigInteger, sa.ForeignKey("subjects.id"), nullable=False),
+    # No foreign key: a trigger checks a statement's new rows against subjects at once, and subjects are never
+    # deleted (migration 0006: the key's locking look-up a row cost more than the rest of the row's checks).
+    sa.Column("subject_id", sa.BigInteger, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("previous_version_id", sa.BigInteger, sa.ForeignKey("credit_records.id")),
     sa.Column("superseded_by_id", sa.BigInteger, sa.ForeignKey("credit_records.id")),
@@ -256,15 +258,17 @@ outbox = sa.Table(
         pg.UUID(as_uuid=True),
         nullable=False,
         unique=True,
-        server_default=sa.text("gen_random_uuid()"),
+        server_default=sa.text("outbox_event_id()"),  # time-ordered (UUIDv7 layout), migration 0006
     ),
     sa.Column("topic", sa.Text, nullable=False),
     sa.Column("aggregate_id", sa.BigInteger, nullable=False),
-    sa.Column("payload", pg.JSONB, nullable=False),
+    # NULL for record.created: the payload is the (immutable) record, built when the event is read (store.outbox).
+    sa.Column("payload", pg.JSONB),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
     sa.Column("pushed_at", sa.DateTime(timezone=True)),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text),
+    sa.CheckConstraint("payload IS NOT NULL OR topic = 'record.created'", name="payload"),
     sa.Index("ix_outbox_pending", "id", postgresql_where=sa.text("pushed_at IS NULL")),
     # The one look-up by aggregate: an objection's decision event (store.objections); record events skip it.
     sa.Index("ix_outbox_objection_decided", "aggregate_id", postgresql_where=sa.text("topic = 'objection.decided'")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.identifiers import normalize
 from domain.taxonomy import RecordType, Severity
 from store import bulk, grading, pending
+from store import outbox as store_outbox
 from store.db import create_engine
 from store.imports import ImportOutcome, ImportRow, SubjectKey
 from store.pii import PiiCipher
@@ -216,6 +218,47 @@ async def test_a_landed_chunk_writes_creates_subjects_and_its_reader_recomputes_
         again = await land_and_settle(conn, rows)
     assert (again.created, again.unchanged) == (0, 3)
     assert await count(engine, credit_records) == 3
+
+
+async def test_a_landed_records_event_carries_the_record_and_a_time_ordered_event_id(engine: AsyncEngine) -> None:
+    """The record.created payload is built from the record when the event is read (migration 0006): the same
+    JSON a copy made at write time held, since a record version never changes."""
+    uscc = factories.new_uscc()
+    rows, errors = bulk.build_rows([penalty(uscc), penalty(uscc, "沪人社监罚〔2026〕2号", details=None)], today=TODAY)
+    assert errors == []
+    async with engine.begin() as conn:
+        assert (await land_and_settle(conn, rows)).created == 2
+    async with engine.connect() as conn:
+        events = await store_outbox.pending(conn, 10)
+        records = {r.id: r for r in await conn.execute(sa.select(credit_records).order_by(credit_records.c.id))}
+        stored = list((await conn.execute(sa.select(outbox.c.payload).order_by(outbox.c.id))).scalars())
+    assert stored == [None, None]  # nothing copied
+    assert [e.topic for e in events] == ["record.created"] * 2 and [e.aggregate_id for e in events] == list(records)
+    first = records[events[0].aggregate_id]
+    decided = TODAY - timedelta(days=30)
+    assert events[0].payload == {
+        "record_id": first.id,
+        "subject_id": first.subject_id,
+        "version": 1,
+        "type": "ADMINISTRATIVE_PENALTY",
+        "category": "DISHONESTY",
+        "severity": "GENERAL",
+        "title": "一般程序行政处罚：未按时足额支付劳动报酬",
+        "decision_number": "沪人社监罚〔2026〕1号",
+        "source_unit": "上海市人力资源和社会保障局执法总队",
+        "legal_basis": "《劳动保障监察条例》第二十六条",
+        "occurred_on": None,
+        "decided_on": decided.isoformat(),
+        "publicity_until": (decided + timedelta(days=200)).isoformat(),
+        "penalty_fulfilled": None,
+        "corrected_on": None,
+        "details": {"amount_yuan": 30000},
+    }
+    assert events[1].payload["details"] is None and events[1].payload["decision_number"] == "沪人社监罚〔2026〕2号"
+    for event in events:  # UUIDv7: version 7, RFC 9562 variant, the first 48 bits the Unix time in milliseconds
+        assert event.event_id.version == 7 and event.event_id.variant == uuid.RFC_4122
+        millis = event.event_id.int >> 80
+        assert abs(millis / 1000 - event.created_at.timestamp()) < 60
 
 
 async def test_a_chunk_the_store_rejects_writes_nothing_and_names_the_rows(engine: AsyncEngine) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from store import audit, migrations
 from store.db import create_engine
-from store.tables import credit_records, metadata
+from store.tables import credit_records, metadata, subjects
 from tests import factories
 
 
@@ -55,6 +55,40 @@ async def test_record_content_cannot_be_overwritten_or_deleted(database_url: str
         )
         row = (await conn.execute(sa.select(credit_records).where(credit_records.c.id == record_id))).one()
     assert row.status == "REVOKED" and row.decided_on == date(2026, 2, 3)
+    await engine.dispose()
+
+
+async def test_a_record_needs_an_existing_subject_and_subjects_are_never_deleted(database_url: str) -> None:
+    """The set-based check that replaced the foreign key (migration 0006) refuses a statement with one record of
+    an unknown subject, as a whole; a subject is never deleted, truncated or renumbered, so it cannot go away."""
+    engine = create_engine(database_url)
+    org = await factories.organization(engine)
+    with pytest.raises(DBAPIError, match="subject 999999999 does not exist") as refused:
+        await factories.record(engine, 999_999_999)
+    assert getattr(refused.value.orig, "sqlstate", None) == "23503"
+    good = await factories.record(engine, org["id"])
+    async with engine.connect() as conn:
+        row = dict((await conn.execute(sa.select(credit_records).where(credit_records.c.id == good))).one()._mapping)
+    copies = [
+        {k: v for k, v in row.items() if k not in ("id", "created_at")}
+        | {"decision_number": f"批量{n}", "subject_id": s}
+        for n, s in enumerate([org["id"], org["id"], 999_999_998])
+    ]
+    with pytest.raises(DBAPIError, match="subject 999999998 does not exist"):
+        async with engine.begin() as conn:
+            await conn.execute(credit_records.insert(), copies)
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(credit_records))).scalar_one() == 1
+    for statement, reason in (
+        (subjects.delete().where(subjects.c.id == org["id"]), "never deleted"),
+        (sa.text("TRUNCATE subjects CASCADE"), "append-only"),
+        (subjects.update().where(subjects.c.id == org["id"]).values(id=999_999_997), "keeps its id"),
+    ):
+        with pytest.raises(DBAPIError, match=reason):
+            async with engine.begin() as conn:
+                await conn.execute(statement)
+    async with engine.begin() as conn:  # other columns change as before
+        await conn.execute(subjects.update().where(subjects.c.id == org["id"]).values(name="改名后的公司"))
     await engine.dispose()
 
 
