@@ -28,6 +28,7 @@ import asyncio
 import collections
 import concurrent.futures
 import csv
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -583,6 +584,7 @@ class _Lander:
 
 # One per worker process: its chunk context, its event loop and its engine (a single connection).
 _worker: tuple[_ChunkContext, asyncio.AbstractEventLoop, AsyncEngine] | None = None
+WORKER_GC_THRESHOLDS = (50_000, 50, 1000)
 _WORKER_MODULES = ("api.import_cli", "store.bulk", "store.db", "store.pending", "asyncpg")
 
 
@@ -602,6 +604,11 @@ def _start_worker(context: _ChunkContext) -> None:
     _worker = (context, loop, engine)
     multiprocessing.util.Finalize(None, _stop_worker, exitpriority=10)
     loop.run_until_complete(_connect(engine))
+    # A chunk allocates some hundred thousand objects, nearly none of them in cycles: with the default
+    # thresholds the collector ran every 700 allocations and walked every module loaded. The modules are moved
+    # out of its sight and it runs every 50,000 (a worker then spent about a fifth less CPU a row).
+    gc.freeze()
+    gc.set_threshold(*WORKER_GC_THRESHOLDS)
 
 
 async def _connect(engine: AsyncEngine) -> None:

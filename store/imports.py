@@ -9,6 +9,7 @@ queued for recomputation (``queue=True``, a bulk import: store.pending).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,6 +154,10 @@ _RECORD_COLUMNS = (
     ("content_digest", "text"),
 )
 
+# The content columns sent as they are (every one but subject_id, details and content_digest).
+_PLAIN_CONTENT_COLUMNS = tuple(name for name, _ in _RECORD_COLUMNS[1:-2])
+_PLAIN_CONTENT = operator.itemgetter(*_PLAIN_CONTENT_COLUMNS)
+
 
 def _insert_records(*, queue: bool) -> sa.TextClause:
     """Insert the records, their ``record.created`` outbox events (the payload, the record itself, is built
@@ -287,13 +292,12 @@ async def import_records(
     by_index = {r.index: r for r in rows}
     if new_rows:
         owners = [subject_ids[by_index[index].subject] for index, _, _ in new_rows]
-        columns: dict[str, Any] = {name: [] for name, _ in _RECORD_COLUMNS}
-        for _, content, digest in new_rows:
-            for name, _ in _RECORD_COLUMNS[1:-2]:
-                columns[name].append(content[name])
-            # The JSON text the engine's serializer writes: None becomes JSON null, as a JSONB bind does.
-            columns["details"].append(orjson.dumps(content["details"]).decode())
-            columns["content_digest"].append(digest)
+        # Column by column (one array each): the rows' values transposed.
+        values = zip(*(_PLAIN_CONTENT(content) for _, content, _ in new_rows), strict=True)
+        columns: dict[str, Any] = dict(zip(_PLAIN_CONTENT_COLUMNS, map(list, values), strict=True))
+        # The JSON text the engine's serializer writes: None becomes JSON null, as a JSONB bind does.
+        columns["details"] = [orjson.dumps(content["details"]).decode() for _, content, _ in new_rows]
+        columns["content_digest"] = [digest for _, _, digest in new_rows]
         columns["subject_id"] = owners
         if queue:  # a bulk import: nobody needs the new records' ids
             inserted = await conn.execute(_INSERT_RECORDS_QUEUED, {**columns, "created_by": actor})

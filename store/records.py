@@ -32,6 +32,7 @@ CONTENT_FIELDS = (
     "corrected_on",
     "details",
 )
+_CONTENT_FIELD_SET = frozenset(CONTENT_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ def content_digest(content: Mapping[str, Any]) -> str:
 
     Dates may be given as ``date`` or ISO strings: orjson writes both the same way.
     """
-    canonical = {k: content.get(k) for k in CONTENT_FIELDS}
+    canonical = content if content.keys() == _CONTENT_FIELD_SET else {k: content.get(k) for k in CONTENT_FIELDS}
     return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
