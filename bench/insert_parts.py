@@ -19,17 +19,17 @@ import time
 
 import asyncpg
 
-ROWS = 5000
+ROWS = 5000  # the rows _SOURCE generates
 ROUNDS = 7
-_SOURCE = f"""
+_SOURCE = """
 CREATE TEMP TABLE src ON COMMIT DROP AS
 SELECT (random() * 400000)::bigint + 1 AS subject_id, 'BASIC' AS category, 'ARBITRATION_LOST' AS type,
        NULL::text AS severity, '劳动人事争议仲裁败诉' AS title,
        '实验〔2025〕' || g || '-' || (random() * 1e9)::bigint || '号' AS decision_number,
        '上海市人力资源和社会保障局执法总队' AS source_unit, NULL::text AS legal_basis, NULL::date AS occurred_on,
        date '2025-03-01' AS decided_on, NULL::date AS publicity_until, NULL::boolean AS penalty_fulfilled,
-       NULL::date AS corrected_on, '{{}}'::jsonb AS details, md5(g::text) || md5(g::text) AS content_digest
-FROM generate_series(1, {ROWS}) g
+       NULL::date AS corrected_on, '{}'::jsonb AS details, md5(g::text) || md5(g::text) AS content_digest
+FROM generate_series(1, 5000) g
 """
 _RECORD = """
 INSERT INTO credit_records (subject_id, category, type, severity, title, decision_number, source_unit, legal_basis,
