@@ -42,6 +42,8 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 # 5 民政, 6 旅游, 7 宗教, 8 工会, 9 工商/市场监管, A 中央军委改革和编制办公室, N 农业农村, Y 其他.
 USCC_REGISTRATION_AUTHORITIES = "123456789ANY"
 _USCC_ALPHABET_SET = frozenset(USCC_ALPHABET)
+_USCC_VALUE = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
+_USCC_WEIGHTS = tuple(3**i % 31 for i in range(17))  # 1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28
 _DIGITS = "0123456789"
 _DIGIT_SET = frozenset(_DIGITS)
 # GB 11714 weights for the 8-character body of the organization code.
@@ -118,6 +120,17 @@ def _org_code_check(body: str) -> str:
     return str(check)
 
 
+def _uscc_check(code: str) -> str:
+    """GB 32100-2015 check character (position 18) of a code whose first 17 characters are in the alphabet.
+
+    The MOD 31 sum with weights 3^i mod 31, as ``stdnum.cn.uscc.calc_check_digit`` computes it (a test holds
+    the two equal over random prefixes), without stdnum's clean-up of the input, which the caller has done
+    already: this check runs once for every row of a bulk import and stdnum's took three times as long.
+    """
+    total = sum(map(operator.mul, map(_USCC_VALUE.__getitem__, code[:17]), _USCC_WEIGHTS))
+    return USCC_ALPHABET[-total % 31]
+
+
 def _require_uscc_alphabet(value: str) -> None:
     if not _USCC_ALPHABET_SET.issuperset(value):
         raise InvalidIdentifier(USCC_KIND, _USCC_ALPHABET_REASON)
@@ -141,8 +154,7 @@ def validate_uscc(value: str) -> str:
         raise InvalidIdentifier(USCC_KIND, _USCC_REGION)
     if code[16] != _org_code_check(code[8:16]):
         raise InvalidIdentifier(USCC_KIND, _USCC_ORG_CHECK)
-    # stdnum's MOD 31 computation is right; only its format checks are too narrow for us.
-    if code[17] != _uscc.calc_check_digit(code[:17]):
+    if code[17] != _uscc_check(code):
         raise InvalidIdentifier(USCC_KIND, _USCC_CHECK)
     return code
 

@@ -74,13 +74,16 @@ def subject_key_of(
     """
     if not isinstance(ref, Mapping):
         raise InvalidField(field, "must be an object with uscc, idNumber or id")
-    unknown = sorted(str(k) for k in ref if k not in _SUBJECT_FIELDS)
-    if unknown:
-        raise InvalidField(f"{field}.{unknown[0]}", "is not a SubjectRef field (uscc, idNumber or id)")
-    given = [(k, ref.get(k)) for k in _SUBJECT_FIELDS if ref.get(k)]
-    if len(given) != 1:
-        raise InvalidField(field, "must give exactly one of uscc, idNumber or id")
-    kind, value = given[0]
+    if len(ref) == 1 and (given := next(iter(ref.items())))[0] in _SUBJECT_FIELDS and given[1]:
+        kind, value = given  # the usual case, and a bulk import's: one identifier, nothing else
+    else:
+        unknown = sorted(str(k) for k in ref if k not in _SUBJECT_FIELDS)
+        if unknown:
+            raise InvalidField(f"{field}.{unknown[0]}", "is not a SubjectRef field (uscc, idNumber or id)")
+        present = [(k, ref.get(k)) for k in _SUBJECT_FIELDS if ref.get(k)]
+        if len(present) != 1:
+            raise InvalidField(field, "must give exactly one of uscc, idNumber or id")
+        kind, value = present[0]
     if not isinstance(value, str):
         raise InvalidField(f"{field}.{kind}", "must be a string")
     try:
@@ -176,7 +179,7 @@ def build_rows(
     errors: list[RowError] = []
     for position, item in enumerate(items):
         index = start_index + position
-        if not isinstance(item, Mapping):
+        if not isinstance(item, dict) and not isinstance(item, Mapping):  # the first test is the cheap one
             errors.append(RowError(index, None, "must be a RecordInput object"))
             continue
         row = _Row(item)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -30,9 +30,10 @@ from store.tables import credit_records, subjects
 MAX_BATCH = 1000
 
 
-@dataclass(frozen=True)
-class SubjectKey:
-    """A validated identifier: ``uscc`` (normalized), ``id_number`` (normalized) or ``id`` (primary key)."""
+class SubjectKey(NamedTuple):
+    """A validated identifier: ``uscc`` (normalized), ``id_number`` (normalized) or ``id`` (primary key).
+
+    A tuple: a bulk import makes and hashes one a row."""
 
     kind: str
     value: str | int

@@ -12,6 +12,7 @@ from stdnum.cn import uscc as _uscc
 
 from domain.identifiers import (
     InvalidIdentifier,
+    _uscc_check,
     id_number_birth_date,
     looks_like_id_number,
     make_id_number,
@@ -240,6 +241,12 @@ def test_changing_any_single_character_of_a_valid_code_makes_it_invalid(
 @given(usccs_parts.filter(lambda parts: parts[0] in "123456789" and parts[1] in "0123456789"))
 def test_codes_with_digit_authority_and_type_agree_with_stdnum(parts: tuple[str, str, str, str]) -> None:
     assert _uscc.is_valid(make_uscc(*parts))
+
+
+@given(st.text(alphabet=ALPHABET, min_size=17, max_size=17))
+def test_the_position_18_check_agrees_with_stdnum_for_any_prefix(prefix: str) -> None:
+    """validate_uscc computes the MOD 31 check itself (faster than stdnum's, which cleans its input first)."""
+    assert _uscc_check(prefix + "0") == _uscc.calc_check_digit(prefix) == independent_uscc_check(prefix)
 
 
 # --- Resident identity card number -------------------------------------------------------------------------
