@@ -199,10 +199,13 @@ def _csv_rows(path: Path) -> Iterator[SourceRow]:
 def _json_lines(path: Path) -> Iterator[SourceRow]:
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
-            if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            if number == 1 and line.startswith(_BOM):
                 line = line[3:]
             if line.strip():
                 yield SourceRow(number, line)
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def parse_row(
@@ -247,19 +250,46 @@ def parse_row(
     return item, problems
 
 
-def chunks(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:
-    batch: list[SourceRow] = []
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Consecutive rows of the file: their row numbers and their raw rows, side by side (what a worker process
+    receives: two lists pickle about 20 times faster than as many SourceRow objects)."""
+
+    numbers: list[int]
+    raws: list[bytes | list[str]]
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    @property
+    def first(self) -> int:
+        return self.numbers[0]
+
+    @property
+    def last(self) -> int:
+        return self.numbers[-1]
+
+
+def chunks(rows: Iterator[SourceRow], size: int) -> Iterator[Chunk]:
+    numbers: list[int] = []
+    raws: list[bytes | list[str]] = []
     for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        numbers.append(row.number)
+        raws.append(row.raw)
+        if len(numbers) == size:
+            yield Chunk(numbers, raws)
+            numbers, raws = [], []
+    if numbers:
+        yield Chunk(numbers, raws)
 
 
 def count_rows(path: Path, fmt: str) -> int:
-    return sum(1 for _ in read_rows(path, fmt))
+    """How many rows ``read_rows`` gives (JSON lines: counted without making them)."""
+    if fmt == "csv":
+        return sum(1 for _ in read_rows(path, fmt))
+    with path.open("rb") as handle:
+        first = next(handle, b"").removeprefix(_BOM)
+        return bool(first.strip()) + sum(1 for line in handle if not line.isspace())
 
 
 # --- The progress file -----------------------------------------------------------------------------------------
@@ -346,19 +376,20 @@ class _Prepared:
     problems: list[RejectedRow]
 
 
-def prepare_chunk(chunk: list[SourceRow], header: list[str], *, today: date, source_unit: str | None) -> _Prepared:
+def prepare_chunk(chunk: Chunk, header: list[str], *, today: date, source_unit: str | None) -> _Prepared:
     """Read and check one chunk's rows (no database): the rows to write, or every problem found."""
     from store import bulk
 
     items: list[dict[str, Any]] = []
     numbers: list[int] = []
     problems: list[RejectedRow] = []
-    for source in chunk:
-        item, found = parse_row(source.raw, header, source_unit=source_unit)
-        problems += [RejectedRow(source.number, f, m) for f, m in found]
+    for number, raw in zip(chunk.numbers, chunk.raws, strict=True):
+        item, found = parse_row(raw, header, source_unit=source_unit)
+        if found:
+            problems += [RejectedRow(number, f, m) for f, m in found]
         if item is not None:
             items.append(item)
-            numbers.append(source.number)
+            numbers.append(number)
     rows, errors = bulk.build_rows(items, today=today, start_index=0, own_unit=source_unit)
     problems += [RejectedRow(numbers[e.index], e.field, e.message) for e in errors]
     problems.sort(key=lambda r: r.row)  # stable: a row's problems keep their order
@@ -479,7 +510,7 @@ class _ChunkContext:
     pii: PiiCipher
     actor: str
 
-    async def land(self, engine: AsyncEngine, chunk: list[SourceRow]) -> _Landed:
+    async def land(self, engine: AsyncEngine, chunk: Chunk) -> _Landed:
         prepared = prepare_chunk(chunk, self.header, today=self.today, source_unit=self.source_unit)
         outcome = await _write(engine, prepared, pii=self.pii, actor=self.actor)
         if outcome is None:
@@ -533,8 +564,8 @@ class _Lander:
             self._starting.result().shutdown(wait=True, cancel_futures=True)
 
     async def land(
-        self, source: Iterator[list[SourceRow]], *, skip: Callable[[int], bool]
-    ) -> AsyncIterator[tuple[int, list[SourceRow], _Landed | None]]:
+        self, source: Iterator[Chunk], *, skip: Callable[[int], bool]
+    ) -> AsyncIterator[tuple[int, Chunk, _Landed | None]]:
         numbered = enumerate(source, start=1)
         for number, chunk in numbered:  # in this process, until the workers are ready (if any)
             yield number, chunk, None if skip(number) else await self._context.land(self._engine, chunk)
@@ -543,7 +574,7 @@ class _Lander:
         if self._starting is None:
             return
         pool = await asyncio.wrap_future(self._starting)
-        ahead: collections.deque[tuple[int, list[SourceRow], asyncio.Future[_Landed] | None]] = collections.deque()
+        ahead: collections.deque[tuple[int, Chunk, asyncio.Future[_Landed] | None]] = collections.deque()
         loop = asyncio.get_running_loop()
         while True:
             while len(ahead) < self._workers + 2:
@@ -627,7 +658,7 @@ def _stop_worker() -> None:
         loop.close()
 
 
-def _land_in_worker(chunk: list[SourceRow]) -> _Landed:
+def _land_in_worker(chunk: Chunk) -> _Landed:
     assert _worker is not None, "not a worker process"
     context, loop, engine = _worker
     return loop.run_until_complete(context.land(engine, chunk))
@@ -684,10 +715,10 @@ async def _write_once(engine: AsyncEngine, prepared: _Prepared, *, pii: PiiCiphe
 
 
 def _reject(
-    summary: ImportSummary, state: ProgressState, number: int, chunk: list[SourceRow], problems: list[RejectedRow]
+    summary: ImportSummary, state: ProgressState, number: int, chunk: Chunk, problems: list[RejectedRow]
 ) -> None:
     summary.rejected += problems
-    summary.rejected_chunks.append(RejectedChunk(number, chunk[0].number, chunk[-1].number, len(chunk)))
+    summary.rejected_chunks.append(RejectedChunk(number, chunk.first, chunk.last, len(chunk)))
     if number not in state.rejected_chunks:
         state.rejected_chunks.append(number)
 

@@ -20,9 +20,12 @@ from api.import_cli import (
     CSV_COLUMNS,
     ImportFileError,
     ProgressState,
+    chunks,
+    count_rows,
     default_report_path,
     import_path,
     progress_path,
+    read_rows,
 )
 from store import bulk, grading
 from store.db import create_engine
@@ -371,3 +374,16 @@ async def test_a_changed_file_ignores_a_stale_progress_file(
 
 def test_csv_columns_are_the_record_input_fields() -> None:
     assert set(CSV_COLUMNS) == {"subjectUscc", "subjectIdNumber", *bulk.RECORD_FIELDS} - {"subject"}
+
+
+def test_rows_are_counted_and_chunked_as_they_are_read_with_a_bom_and_blank_lines(tmp_path: Path) -> None:
+    file = tmp_path / "records.jsonl"
+    lines = [orjson.dumps(record(n)) for n in range(5)]
+    file.write_bytes(b"\xef\xbb\xbf" + lines[0] + b"\n\n" + lines[1] + b"\n   \n" + b"\n".join(lines[2:]))
+    rows = list(read_rows(file, "jsonl"))
+    assert [r.number for r in rows] == [1, 3, 5, 6, 7] and rows[0].raw == lines[0] + b"\n"
+    assert count_rows(file, "jsonl") == 5
+    assert [(c.first, c.last, len(c)) for c in chunks(iter(rows), 2)] == [(1, 3, 2), (5, 6, 2), (7, 7, 1)]
+    blank_start = tmp_path / "blank.jsonl"
+    blank_start.write_bytes(b"\xef\xbb\xbf \n" + lines[0])
+    assert count_rows(blank_start, "jsonl") == len(list(read_rows(blank_start, "jsonl"))) == 1
