@@ -138,27 +138,32 @@ def _text(value: object, field: str) -> str:
     raise InvalidField(field, "must be a string")
 
 
-class _Row:
-    """The fields of one item, each parsed once; every problem is collected, not only the first."""
+# The fields parsed one by one, in the order their problems are reported: (field, parser, required).
+_PARSED_FIELDS: tuple[tuple[str, Callable[[object, str], Any], bool], ...] = (
+    ("type", _record_type, True),
+    ("category", _category, False),
+    ("severity", _severity, False),
+    *((f, _text, True) for f in _REQUIRED_TEXT),
+    *((f, _text, False) for f in _OPTIONAL_TEXT),
+    *((f, _date, f == "decidedOn") for f in _DATES),
+)
 
-    def __init__(self, item: Mapping[str, Any]) -> None:
-        self.item = item
-        self.problems: list[tuple[str, str]] = []
 
-    def bad(self, problem: InvalidField) -> None:
-        self.problems.append((problem.field, problem.message))
-
-    def get(self, field: str, parse: Callable[[object, str], Any], *, required: bool = False) -> Any:
-        value = self.item.get(field)
-        if value is None:
-            if required:
-                self.problems.append((field, "is required"))
-            return None
-        try:
-            return parse(value, field)
-        except InvalidField as problem:
-            self.bad(problem)
-            return None
+def _parse_fields(item: Mapping[str, Any], problems: list[tuple[str, str]]) -> dict[str, Any]:
+    """Each field of ``_PARSED_FIELDS`` parsed once (None when absent or bad); every problem is collected."""
+    values: dict[str, Any] = {}
+    for field, parse, required in _PARSED_FIELDS:
+        value = item.get(field)
+        if value is not None:
+            try:
+                value = parse(value, field)
+            except InvalidField as problem:
+                problems.append((problem.field, problem.message))
+                value = None
+        elif required:
+            problems.append((field, "is required"))
+        values[field] = value
+    return values
 
 
 def build_rows(
@@ -182,51 +187,48 @@ def build_rows(
         if not isinstance(item, dict) and not isinstance(item, Mapping):  # the first test is the cheap one
             errors.append(RowError(index, None, "must be a RecordInput object"))
             continue
-        row = _Row(item)
+        problems: list[tuple[str, str]] = []
         if not _FIELD_SET.issuperset(item):
-            row.problems += [(str(k), "is not a RecordInput field") for k in item if k not in _FIELD_SET]
+            problems += [(str(k), "is not a RecordInput field") for k in item if k not in _FIELD_SET]
         key: SubjectKey | None = None
         if item.get("subject") is None:
-            row.problems.append(("subject", "is required"))
+            problems.append(("subject", "is required"))
         else:
             try:
                 key = subject_key_of(item["subject"], today=today, parse_id=parse_subject_id)
             except InvalidField as problem:
-                row.bad(problem)
-        type_ = row.get("type", _record_type, required=True)
-        category = row.get("category", _category)
-        severity = row.get("severity", _severity)
-        texts = {f: row.get(f, _text, required=True) for f in _REQUIRED_TEXT}
-        optional = {f: row.get(f, _text) for f in _OPTIONAL_TEXT}
-        dates = {f: row.get(f, _date, required=f == "decidedOn") for f in _DATES}
+                problems.append((problem.field, problem.message))
+        v = _parse_fields(item, problems)
         fulfilled = item.get("penaltyFulfilled")
         if fulfilled is not None and not isinstance(fulfilled, bool):
-            row.problems.append(("penaltyFulfilled", "must be true or false"))
+            problems.append(("penaltyFulfilled", "must be true or false"))
             fulfilled = None
-        parsed = {field for field, _ in row.problems}
-        if type_ is not None and dates["decidedOn"] is not None and all(v is not None for v in texts.values()):
+        if v["type"] is not None and v["decidedOn"] is not None and all(v[f] is not None for f in _REQUIRED_TEXT):
             draft = RecordDraft(
-                type=type_,
-                category=category,
-                severity=severity,
-                title=texts["title"],
-                decision_number=texts["decisionNumber"],
-                source_unit=texts["sourceUnit"],
-                legal_basis=optional["legalBasis"],
-                occurred_on=dates["occurredOn"],
-                decided_on=dates["decidedOn"],
-                publicity_until=dates["publicityUntil"],
+                type=v["type"],
+                category=v["category"],
+                severity=v["severity"],
+                title=v["title"],
+                decision_number=v["decisionNumber"],
+                source_unit=v["sourceUnit"],
+                legal_basis=v["legalBasis"],
+                occurred_on=v["occurredOn"],
+                decided_on=v["decidedOn"],
+                publicity_until=v["publicityUntil"],
                 penalty_fulfilled=fulfilled,
-                corrected_on=dates["correctedOn"],
+                corrected_on=v["correctedOn"],
                 details=item.get("details"),
             )
-            # A field that did not parse is not judged again (a bad severity is not also "missing").
-            row.problems += [(p.field, p.message) for p in check_draft(draft, today=today) if p.field not in parsed]
+            judged = check_draft(draft, today=today)
+            if judged:  # a field that did not parse is not judged again (a bad severity is not also "missing")
+                parsed = {field for field, _ in problems}
+                problems += [(p.field, p.message) for p in judged if p.field not in parsed]
             if own_unit is not None and draft.source_unit.strip() != own_unit:
-                row.problems.append(("sourceUnit", f"this client writes only records of {own_unit} (policy.md)"))
-            if not row.problems and key is not None:
-                rows.append(ImportRow.of(index, key, optional["subjectName"], draft))
-        errors += [RowError(index, field, message) for field, message in row.problems]
+                problems.append(("sourceUnit", f"this client writes only records of {own_unit} (policy.md)"))
+            if not problems and key is not None:
+                rows.append(ImportRow.of(index, key, v["subjectName"], draft))
+        if problems:
+            errors += [RowError(index, field, message) for field, message in problems]
     return rows, errors
 
 
