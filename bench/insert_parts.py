@@ -6,8 +6,8 @@ Run after ``python -m bench import`` (which leaves the database ``hrss_bench_imp
 
 Each part is a statement over 5,000 generated rows, timed 7 times in a transaction that is rolled back
 (median and minimum, µs a row): the record (its 4 indexes and the statement's check of its subjects), its
-outbox event, its queue row, a new subject (half the rows of the benchmark's file create one), and what the record would cost with the foreign key to subjects that migration
-0006 replaced (for comparison).
+outbox event, its queue row, a new subject (half the rows of the benchmark's file create one), and, for
+comparison, the record and its event as they were before migration 0006.
 """
 
 from __future__ import annotations
@@ -37,6 +37,16 @@ INSERT INTO credit_records (subject_id, category, type, severity, title, decisio
 SELECT *, 'bench' FROM src
 """
 _EVENT = "INSERT INTO outbox (topic, aggregate_id) SELECT 'record.created', subject_id FROM src"
+# Before migration 0006: the payload copied from the row, a random event id.
+_EVENT_COPIED = """
+INSERT INTO outbox (topic, aggregate_id, payload)
+SELECT 'record.created', subject_id, jsonb_build_object('type', type, 'category', category, 'severity', severity,
+  'title', title, 'decision_number', decision_number, 'source_unit', source_unit, 'legal_basis', legal_basis,
+  'occurred_on', occurred_on, 'decided_on', decided_on, 'publicity_until', publicity_until,
+  'penalty_fulfilled', penalty_fulfilled, 'corrected_on', corrected_on, 'details', details, 'record_id', 1,
+  'subject_id', subject_id, 'version', 1)
+FROM src
+"""
 _QUEUE = """
 INSERT INTO recompute_queue (subject_id) SELECT DISTINCT subject_id FROM src ORDER BY 1
 ON CONFLICT (subject_id) DO UPDATE SET queued_at = now()
@@ -53,6 +63,10 @@ PARTS: dict[str, tuple[list[str], str]] = {
     "record": ([], _RECORD),
     "record with a foreign key to subjects instead": (_WITH_FOREIGN_KEY, _RECORD),
     "outbox event": ([], _EVENT),
+    "outbox event with a copied payload, random id instead": (
+        ["ALTER TABLE outbox ALTER COLUMN event_id SET DEFAULT gen_random_uuid()"],
+        _EVENT_COPIED,
+    ),
     "queue row": ([], _QUEUE),
     "new subject (organization)": ([], _SUBJECT),
 }
@@ -74,7 +88,7 @@ async def main(url: str) -> None:
             await transaction.rollback()  # nothing stays
     await conn.close()
     for part, values in timings.items():
-        print(f"{part:48s} {statistics.median(values):6.1f} µs a row (min {min(values):.1f})")
+        print(f"{part:56s} {statistics.median(values):6.1f} µs a row (min {min(values):.1f})")
 
 
 if __name__ == "__main__":
