@@ -1,8 +1,8 @@
 """What checking an imported row costs in Python (issue #5): ``prepare_chunk`` (parsing a JSON line, the
 identifier checks, the record rules, the content and digest), without any database.
 
-    python bench/check_cost.py [ROWS]            # µs a row (best of 5; wall time, so as noisy as the machine)
-    valgrind --tool=callgrind python bench/check_cost.py ROWS --once   # instructions, repeatable
+    python -m bench.check_cost [ROWS]            # µs a row (best of 5; wall time, so as noisy as the machine)
+    valgrind --tool=callgrind python -m bench.check_cost ROWS --once   # instructions, repeatable
 
 With ``--once`` the first ROWS rows of the same 10,000-row file are checked once after a warm-up of 100: run it
 with ROWS and with 0 and divide the difference of the two instruction counts by ROWS.
