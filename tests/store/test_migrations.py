@@ -76,7 +76,7 @@ async def test_a_record_needs_an_existing_subject_and_subjects_are_never_deleted
     ]
     with pytest.raises(DBAPIError, match="subject 999999998 does not exist"):
         async with engine.begin() as conn:
-            await conn.execute(credit_records.insert(), copies)
+            await conn.execute(credit_records.insert().values(copies))  # one statement, three rows
     async with engine.connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(credit_records))).scalar_one() == 1
     for statement, reason in (
