@@ -196,16 +196,22 @@ def _csv_rows(path: Path) -> Iterator[SourceRow]:
                 yield SourceRow(start - 1, cells)
 
 
-def _json_lines(path: Path) -> Iterator[SourceRow]:
+_BOM = b"\xef\xbb\xbf"
+
+
+def _json_data_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of every line that holds data: a BOM before the first is dropped, blank lines skipped."""
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
-            if number == 1 and line.startswith(_BOM):
-                line = line[3:]
+            if number == 1:
+                line = line.removeprefix(_BOM)
             if line.strip():
-                yield SourceRow(number, line)
+                yield number, line
 
 
-_BOM = b"\xef\xbb\xbf"
+def _json_lines(path: Path) -> Iterator[SourceRow]:
+    for number, line in _json_data_lines(path):
+        yield SourceRow(number, line)
 
 
 def parse_row(
@@ -287,9 +293,7 @@ def count_rows(path: Path, fmt: str) -> int:
     """How many rows ``read_rows`` gives (JSON lines: counted without making them)."""
     if fmt == "csv":
         return sum(1 for _ in read_rows(path, fmt))
-    with path.open("rb") as handle:
-        first = next(handle, b"").removeprefix(_BOM)
-        return bool(first.strip()) + sum(1 for line in handle if not line.isspace())
+    return sum(1 for _ in _json_data_lines(path))
 
 
 # --- The progress file -----------------------------------------------------------------------------------------
@@ -615,7 +619,7 @@ class _Lander:
 
 # One per worker process: its chunk context, its event loop and its engine (a single connection).
 _worker: tuple[_ChunkContext, asyncio.AbstractEventLoop, AsyncEngine] | None = None
-WORKER_GC_THRESHOLDS = (50_000, 50, 1000)
+_WORKER_GC_THRESHOLDS = (50_000, 50, 1000)
 _WORKER_MODULES = ("api.import_cli", "store.bulk", "store.db", "store.pending", "asyncpg")
 
 
@@ -635,12 +639,17 @@ def _start_worker(context: _ChunkContext) -> None:
     _worker = (context, loop, engine)
     multiprocessing.util.Finalize(None, _stop_worker, exitpriority=10)
     loop.run_until_complete(_connect(engine))
+    tune_collector()
+
+
+def tune_collector() -> None:
+    """The garbage collector settings of a worker process (bench.check_cost measures under the same)."""
     # A chunk allocates some hundred thousand objects, nearly none of them in cycles: with the default
     # thresholds the collector ran every 700 allocations and, now and then, walked every module loaded. The
     # modules are moved out of its sight and it runs every 50,000 allocations (in paired runs on the 2-core
     # machine, the workers' CPU a row fell by 5 to 20%, within that machine's noise).
     gc.freeze()
-    gc.set_threshold(*WORKER_GC_THRESHOLDS)
+    gc.set_threshold(*_WORKER_GC_THRESHOLDS)
 
 
 async def _connect(engine: AsyncEngine) -> None:

@@ -10,14 +10,13 @@ with ROWS and with 0 and divide the difference of the two instruction counts by 
 
 from __future__ import annotations
 
-import gc
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-from api.import_cli import WORKER_GC_THRESHOLDS, chunks, prepare_chunk, read_rows
+from api.import_cli import chunks, prepare_chunk, read_rows, tune_collector
 from bench.imports import write_file
 from domain.identifiers import make_uscc
 
@@ -32,8 +31,7 @@ def main(rows: int, once: bool) -> None:
         write_file(file, rows=max(rows, FILE_ROWS), existing=existing, today=TODAY)  # the same file for any ROWS
         source = list(read_rows(file, "jsonl"))
     batches = list(chunks(iter(source[:rows]), 1000))
-    gc.freeze()  # as a worker process does (api.import_cli._start_worker)
-    gc.set_threshold(*WORKER_GC_THRESHOLDS)
+    tune_collector()  # as a worker process does
     prepare_chunk(next(chunks(iter(source[:100]), 100)), [], today=TODAY, source_unit=None)
     if once:
         for batch in batches:

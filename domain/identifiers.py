@@ -2,10 +2,11 @@
 
 Employers are identified by their unified social credit code (统一社会信用代码, GB 32100-2015), which embeds
 an organization code (组织机构代码, GB 11714); workers by their resident identity card number (居民身份证号码,
-GB 11643-1999). ``stdnum.cn.uscc`` and ``stdnum.cn.ric`` are used where they are right (the position-18 check
-of a USCC, the ISO 7064 MOD 11-2 check digit and the birth-date split of an ID number); this module closes
-their gaps: stdnum rejects valid codes whose registration authority is A, N or Y, never checks the embedded
-organization code, and accepts ID numbers born in the future.
+GB 11643-1999). ``stdnum.cn.ric`` is used where it is right (the ISO 7064 MOD 11-2 check digit and the
+birth-date split of an ID number); ``stdnum.cn.uscc`` is the reference the USCC's position-18 check is tested
+against (computed here without stdnum's input clean-up, see ``_uscc_check``). This module closes their gaps:
+stdnum rejects valid codes whose registration authority is A, N or Y, never checks the embedded organization
+code, and accepts ID numbers born in the future.
 
 Failure reasons never contain the value itself, because an ID number is personal information and reasons
 end up in API error messages and logs.
@@ -17,7 +18,6 @@ import datetime
 import operator
 
 from stdnum.cn import ric as _ric
-from stdnum.cn import uscc as _uscc
 from stdnum.exceptions import ValidationError as _StdnumValidationError
 
 __all__ = [
@@ -121,7 +121,8 @@ def _org_code_check(body: str) -> str:
 
 
 def _uscc_check(code: str) -> str:
-    """GB 32100-2015 check character (position 18) of a code whose first 17 characters are in the alphabet.
+    """GB 32100-2015 check character (position 18) of a code (or 17-character prefix) whose first 17 characters
+    are in the alphabet.
 
     The MOD 31 sum with weights 3^i mod 31, as ``stdnum.cn.uscc.calc_check_digit`` computes it (a test holds
     the two equal over random prefixes), without stdnum's clean-up of the input, which the caller has done
@@ -169,7 +170,7 @@ def uscc_with_check(first17: str) -> str:
     if len(prefix) != 17:
         raise InvalidIdentifier(USCC_KIND, _USCC_PREFIX_LENGTH)
     _require_uscc_alphabet(prefix)
-    return prefix + _uscc.calc_check_digit(prefix)
+    return prefix + _uscc_check(prefix)
 
 
 def make_uscc(registration_authority: str, org_type: str, region: str, org_code_base8: str) -> str:

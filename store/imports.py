@@ -155,8 +155,10 @@ _RECORD_COLUMNS = (
     ("content_digest", "text"),
 )
 
-# The content columns sent as they are (every one but subject_id, details and content_digest).
-_PLAIN_CONTENT_COLUMNS = tuple(name for name, _ in _RECORD_COLUMNS[1:-2])
+# The content columns sent as they are (details goes as JSON text; subject_id and content_digest are no content).
+_PLAIN_CONTENT_COLUMNS = tuple(
+    name for name, _ in _RECORD_COLUMNS if name not in ("subject_id", "details", "content_digest")
+)
 _PLAIN_CONTENT = operator.itemgetter(*_PLAIN_CONTENT_COLUMNS)
 
 
