@@ -5,7 +5,7 @@ The engine is created in the application's lifespan and passed down; nothing her
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 BUREAU_TIME_ZONE = "Asia/Shanghai"  # the sessions' time zone, and the one "today" is taken in
 
@@ -85,3 +85,23 @@ def array_param(values: Iterable[Any], element: type[sa.types.TypeEngine[Any]]) 
     """One array parameter (for ``= ANY(...)`` or ``unnest``): a batch of thousands of values is one small
     statement that PostgreSQL plans once, not an IN list of a parameter per value."""
     return sa.cast(sa.bindparam(None, list(values), type_=sa.ARRAY(element)), sa.ARRAY(element))
+
+
+async def copy_rows(conn: AsyncConnection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """COPY ``rows`` (tuples in the order of ``columns``) into ``table``, in the connection's transaction.
+
+    Binary COPY, for bulk writes: against an INSERT over one array a column, it spends about a tenth of the
+    client's CPU a row (no per-element type checks) and less of the server's (rows are written in batches).
+    A statement must have run in the transaction first (SQLAlchemy begins it lazily); a failure is raised as
+    SQLAlchemy's ``IntegrityError`` (SQLSTATE class 23) or ``DBAPIError``, ``orig`` holding asyncpg's error with
+    its ``sqlstate``, like a failed statement's.
+    """
+    import asyncpg  # type: ignore[import-untyped]
+
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert conn.in_transaction() and driver is not None
+    try:
+        await driver.copy_records_to_table(table, records=rows, columns=list(columns))
+    except asyncpg.PostgresError as exc:
+        wrap = sa.exc.IntegrityError if str(exc.sqlstate).startswith("23") else sa.exc.DBAPIError
+        raise wrap(f"COPY {table} ({', '.join(columns)})", None, exc) from exc
