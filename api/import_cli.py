@@ -525,9 +525,9 @@ class _ChunkContext:
 class _Lander:
     """Checks and writes chunks, in this process (``workers`` 0) or in ``workers`` processes side by side, each
     with a connection of its own: reading, checking and writing overlap, and PostgreSQL works on several chunks
-    at once. This process lands the first chunks itself while the workers start. The outcomes come back in file
-    order whatever order the chunks commit in; at most ``workers + 2`` chunks are under way. Once every chunk has
-    landed, the same processes drain the recompute queue together.
+    at once. This process lands the first chunks itself while the workers connect. The outcomes come back in
+    file order whatever order the chunks commit in; at most ``workers + 2`` chunks are under way. Once every
+    chunk has landed, the same processes drain the recompute queue together.
 
     Two chunks under way at once may create the same subject or repeat a decision number: the later one waits
     for the earlier one's commit, fails on the unique key, and is written again from the start (``_write``),
@@ -538,34 +538,28 @@ class _Lander:
         self._engine = engine
         self._context = context
         self._workers = workers
-        self._starting: concurrent.futures.Future[concurrent.futures.ProcessPoolExecutor] | None = None
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._ready: list[concurrent.futures.Future[None]] = []
 
     def __enter__(self) -> _Lander:
         if self._workers:
-            # The workers take a moment to start (the fork server imports their modules): a thread starts them
-            # while this process lands the first chunks itself.
-            starter = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="import-workers")
-            self._starting = starter.submit(self._start_pool)
-            starter.shutdown(wait=False)
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self._workers, mp_context=_worker_context(), initializer=_start_worker, initargs=(self._context,)
+            )
+            # The pool starts every worker at its first task; each is ready once it has connected.
+            self._ready = [self._pool.submit(_ready) for _ in range(self._workers)]
         return self
-
-    def _start_pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        # forkserver: no copy of this process's event loop, connections or threads in the workers. The fork
-        # server imports what a worker runs, once, and every worker starts from it with those modules loaded
-        # (rather than the command's own ``__main__``, which the workers do not need).
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(list(_WORKER_MODULES))
-        pool = concurrent.futures.ProcessPoolExecutor(
-            self._workers, mp_context=context, initializer=_start_worker, initargs=(self._context,)
-        )
-        # Ready when every worker has started and connected.
-        concurrent.futures.wait([pool.submit(_ready) for _ in range(self._workers)])
-        return pool
 
     def __exit__(self, *exc: object) -> None:
         # Chunks already being written finish (and commit); queued ones are dropped.
-        if self._starting is not None and self._starting.exception() is None:
-            self._starting.result().shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    async def _started(self) -> concurrent.futures.ProcessPoolExecutor | None:
+        if self._pool is not None:
+            for ready in self._ready:
+                await asyncio.wrap_future(ready)  # raises what a worker's start raised
+        return self._pool
 
     async def land(
         self, source: Iterator[Chunk], *, skip: Callable[[int], bool]
@@ -573,11 +567,11 @@ class _Lander:
         numbered = enumerate(source, start=1)
         for number, chunk in numbered:  # in this process, until the workers are ready (if any)
             yield number, chunk, None if skip(number) else await self._context.land(self._engine, chunk)
-            if self._starting is not None and self._starting.done():
+            if self._pool is not None and all(ready.done() for ready in self._ready):
                 break
-        if self._starting is None:
+        pool = await self._started()
+        if pool is None:
             return
-        pool = await asyncio.wrap_future(self._starting)
         ahead: collections.deque[tuple[int, Chunk, asyncio.Future[_Landed] | None]] = collections.deque()
         loop = asyncio.get_running_loop()
         while True:
@@ -598,9 +592,9 @@ class _Lander:
         from store import pending
 
         today = self._context.today
-        if self._starting is None:
+        pool = await self._started()
+        if pool is None:
             return await pending.drain(self._engine, calendar=calendar, today=today, on_batch=on_batch)
-        pool = await asyncio.wrap_future(self._starting)
         async with self._engine.connect() as conn:
             left = await pending.queued_count(conn)
         loop = asyncio.get_running_loop()
@@ -620,7 +614,14 @@ class _Lander:
 # One per worker process: its chunk context, its event loop and its engine (a single connection).
 _worker: tuple[_ChunkContext, asyncio.AbstractEventLoop, AsyncEngine] | None = None
 _WORKER_GC_THRESHOLDS = (50_000, 50, 1000)
-_WORKER_MODULES = ("api.import_cli", "store.bulk", "store.db", "store.pending", "asyncpg")
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers are forked from this process: they start in milliseconds with every module already loaded (a fork
+    server or spawned processes import them again, about 0.7 s of CPU, a tenth of a 50,000-row import's). The
+    worker leaves everything it inherits alone (``_start_worker``); where fork does not exist, they are spawned."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 def _engine(url: str) -> AsyncEngine:
@@ -632,10 +633,17 @@ def _engine(url: str) -> AsyncEngine:
 
 def _start_worker(context: _ChunkContext) -> None:
     import multiprocessing.util
+    import signal
 
     global _worker  # the worker process's own state, set once by the pool's initializer
+    # A forked worker is a copy of the command's thread that was running its event loop: it forgets that loop
+    # (as Python 3.12 does itself after a fork) and never touches the copies of its connections. Ctrl-C is the
+    # command's to handle: a worker finishes (and commits) the chunk it is writing, then the pool stops it.
+    asyncio.events._set_running_loop(None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     engine = _engine(context.url)
     loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     _worker = (context, loop, engine)
     multiprocessing.util.Finalize(None, _stop_worker, exitpriority=10)
     loop.run_until_complete(_connect(engine))
@@ -835,8 +843,15 @@ def import_file(
 
     with (
         database(settings) as url,
+        # Redrawn as the import advances rather than by a thread of its own: the import's worker processes are
+        # forked from this one, and a fork copies no thread, only what locks a running one held.
         Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            auto_refresh=False,
         ) as progress,
     ):
         task = progress.add_task("importing", total=None)
@@ -845,6 +860,11 @@ def import_file(
         def settle_total(n: int) -> None:
             progress.update(task, description="imported")
             settling.append(progress.add_task("recomputing", total=n))
+            progress.refresh()
+
+        def advance(n: int, which: TaskID | None = None) -> None:
+            progress.advance(task if which is None else which, n)
+            progress.refresh()
 
         try:
             summary = asyncio.run(
@@ -856,10 +876,10 @@ def import_file(
                     chunk_size=chunk,
                     report=report,
                     source_unit=source_unit,
-                    on_total=lambda n: progress.update(task, total=n),
-                    on_rows=lambda n: progress.advance(task, n),
+                    on_total=lambda n: progress.update(task, total=n, refresh=True),
+                    on_rows=advance,
                     on_settle_total=settle_total,
-                    on_settled=lambda n: progress.advance(settling[0], n),
+                    on_settled=lambda n: advance(n, settling[0]),
                     workers=(os.cpu_count() or 1) if workers is None else workers,
                 )
             )
