@@ -21,7 +21,6 @@ is not loaded (counted Monday to Friday until it is).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -254,7 +253,7 @@ def corrected_draft(draft: RecordDraft, changes: Mapping[str, Any]) -> RecordDra
     unknown = sorted(set(changes) - CORRECTABLE_FIELDS)
     if unknown:
         raise ValueError(f"not correctable: {', '.join(unknown)}")
-    return dataclasses.replace(draft, **changes)
+    return draft._replace(**changes)
 
 
 # ---------------------------------------------------------------------------------------------------------------

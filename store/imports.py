@@ -43,18 +43,21 @@ class SubjectKey(NamedTuple):
         return {"uscc": SubjectKind.ORGANIZATION, "id_number": SubjectKind.INDIVIDUAL}.get(self.kind)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImportRow:
+    """A checked row of a batch, with its content and digest (a bulk import computes them in its worker
+    processes)."""
+
     index: int
     subject: SubjectKey
     subject_name: str | None
     draft: RecordDraft
-    content: dict[str, Any] = field(default_factory=dict, compare=False)  # draft_content(draft)
+    content: dict[str, Any] | None = field(default=None, compare=False)  # draft_content(draft)
     digest: str = field(default="", compare=False)  # content_digest(content)
 
     @classmethod
     def of(cls, index: int, subject: SubjectKey, subject_name: str | None, draft: RecordDraft) -> ImportRow:
-        """A row with its content and digest computed once (a bulk import does it in its worker processes)."""
+        """A row with its content and digest computed once."""
         content = draft_content(draft)
         return cls(index, subject, subject_name, draft, content, content_digest(content))
 
@@ -153,9 +156,9 @@ _PLAIN_CONTENT = operator.itemgetter(*_PLAIN_CONTENT_COLUMNS)
 
 
 async def _next_ids(conn: AsyncConnection, sequence: str, count: int) -> list[int]:
-    """``count`` new ids from ``sequence`` (in increasing order), one statement."""
-    statement = sa.text(f"SELECT nextval('{sequence}') FROM generate_series(1, :count)")  # noqa: S608 (a constant)
-    return list((await conn.execute(statement, {"count": count})).scalars())
+    """``count`` new ids from ``sequence``: one statement, one array value."""
+    statement = sa.text(f"SELECT array_agg(nextval('{sequence}')) FROM generate_series(1, :count)")  # noqa: S608
+    return list((await conn.execute(statement, {"count": count})).scalar_one())
 
 
 def _events_statement(*, queue: bool) -> sa.TextClause:
