@@ -636,9 +636,12 @@ def _start_worker(context: _ChunkContext) -> None:
     import signal
 
     global _worker  # the worker process's own state, set once by the pool's initializer
-    # A forked worker is a copy of the command's thread that was running its event loop: it forgets that loop
-    # (as Python 3.12 does itself after a fork) and never touches the copies of its connections. Ctrl-C is the
-    # command's to handle: a worker finishes (and commits) the chunk it is writing, then the pool stops it.
+    # A forked worker is a copy of the command's thread that was running its event loop. It leaves alone what it
+    # inherited: the collector never looks at those objects (so no finalizer of a copied connection runs), the
+    # copied loop is forgotten (as Python 3.12 does itself after a fork) and the worker opens a connection of
+    # its own. Ctrl-C is the command's to handle: a worker finishes (and commits) the chunk it is writing, then
+    # the pool stops it.
+    tune_collector()
     asyncio.events._set_running_loop(None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     engine = _engine(context.url)
@@ -647,7 +650,6 @@ def _start_worker(context: _ChunkContext) -> None:
     _worker = (context, loop, engine)
     multiprocessing.util.Finalize(None, _stop_worker, exitpriority=10)
     loop.run_until_complete(_connect(engine))
-    tune_collector()
 
 
 def tune_collector() -> None:

@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from store import audit, migrations
-from store.db import create_engine
+from store.db import copy_rows, create_engine
 from store.tables import credit_records, metadata, subjects
 from tests import factories
 
@@ -89,6 +90,40 @@ async def test_a_record_needs_an_existing_subject_and_subjects_are_never_deleted
                 await conn.execute(statement)
     async with engine.begin() as conn:  # other columns change as before
         await conn.execute(subjects.update().where(subjects.c.id == org["id"]).values(name="改名后的公司"))
+    await engine.dispose()
+
+
+async def test_rows_written_by_copy_meet_the_same_checks_and_fail_like_a_statement(database_url: str) -> None:
+    """Bulk writes go by COPY (store.db.copy_rows): the subject check and the unique keys hold for it as for an
+    INSERT, the whole COPY is refused, and the failure is SQLAlchemy's IntegrityError carrying the SQLSTATE (the
+    import retries a chunk on 23505 when a chunk written side by side got there first)."""
+    engine = create_engine(database_url)
+    org = await factories.organization(engine)
+    good = await factories.record(engine, org["id"])
+    async with engine.connect() as conn:
+        row = dict((await conn.execute(sa.select(credit_records).where(credit_records.c.id == good))).one()._mapping)
+    columns = [k for k in row if k not in ("id", "created_at")]
+
+    def copy_of(number: str, subject_id: int) -> tuple[object, ...]:
+        values = row | {"decision_number": number, "subject_id": subject_id}
+        values["details"] = orjson.dumps(values["details"]).decode()  # the connection's jsonb codec takes text
+        return tuple(values[c] for c in columns)
+
+    for rows, sqlstate, message in (
+        ([copy_of("批量1", org["id"]), copy_of("批量2", 999_999_996)], "23503", "subject 999999996 does not exist"),
+        ([copy_of("批量3", org["id"]), copy_of(row["decision_number"], org["id"])], "23505", "uq_credit_records"),
+    ):
+        with pytest.raises(IntegrityError, match=message) as refused:
+            async with engine.begin() as conn:
+                await conn.execute(sa.text("SELECT 1"))  # the transaction begins with its first statement
+                await copy_rows(conn, "credit_records", columns, rows)
+        assert getattr(refused.value.orig, "sqlstate", None) == sqlstate
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("SELECT 1"))
+        await copy_rows(conn, "credit_records", columns, [copy_of("批量4", org["id"])])
+    async with engine.connect() as conn:
+        numbers = (await conn.execute(sa.select(credit_records.c.decision_number))).scalars().all()
+    assert sorted(numbers) == sorted([row["decision_number"], "批量4"])
     await engine.dispose()
 
 
