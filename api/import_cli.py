@@ -525,9 +525,8 @@ class _ChunkContext:
 class _Lander:
     """Checks and writes chunks, in this process (``workers`` 0) or in ``workers`` processes side by side, each
     with a connection of its own: reading, checking and writing overlap, and PostgreSQL works on several chunks
-    at once. This process lands the first chunks itself while the workers connect. The outcomes come back in
-    file order whatever order the chunks commit in; at most ``workers + 2`` chunks are under way. Once every
-    chunk has landed, the same processes drain the recompute queue together.
+    at once. The outcomes come back in file order whatever order the chunks commit in; at most ``workers + 2``
+    chunks are under way. Once every chunk has landed, the same processes drain the recompute queue together.
 
     Two chunks under way at once may create the same subject or repeat a decision number: the later one waits
     for the earlier one's commit, fails on the unique key, and is written again from the start (``_write``),
@@ -539,15 +538,13 @@ class _Lander:
         self._context = context
         self._workers = workers
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self._ready: list[concurrent.futures.Future[None]] = []
 
     def __enter__(self) -> _Lander:
         if self._workers:
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 self._workers, mp_context=_worker_context(), initializer=_start_worker, initargs=(self._context,)
             )
-            # The pool starts every worker at its first task; each is ready once it has connected.
-            self._ready = [self._pool.submit(_ready) for _ in range(self._workers)]
+            self._pool.submit(_ready)  # the pool forks every worker at its first task: here, before any reading
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -555,22 +552,13 @@ class _Lander:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    async def _started(self) -> concurrent.futures.ProcessPoolExecutor | None:
-        if self._pool is not None:
-            for ready in self._ready:
-                await asyncio.wrap_future(ready)  # raises what a worker's start raised
-        return self._pool
-
     async def land(
         self, source: Iterator[Chunk], *, skip: Callable[[int], bool]
     ) -> AsyncIterator[tuple[int, Chunk, _Landed | None]]:
         numbered = enumerate(source, start=1)
-        for number, chunk in numbered:  # in this process, until the workers are ready (if any)
-            yield number, chunk, None if skip(number) else await self._context.land(self._engine, chunk)
-            if self._pool is not None and all(ready.done() for ready in self._ready):
-                break
-        pool = await self._started()
-        if pool is None:
+        if self._pool is None:
+            for number, chunk in numbered:
+                yield number, chunk, None if skip(number) else await self._context.land(self._engine, chunk)
             return
         ahead: collections.deque[tuple[int, Chunk, asyncio.Future[_Landed] | None]] = collections.deque()
         loop = asyncio.get_running_loop()
@@ -580,7 +568,7 @@ class _Lander:
                 if item is None:
                     break
                 number, chunk = item
-                future = None if skip(number) else loop.run_in_executor(pool, _land_in_worker, chunk)
+                future = None if skip(number) else loop.run_in_executor(self._pool, _land_in_worker, chunk)
                 ahead.append((number, chunk, future))
             if not ahead:
                 return
@@ -592,7 +580,7 @@ class _Lander:
         from store import pending
 
         today = self._context.today
-        pool = await self._started()
+        pool = self._pool
         if pool is None:
             return await pending.drain(self._engine, calendar=calendar, today=today, on_batch=on_batch)
         async with self._engine.connect() as conn:
@@ -668,7 +656,7 @@ async def _connect(engine: AsyncEngine) -> None:
 
 
 def _ready() -> None:
-    """Nothing: submitted once per worker so that the pool starts them at once."""
+    """Nothing: submitted once so that the pool starts its workers at once."""
 
 
 def _stop_worker() -> None:

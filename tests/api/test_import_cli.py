@@ -194,7 +194,7 @@ async def test_chunks_written_side_by_side_share_new_subjects_and_repeated_rows(
     for n in repeats:
         items[n - 1] = items[n - 6]
     file = write_jsonl(tmp_path / "records.jsonl", items)
-    # 120 chunks: this process lands the first ones while the workers start, the workers land the rest.
+    # 120 chunks, landed by the two workers.
     summary = await import_path(database_url, file, pii=PiiCipher(TEST_PII_KEY), today=TODAY, chunk_size=5, workers=2)
     assert (summary.created, summary.unchanged, summary.rejected) == (len(items) - len(repeats), len(repeats), [])
     assert await count(engine, subjects) == pairs
