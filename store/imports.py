@@ -2,7 +2,7 @@
 
 Everything is checked before anything is written; a batch with one bad row writes nothing and reports every
 bad row with its index and field. A resent row whose content is unchanged is counted as unchanged. Every
-accepted record leaves an outbox event for the city credit platform (SH art. 7) in the same statement; its
+accepted record leaves an outbox event for the city credit platform (SH art. 7) in the same transaction; its
 subject's grades and restrictions are recomputed by the caller in the same transaction (the API's writes) or
 queued for recomputation (``queue=True``, a bulk import: store.pending).
 """
@@ -150,8 +150,10 @@ _RECORD_COLUMNS = (
     "content_digest",
     "created_by",
 )
-# The content columns written as they are (details goes as JSON text).
-_PLAIN_CONTENT_COLUMNS = _RECORD_COLUMNS[2:-3]
+# The content columns written as they are (details goes as JSON text; the others are no content).
+_PLAIN_CONTENT_COLUMNS = tuple(
+    c for c in _RECORD_COLUMNS if c not in ("id", "subject_id", "details", "content_digest", "created_by")
+)
 _PLAIN_CONTENT = operator.itemgetter(*_PLAIN_CONTENT_COLUMNS)
 
 
