@@ -7,7 +7,8 @@ Run a part with `python -m bench authz` (or evaluate, screen, import).
    app with a real token, N rounds (median and p99 latency).
 3. authz: the procurement audience's single look-up against the admin schema's (same query, interleaved).
 4. import: `hrss-credit import` of a fresh file of --rows records into a database already holding --records
-   records (records/s); not run by default (it loads its own population, in the database hrss_bench_import).
+   records (records/s); with --repeat N, N fresh files one after the other and their median; not run by default
+   (it loads its own population, in the database hrss_bench_import).
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000, help="records already in the database (import)")
     parser.add_argument("--rows", type=int, default=50_000, help="records in the imported file (import)")
     parser.add_argument("--chunk", type=int, default=1000, help="rows per transaction (import)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="fresh files imported one after the other; the median is printed (import)"
+    )
     parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="the imported file's (import)")
     parser.add_argument(
         "--workers",
@@ -116,7 +120,13 @@ def main() -> None:
             url = fresh_database(server, "hrss_bench_import")
             asyncio.run(
                 bench_import(
-                    url, records=args.records, rows=args.rows, chunk=args.chunk, fmt=args.format, workers=args.workers
+                    url,
+                    records=args.records,
+                    rows=args.rows,
+                    chunk=args.chunk,
+                    fmt=args.format,
+                    workers=args.workers,
+                    repeat=args.repeat,
                 )
             )
             if args.which == ["import"]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import statistics
 import tempfile
 import time
 from datetime import date, timedelta
@@ -186,10 +187,23 @@ async def load_population(
 
 
 def write_file(
-    path: Path, *, rows: int, existing: list[str], today: date, seed: int = 13, share_existing: float = 0.5
+    path: Path,
+    *,
+    rows: int,
+    existing: list[str],
+    today: date,
+    seed: int = 13,
+    share_existing: float = 0.5,
+    batch: int = 0,
 ) -> set[str]:
-    """A fresh import file (JSON lines or CSV by the suffix); returns the existing USCCs it names."""
-    rng = random.Random(seed)
+    """A fresh import file (JSON lines or CSV by the suffix); returns the existing USCCs it names.
+
+    Files of different ``batch`` numbers (0-9) name different new subjects and decision numbers, in the same mix.
+    """
+    if not 0 <= batch <= 9 or (batch and rows >= 1_000_000):
+        raise ValueError("batch is a digit; a batch other than 0 has fewer than 1,000,000 rows")
+    rng = random.Random(seed + batch)
+    tag = str(batch) if batch else ""
     touched: set[str] = set()
     items: list[dict[str, Any]] = []
     for n in range(1, rows + 1):
@@ -199,14 +213,14 @@ def write_file(
             touched.add(code)
             subject, name, mix = {"uscc": code}, None, ORG_MIX
         elif x < share_existing + (1 - share_existing) * 0.7:
-            code = make_uscc("9", "1", "310106", f"N{n:07d}")
+            code = make_uscc("9", "1", "310106", f"N{tag}{n:06d}" if batch else f"N{n:07d}")
             subject, name, mix = {"uscc": code}, f"新导入企业{n}", ORG_MIX
         else:
-            number = make_id_number("310106", date(1970, 1, 1) + timedelta(days=n // 1000), n % 1000)
+            number = make_id_number(f"3101{6 + batch:02d}", date(1970, 1, 1) + timedelta(days=n // 1000), n % 1000)
             subject, name, mix = {"idNumber": number}, f"新导入个人{n}", PERSON_MIX
         type_, severity = _pick(rng, mix)
         decided = today - timedelta(days=rng.randint(1, 700))
-        c = _content(type_, severity, f"导入〔{decided.year}〕{n}号", decided, today)
+        c = _content(type_, severity, f"导入{tag}〔{decided.year}〕{n}号", decided, today)
         item = {
             "subject": subject,
             "subjectName": name,
@@ -259,8 +273,10 @@ async def bench_import(
     fmt: str = "jsonl",
     today: date | None = None,
     workers: int = 2,
+    repeat: int = 1,
 ) -> float:
-    """Load the population, import a fresh file of ``rows`` records, replay it; print and return records/s."""
+    """Load the population, import ``repeat`` fresh files of ``rows`` records one after the other, replay the
+    first; print each import's figures and return the median of their rates (records/s landed)."""
     day = today or date.today()
     pii = PiiCipher(PII_KEY)
     codes = await load_population(
@@ -273,9 +289,19 @@ async def bench_import(
     )
     directory = Path(tempfile.mkdtemp(prefix="hrss-bench-import-"))
     try:
-        return await _import_file(url, directory / f"records.{fmt}", codes, records, chunk, rows, pii, day, workers)
+        rates = []
+        for batch in range(repeat):
+            file = directory / f"records{batch}.{fmt}"
+            rates.append(await _import_file(url, file, codes, chunk, rows, pii, day, workers, batch=batch))
+        await _replay(url, directory / f"records0.{fmt}", chunk, pii, day, workers)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+    if repeat > 1:
+        print(
+            f"{repeat} imports of {rows:,} records: landed at {', '.join(f'{r:,.0f}' for r in rates)} records/s; "
+            f"median {statistics.median(rates):,.0f}"
+        )
+    return statistics.median(rates)
 
 
 async def _settle(engine: AsyncEngine) -> None:
@@ -294,15 +320,16 @@ async def _import_file(
     url: str,
     file: Path,
     codes: list[str],
-    records: int,
     chunk: int,
     rows: int,
     pii: PiiCipher,
     day: date,
     workers: int,
+    *,
+    batch: int,
 ) -> float:
     fmt = file.suffix[1:]
-    touched = write_file(file, rows=rows, existing=codes, today=day)
+    touched = write_file(file, rows=rows, existing=codes, today=day, batch=batch)
 
     started = time.perf_counter()
     engine = create_engine(url, pool_size=1, statement_timeout_ms=3_600_000)
@@ -320,6 +347,8 @@ async def _import_file(
             await evaluation.recompute(conn, ids[start : start + 2000], calendar=WorkCalendar(), today=day)
     print(f"graded the {len(ids):,} existing organizations the file names in {time.perf_counter() - started:.1f} s")
     await _settle(engine)
+    async with engine.connect() as conn:
+        before = (await conn.execute(sa.select(sa.func.count()).select_from(credit_records))).scalar_one()
 
     committed: list[float] = []  # when each chunk's outcome was taken, from the command's start
     begun = time.perf_counter()
@@ -338,7 +367,7 @@ async def _import_file(
     recompute = summary.seconds - summary.landed_seconds
     print(
         f"import {summary.rows:,} records ({fmt}, chunks of {chunk}, {workers} worker processes) into "
-        f"{records:,} records: landed (validated, written with their outbox events, subjects queued) in "
+        f"{before:,} records: landed (validated, written with their outbox events, subjects queued) in "
         f"{summary.landed_seconds:.2f} s, {rate:,.0f} records/s (created {summary.created:,}, "
         f"unchanged {summary.unchanged:,})"
     )
@@ -353,13 +382,16 @@ async def _import_file(
         f"({summary.recomputed / recompute if recompute else 0:,.0f} subjects/s); whole command "
         f"{summary.seconds:.2f} s, {summary.rows / summary.seconds:,.0f} records/s end to end"
     )
+    async with engine.connect() as conn:
+        after = (await conn.execute(sa.select(sa.func.count()).select_from(credit_records))).scalar_one()
+    await engine.dispose()
+    print(f"  the database now holds {after:,} records")
+    return rate
+
+
+async def _replay(url: str, file: Path, chunk: int, pii: PiiCipher, day: date, workers: int) -> None:
     replay = await import_path(url, file, pii=pii, today=day, chunk_size=chunk, actor="bench", workers=workers)
     print(
-        f"replay of the same file: {replay.seconds:.2f} s, {replay.rows / replay.seconds:,.0f} records/s "
+        f"replay of the first file: {replay.seconds:.2f} s, {replay.rows / replay.seconds:,.0f} records/s "
         f"(created {replay.created:,}, unchanged {replay.unchanged:,}, recomputed {replay.recomputed:,})"
     )
-    async with engine.connect() as conn:
-        total = (await conn.execute(sa.select(sa.func.count()).select_from(credit_records))).scalar_one()
-    await engine.dispose()
-    print(f"the database now holds {total:,} records")
-    return rate

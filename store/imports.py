@@ -24,7 +24,7 @@ from domain.taxonomy import CATEGORY_OF, SubjectKind
 from store import pending
 from store.db import array_param, copy_rows
 from store.pii import PiiCipher
-from store.records import content_digest
+from store.records import CONTENT_FIELDS, content_digest
 from store.tables import credit_records, subjects
 
 MAX_BATCH = 1000
@@ -131,29 +131,9 @@ async def resolve_subjects(conn: AsyncConnection, keys: Sequence[SubjectKey], pi
 # sequences beforehand: the client then knows every new row's id without RETURNING, and a batch of 1,000 rows
 # costs a few round trips and a fraction of the CPU an INSERT of one array a column took on both sides.
 _SUBJECT_COLUMNS = ("id", "kind", "name", "uscc", "id_number_hash", "id_number_enc", "id_number_masked", "region_code")
-_RECORD_COLUMNS = (
-    "id",
-    "subject_id",
-    "category",
-    "type",
-    "severity",
-    "title",
-    "decision_number",
-    "source_unit",
-    "legal_basis",
-    "occurred_on",
-    "decided_on",
-    "publicity_until",
-    "penalty_fulfilled",
-    "corrected_on",
-    "details",  # JSON text (the connection's jsonb codec takes text)
-    "content_digest",
-    "created_by",
-)
-# The content columns written as they are (details goes as JSON text; the others are no content).
-_PLAIN_CONTENT_COLUMNS = tuple(
-    c for c in _RECORD_COLUMNS if c not in ("id", "subject_id", "details", "content_digest", "created_by")
-)
+# details goes as JSON text (the connection's jsonb codec takes text); the other content columns as they are.
+_PLAIN_CONTENT_COLUMNS = tuple(c for c in CONTENT_FIELDS if c != "details")
+_RECORD_COLUMNS = ("id", "subject_id", *_PLAIN_CONTENT_COLUMNS, "details", "content_digest", "created_by")
 _PLAIN_CONTENT = operator.itemgetter(*_PLAIN_CONTENT_COLUMNS)
 
 
