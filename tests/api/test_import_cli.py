@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -328,6 +333,58 @@ async def test_an_interrupted_import_resumes_after_the_last_committed_chunk(
         uninterrupted = await import_path(other, file, pii=pii, today=TODAY, chunk_size=10)
         assert uninterrupted.created == 50
         assert await snapshot(database_url) == await snapshot(other)
+
+
+async def test_ctrl_c_stops_the_command_and_its_workers_after_the_chunks_under_way_and_it_resumes(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    """The real command with its two forked workers, and Ctrl-C (SIGINT). The command stops with status 130
+    and says how to resume. The workers finish the chunks they were writing, so only whole chunks are in the
+    database, and no process is left behind. Run again, the command resumes and ends with every row written
+    once, each with one outbox event."""
+    file = write_jsonl(tmp_path / "records.jsonl", [record(n) for n in range(1, 4001)])
+    command = [str(Path(sys.executable).with_name("hrss-credit")), "import", str(file), "--chunk", "10"]
+    env = {**os.environ, "DATABASE_URL": database_url, "HRSS_DATA_DIR": str(tmp_path), "HRSS_PII_KEY": TEST_PII_KEY}
+    process = _start([*command, "--workers", "2"], env)
+    deadline = time.monotonic() + 60
+    while (state := ProgressState.load(progress_path(file))) is None or state.last_committed_chunk < 3:
+        assert process.poll() is None, "the import ended before it was interrupted"
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, errors = await asyncio.to_thread(process.communicate, timeout=60)
+    assert process.returncode == 130, errors.decode()
+    assert "interrupted: run the same command again" in errors.decode()
+    assert _processes_running(file) == [], "a worker outlived the command"
+    written = await count(engine, credit_records)
+    assert written % 10 == 0 and 30 <= written < 4000
+    assert await count(engine, outbox) == written
+
+    resumed = await asyncio.to_thread(
+        subprocess.run, command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    )
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert "resumed after chunk" in resumed.stderr.decode()
+    assert await count(engine, credit_records) == await count(engine, outbox) == 4000
+    assert len(await decision_numbers(engine)) == 4000
+
+
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+
+
+def _processes_running(file: Path) -> list[int]:
+    """The processes whose command line names ``file`` (a forked worker has its command's)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:  # the process has ended meanwhile
+                continue
+            if str(file) in line:
+                found.append(int(entry.name))
+    return found
 
 
 async def test_a_rejected_chunk_before_the_interruption_is_checked_and_reported_again(
