@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import orjson
 import typer
@@ -86,8 +86,9 @@ class ImportFileError(Exception):
     """The file as a whole cannot be imported (unknown format, bad CSV header, not UTF-8)."""
 
 
-@dataclass(frozen=True, slots=True)
-class SourceRow:
+class SourceRow(NamedTuple):
+    """A data row as read. One is made for every row of the file: a named tuple is cheaper to make than a dataclass."""
+
     number: int  # the file row number: 1-based data line (CSV: the header excluded; JSON lines: the line)
     raw: bytes | list[str]  # a JSON line, or a CSV row's cells
 

@@ -166,12 +166,7 @@ class _Dated:
         """WG art. 9: the last day the designation is in force while the record counts (``date.max``: no end), None
         when it never is: not attested, or an unreadable ``valid_until`` (see ``designation_in_force``)."""
         if self._designated_until is None:
-            until: date | None = None
-            if self.record.details.get("labor_contract_attested") is True:
-                readable, valid_until = _valid_until(self.record)
-                if readable:
-                    until = date.max if valid_until is None else valid_until
-            self._designated_until = (until,)
+            self._designated_until = (_designation_last_day(self.record),)
         return self._designated_until[0]
 
 
@@ -291,10 +286,19 @@ def designation_in_force(record: Record, day: date) -> bool:
     unreadable ``valid_until`` is taken as not in force)."""
     if record.type is not RecordType.HARMONIOUS_LABOR_RELATIONS or not counts_on(record, day):
         return False
+    last_day = _designation_last_day(record)
+    return last_day is not None and day <= last_day
+
+
+def _designation_last_day(record: Record) -> date | None:
+    """The last day a designation is in force (``date.max``: no end), None when it never is: not attested for the
+    labor-contract condition of WG art. 9(2), or an unreadable ``valid_until``."""
     if record.details.get("labor_contract_attested") is not True:
-        return False
+        return None
     readable, valid_until = _valid_until(record)
-    return readable and (valid_until is None or day <= valid_until)
+    if not readable:
+        return None
+    return date.max if valid_until is None else valid_until
 
 
 def _valid_until(record: Record) -> tuple[bool, date | None]:
