@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner, Result
 
@@ -27,6 +29,7 @@ from api.import_cli import (
     ProgressState,
     chunks,
     count_rows,
+    csv_cells,
     default_report_path,
     import_path,
     progress_path,
@@ -431,6 +434,33 @@ async def test_a_changed_file_ignores_a_stale_progress_file(
 
 def test_csv_columns_are_the_record_input_fields() -> None:
     assert set(CSV_COLUMNS) == {"subjectUscc", "subjectIdNumber", *bulk.RECORD_FIELDS} - {"subject"}
+
+
+# Cells of a CSV file as awkward as a hand-made one: quotes inside and around cells, line breaks in quoted cells,
+# blank and whitespace-only cells, commas.
+_CSV_TEXT = st.text(alphabet='ab ,"\n\r\t', max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_CSV_TEXT, bom=st.booleans())
+def test_csv_rows_are_read_as_the_csv_module_reads_the_file(
+    tmp_path_factory: pytest.TempPathFactory, text: str, bom: bool
+) -> None:
+    """A CSV row goes to a worker as its text and is split into cells there: the numbers and cells must be
+    those of ``csv.reader`` over the whole file (a row numbered by the line it starts on, the header's
+    excluded; a row of blank cells is no row)."""
+    file = tmp_path_factory.mktemp("csv") / "records.csv"
+    file.write_bytes((b"\xef\xbb\xbf" if bom else b"") + ("a,b\n" + text).encode())
+    with file.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        expected, line = [], 0
+        for cells in reader:
+            start, line = line + 1, reader.line_num
+            if start > 1 and any(c.strip() for c in cells):
+                expected.append((start - 1, cells))
+    rows = list(read_rows(file, "csv"))
+    assert [(r.number, csv_cells(str(r.raw))) for r in rows] == expected
+    assert count_rows(file, "csv") == len(expected)
 
 
 def test_rows_are_counted_and_chunked_as_they_are_read_with_a_bom_and_blank_lines(tmp_path: Path) -> None:
