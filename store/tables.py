@@ -20,6 +20,8 @@ metadata = sa.MetaData(
 )
 
 _now = sa.text("now()")
+# Codes and names matched exactly, never sorted for a reader: compared byte by byte (migration 0007).
+IDENTIFIER = sa.Text(collation="C")
 
 subjects = sa.Table(
     "subjects",
@@ -28,7 +30,7 @@ subjects = sa.Table(
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("name", sa.Text, nullable=False),
     # 统一社会信用代码 of an organization, normalized (GB 32100-2015).
-    sa.Column("uscc", sa.Text, unique=True),
+    sa.Column("uscc", IDENTIFIER, unique=True),
     # An individual's 居民身份证号码 is personal information: a keyed hash for look-up, an AES-GCM copy, and the
     # masked form for readers without the PII scope. The clear number is never stored.
     sa.Column("id_number_hash", sa.LargeBinary, unique=True),
@@ -67,8 +69,8 @@ credit_records = sa.Table(
     sa.Column("severity", sa.Text),
     sa.Column("status", sa.Text, nullable=False, server_default="ACTIVE"),
     sa.Column("title", sa.Text, nullable=False),
-    sa.Column("decision_number", sa.Text, nullable=False),
-    sa.Column("source_unit", sa.Text, nullable=False),
+    sa.Column("decision_number", IDENTIFIER, nullable=False),
+    sa.Column("source_unit", IDENTIFIER, nullable=False),
     sa.Column("legal_basis", sa.Text),
     sa.Column("occurred_on", sa.Date),
     sa.Column("decided_on", sa.Date, nullable=False),

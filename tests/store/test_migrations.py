@@ -27,6 +27,29 @@ async def test_migrated_schema_matches_the_table_definitions(database_url: str) 
     assert diff == []
 
 
+async def test_migrated_columns_have_the_collations_of_the_table_definitions(database_url: str) -> None:
+    """Alembic's comparison above does not look at collations: the identifier columns (migration 0007) are
+    checked here, and no text column has a collation the definitions do not give."""
+    declared = {
+        (table.name, column.name): column.type.collation
+        for table in metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, sa.String)
+    }
+    engine = create_engine(database_url)
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.text(
+                "SELECT table_name, column_name, collation_name FROM information_schema.columns"
+                " WHERE table_schema = 'public' AND data_type IN ('text', 'character varying')"
+            )
+        )
+        migrated = {(r.table_name, r.column_name): r.collation_name for r in rows}
+    await engine.dispose()
+    assert {key: migrated.get(key, "missing") for key in declared} == declared
+    assert declared[("credit_records", "decision_number")] == declared[("subjects", "uscc")] == "C"
+
+
 async def test_migrations_run_down_to_base_and_up_again(database_url: str) -> None:
     await asyncio.to_thread(migrations.downgrade, database_url, "base")
     engine = create_engine(database_url)
