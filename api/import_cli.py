@@ -90,7 +90,7 @@ class SourceRow(NamedTuple):
     """A data row as read. One is made for every row of the file: a named tuple is cheaper to make than a dataclass."""
 
     number: int  # the file row number: 1-based data line (CSV: the header excluded; JSON lines: the line)
-    raw: bytes | str  # a JSON line, or a CSV record's text (its lines: a quoted cell may hold line breaks)
+    raw: bytes | list[str]  # a JSON line, or a CSV row's cells
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,21 +181,11 @@ def read_rows(path: Path, fmt: str) -> Iterator[SourceRow]:
     return _csv_rows(path) if fmt == "csv" else _json_lines(path)
 
 
-def _csv_records(path: Path) -> Iterator[tuple[int, list[str], list[str]]]:
-    """(first line number, cells, lines) of every CSV record, the header included: the cells as ``csv`` reads
-    them, and the lines of the file they were read from."""
+def _csv_rows(path: Path) -> Iterator[SourceRow]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        lines: list[str] = []
-
-        def source() -> Iterator[str]:
-            for text in handle:
-                lines.append(text)
-                yield text
-
-        reader = csv.reader(source())
+        reader = csv.reader(handle)
         line = 0
         while True:
-            lines.clear()  # the reader takes a record's lines and no more
             try:
                 cells = next(reader, None)
             except (UnicodeDecodeError, csv.Error) as exc:
@@ -203,21 +193,8 @@ def _csv_records(path: Path) -> Iterator[tuple[int, list[str], list[str]]]:
             if cells is None:
                 return
             start, line = line + 1, reader.line_num
-            yield start, cells, lines
-
-
-def _csv_rows(path: Path) -> Iterator[SourceRow]:
-    # A row goes to its worker process as its text, not as its cells: one string pickles and unpickles in a
-    # tenth of the time of a list of 16, and the worker reads the cells again (``csv_cells``) for less than
-    # the difference. A row whose cells are all blank is no row (the cells joined are blank exactly then).
-    for start, cells, lines in _csv_records(path):
-        if start > 1 and "".join(cells).strip():
-            yield SourceRow(start - 1, lines[0] if len(lines) == 1 else "".join(lines))
-
-
-def csv_cells(text: str) -> list[str]:
-    """The cells of one CSV record's text, as ``_csv_records`` read them from the file."""
-    return next(csv.reader((text,)))
+            if start > 1 and "".join(cells).strip():  # a row of blank cells is no row
+                yield SourceRow(start - 1, cells)
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -239,7 +216,7 @@ def _json_lines(path: Path) -> Iterator[SourceRow]:
 
 
 def parse_row(
-    raw: bytes | str, header: list[str], *, source_unit: str | None
+    raw: bytes | list[str], header: list[str], *, source_unit: str | None
 ) -> tuple[dict[str, Any] | None, list[tuple[str | None, str]]]:
     """A RecordInput-shaped mapping of one row, and the problems of reading it (a bad JSON text, a bad cell)."""
     problems: list[tuple[str | None, str]] = []
@@ -251,12 +228,11 @@ def parse_row(
         if not isinstance(item, dict):
             return None, [(None, "is not a JSON object (a RecordInput)")]
     else:
-        cells = csv_cells(raw)
-        if len(cells) != len(header):
-            return None, [(None, f"has {len(cells)} cells, the header has {len(header)}")]
+        if len(raw) != len(header):
+            return None, [(None, f"has {len(raw)} cells, the header has {len(header)}")]
         item = {}
         subject: dict[str, str] = {}
-        for column, cell in zip(header, cells, strict=True):
+        for column, cell in zip(header, raw, strict=True):
             if cell == "":
                 continue
             if column in CSV_SUBJECT_COLUMNS:
@@ -287,7 +263,7 @@ class Chunk:
     receives: two lists pickle about 20 times faster than as many SourceRow objects)."""
 
     numbers: list[int]
-    raws: list[bytes | str]
+    raws: list[bytes | list[str]]
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -303,7 +279,7 @@ class Chunk:
 
 def chunks(rows: Iterator[SourceRow], size: int) -> Iterator[Chunk]:
     numbers: list[int] = []
-    raws: list[bytes | str] = []
+    raws: list[bytes | list[str]] = []
     for row in rows:
         numbers.append(row.number)
         raws.append(row.raw)
@@ -317,7 +293,7 @@ def chunks(rows: Iterator[SourceRow], size: int) -> Iterator[Chunk]:
 def count_rows(path: Path, fmt: str) -> int:
     """How many rows ``read_rows`` gives (JSON lines: counted without making them)."""
     if fmt == "csv":
-        return sum(1 for start, cells, _ in _csv_records(path) if start > 1 and "".join(cells).strip())
+        return sum(1 for _ in read_rows(path, fmt))
     return sum(1 for _ in _json_data_lines(path))
 
 
