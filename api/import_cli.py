@@ -32,6 +32,7 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -90,7 +91,7 @@ class SourceRow(NamedTuple):
     """A data row as read. One is made for every row of the file: a named tuple is cheaper to make than a dataclass."""
 
     number: int  # the file row number: 1-based data line (CSV: the header excluded; JSON lines: the line)
-    raw: bytes | list[str]  # a JSON line, or a CSV row's cells
+    raw: bytes | str  # a JSON line, or a CSV record's text (a quoted cell may hold line breaks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,20 +182,65 @@ def read_rows(path: Path, fmt: str) -> Iterator[SourceRow]:
     return _csv_rows(path) if fmt == "csv" else _json_lines(path)
 
 
-def _csv_rows(path: Path) -> Iterator[SourceRow]:
+# Where a CSV record ends, found without splitting it into cells: the command reads the file and the workers
+# split the records (``csv_cells``). In the dialect the csv module reads by default, a record is fields
+# separated by commas, each either unquoted (no comma, no line break) or quoted: a doubled quote inside stands
+# for one, line breaks are kept, and what follows the closing quote up to the next comma is kept as csv keeps
+# it. A line ends its record unless a quoted field is still open at its end; the lines after it then go on in
+# that field until one closes it. Both patterns are possessive, so a line is matched in one pass.
+# tests/api/test_import_cli.py holds the records, their numbers and their cells to csv.reader over the file.
+_CSV_FIELD = r'(?:"(?:[^"]++|"")*+"[^,\r\n]*+|(?!")[^,\r\n]*+)'
+_CSV_REST = rf"(?:,{_CSV_FIELD})*+(?:\r\n|\r|\n)?"
+_CSV_LINE_ENDS_RECORD = re.compile(_CSV_FIELD + _CSV_REST).fullmatch
+_CSV_LINE_CLOSES_FIELD = re.compile(r'(?:[^"]++|"")*+"[^,\r\n]*+' + _CSV_REST).fullmatch
+# What can make up a row of blank cells: the characters str.strip() removes, commas and quotes.
+_NOT_CONTENT = "".join(ch for ch in map(chr, range(0x3100)) if ch.isspace()) + ',"'
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, str]]:
+    """(number of its first line, text) of every record of a CSV file, the header's included."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        line = 0
-        while True:
-            try:
-                cells = next(reader, None)
-            except (UnicodeDecodeError, csv.Error) as exc:
-                raise ImportFileError(f"{path.name}:{line + 1}: unreadable ({exc})") from None
-            if cells is None:
-                return
-            start, line = line + 1, reader.line_num
-            if start > 1 and "".join(cells).strip():  # a row of blank cells is no row
-                yield SourceRow(start - 1, cells)
+        number = start = 0
+        open_lines: list[str] = []  # a record's lines so far, while a quoted field is open
+        try:
+            for line in handle:
+                number += 1
+                if open_lines:
+                    open_lines.append(line)
+                    if _CSV_LINE_CLOSES_FIELD(line):
+                        yield start, "".join(open_lines)
+                        open_lines = []
+                elif '"' not in line or _CSV_LINE_ENDS_RECORD(line):
+                    yield number, line
+                else:
+                    start, open_lines = number, [line]
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(f"{path.name}:{number + 1}: unreadable ({exc})") from None
+        if open_lines:  # a quoted field open at the end of the file ends there, as csv reads it
+            yield start, "".join(open_lines)
+
+
+def _csv_rows(path: Path) -> Iterator[SourceRow]:
+    """The data rows: the header and rows of blank cells are no rows."""
+    records = _csv_records(path)
+    next(records, None)  # the header: read_header reads and checks it
+    for number, text in records:
+        if not _blank_cells(text):
+            yield SourceRow(number - 1, text)
+
+
+def _blank_cells(text: str) -> bool:
+    if text.lstrip(_NOT_CONTENT):  # any character but whitespace, a comma or a quote is in a cell
+        return False
+    try:
+        return not "".join(csv_cells(text)).strip()
+    except csv.Error:  # a row, which its worker reports
+        return False
+
+
+def csv_cells(text: str) -> list[str]:
+    """The cells of a CSV record's text (raises ``csv.Error`` for a cell longer than csv's field size limit)."""
+    return next(csv.reader((text,)), [])
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -216,7 +262,7 @@ def _json_lines(path: Path) -> Iterator[SourceRow]:
 
 
 def parse_row(
-    raw: bytes | list[str], header: list[str], *, source_unit: str | None
+    raw: bytes | str, header: list[str], *, source_unit: str | None
 ) -> tuple[dict[str, Any] | None, list[tuple[str | None, str]]]:
     """A RecordInput-shaped mapping of one row, and the problems of reading it (a bad JSON text, a bad cell)."""
     problems: list[tuple[str | None, str]] = []
@@ -228,11 +274,15 @@ def parse_row(
         if not isinstance(item, dict):
             return None, [(None, "is not a JSON object (a RecordInput)")]
     else:
-        if len(raw) != len(header):
-            return None, [(None, f"has {len(raw)} cells, the header has {len(header)}")]
+        try:
+            cells = csv_cells(raw)
+        except csv.Error as exc:
+            return None, [(None, f"is not a CSV row: {exc}")]
+        if len(cells) != len(header):
+            return None, [(None, f"has {len(cells)} cells, the header has {len(header)}")]
         item = {}
         subject: dict[str, str] = {}
-        for column, cell in zip(header, raw, strict=True):
+        for column, cell in zip(header, cells, strict=True):
             if cell == "":
                 continue
             if column in CSV_SUBJECT_COLUMNS:
@@ -263,7 +313,7 @@ class Chunk:
     receives: two lists pickle about 20 times faster than as many SourceRow objects)."""
 
     numbers: list[int]
-    raws: list[bytes | list[str]]
+    raws: list[bytes | str]
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -279,7 +329,7 @@ class Chunk:
 
 def chunks(rows: Iterator[SourceRow], size: int) -> Iterator[Chunk]:
     numbers: list[int] = []
-    raws: list[bytes | list[str]] = []
+    raws: list[bytes | str] = []
     for row in rows:
         numbers.append(row.number)
         raws.append(row.raw)
@@ -293,7 +343,7 @@ def chunks(rows: Iterator[SourceRow], size: int) -> Iterator[Chunk]:
 def count_rows(path: Path, fmt: str) -> int:
     """How many rows ``read_rows`` gives (JSON lines: counted without making them)."""
     if fmt == "csv":
-        return sum(1 for _ in read_rows(path, fmt))
+        return sum(1 for _ in _csv_rows(path))
     return sum(1 for _ in _json_data_lines(path))
 
 
