@@ -193,6 +193,9 @@ _CSV_FIELD = r'(?:"(?:[^"]++|"")*+"[^,\r\n]*+|(?!")[^,\r\n]*+)'
 _CSV_REST = rf"(?:,{_CSV_FIELD})*+(?:\r\n|\r|\n)?"
 _CSV_LINE_ENDS_RECORD = re.compile(_CSV_FIELD + _CSV_REST).fullmatch
 _CSV_LINE_CLOSES_FIELD = re.compile(r'(?:[^"]++|"")*+"[^,\r\n]*+' + _CSV_REST).fullmatch
+# A record longer than this is refused with the file: a quote opened and never closed would otherwise make the
+# rest of the file one record, held in memory (a RecordInput row is a few kilobytes at most).
+MAX_CSV_RECORD = 1 << 20  # characters
 # What can make up a row of blank cells: the characters str.strip() removes, commas and quotes.
 _NOT_CONTENT = "".join(ch for ch in map(chr, range(0x3100)) if ch.isspace()) + ',"'
 
@@ -200,20 +203,26 @@ _NOT_CONTENT = "".join(ch for ch in map(chr, range(0x3100)) if ch.isspace()) + '
 def _csv_records(path: Path) -> Iterator[tuple[int, str]]:
     """(number of its first line, text) of every record of a CSV file, the header's included."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        number = start = 0
+        number = start = size = 0
         open_lines: list[str] = []  # a record's lines so far, while a quoted field is open
         try:
             for line in handle:
                 number += 1
                 if open_lines:
                     open_lines.append(line)
+                    size += len(line)
                     if _CSV_LINE_CLOSES_FIELD(line):
                         yield start, "".join(open_lines)
                         open_lines = []
+                    elif size > MAX_CSV_RECORD:
+                        raise ImportFileError(
+                            f"{path.name}:{start}: unreadable (a quoted cell opened on this line is still open "
+                            f"{size:,} characters on: a quote is missing)"
+                        )
                 elif '"' not in line or _CSV_LINE_ENDS_RECORD(line):
                     yield number, line
                 else:
-                    start, open_lines = number, [line]
+                    start, open_lines, size = number, [line], len(line)
         except UnicodeDecodeError as exc:
             raise ImportFileError(f"{path.name}:{number + 1}: unreadable ({exc})") from None
         if open_lines:  # a quoted field open at the end of the file ends there, as csv reads it
@@ -499,6 +508,7 @@ async def import_path(
     source_unit = source_unit.strip() if source_unit and source_unit.strip() else None
     summary = ImportSummary(file, report or default_report_path(file), chunk_size)
     header = read_header(file, fmt, source_unit=source_unit)  # a bad header fails before anything is written
+    summary.rows = count_rows(file, fmt)  # so does a file that cannot be read to its end
     state_path = progress_path(file)
     fingerprint = Fingerprint.of(file)
     state = ProgressState.load(state_path) if state_path.exists() else None
@@ -513,7 +523,6 @@ async def import_path(
         state = ProgressState(fingerprint, chunk_size)
     state.save(state_path)
 
-    summary.rows = count_rows(file, fmt)
     if on_total:
         on_total(summary.rows)
     engine = _engine(url)

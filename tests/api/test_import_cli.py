@@ -253,7 +253,7 @@ async def test_source_unit_fills_in_missing_units_and_refuses_others(
 
 
 async def test_a_file_that_cannot_be_read_is_refused_before_anything_is_written(
-    database_url: str, tmp_path: Path
+    engine: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
     unknown = tmp_path / "records.xlsx"
     unknown.write_bytes(b"x")
@@ -269,6 +269,22 @@ async def test_a_file_that_cannot_be_read_is_refused_before_anything_is_written(
     with pytest.raises(ImportFileError, match=r"missing columns \['type', 'decisionNumber', 'decidedOn', 'sourceUnit"):
         await import_path(database_url, short, pii=PiiCipher(TEST_PII_KEY), today=TODAY)
     assert not progress_path(short).exists()
+    header, row = write_csv(tmp_path / "good.csv", [record(1)]).read_text(encoding="utf-8").splitlines()
+    not_utf8 = tmp_path / "latin1.csv"
+    # past the first 8 KiB, which the header is read from: the error is found while the rows are counted
+    not_utf8.write_bytes(
+        f"{header}\n".encode() + f"{row}\n".encode() * 100 + row.encode() + ",café\n".encode("latin-1")
+    )
+    result = await invoke([str(not_utf8)], database_url, tmp_path)
+    assert result.exit_code == 2 and "unreadable ('utf-8' codec can't decode byte 0xe9" in result.output
+    unclosed = tmp_path / "unclosed.csv"  # row 2 opens a quote that is never closed
+    unclosed.write_text(f'{header}\n{row}\n"never closed\n' + ("y" * 300 + "\n") * 5000, encoding="utf-8")
+    result = await invoke([str(unclosed)], database_url, tmp_path)
+    assert result.exit_code == 2, result.output
+    assert "unclosed.csv:3: unreadable (a quoted cell opened on this line is still open" in result.output
+    for file in (not_utf8, unclosed):
+        assert not progress_path(file).exists()
+    assert await count(engine, credit_records) == 0
 
 
 class Interrupted(Exception):
