@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,10 +43,19 @@ def database(settings: Settings) -> Iterator[str]:
     embedded = EmbeddedPostgres(settings.data_dir)
     err.print(f"starting the embedded PostgreSQL in {embedded.pgdata} …")
     url = embedded.start()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         yield url
     finally:
+        signal.signal(signal.SIGTERM, previous)
         embedded.stop()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # SIGTERM's default action ends the process at once: no finally block and no atexit hook would stop the
+    # embedded PostgreSQL, which later runs then join and never stop either (it counts the processes using it).
+    # uvicorn shuts down gracefully on SIGTERM and then raises it again under the handler it found: this one.
+    raise SystemExit(128 + signum)
 
 
 def _migrate(url: str) -> None:

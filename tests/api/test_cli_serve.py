@@ -1,0 +1,58 @@
+"""`hrss-credit serve` without DATABASE_URL: the embedded PostgreSQL starts with it and stops with it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.test_subscriptions import _free_port
+from tests.conftest import TEST_PII_KEY
+
+
+def _postmaster(data_dir: Path) -> int | None:
+    """The pid of the embedded PostgreSQL running on ``data_dir``, if one is (postmaster.pid: removed on a stop)."""
+    pid_file = data_dir / "pg" / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return None
+    return pid
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_serve_stops_its_embedded_postgresql_when_stopped(tmp_path: Path, stop: signal.Signals) -> None:
+    """SIGTERM (a service manager) ends it with status 143, Ctrl-C with 0; both stop the embedded server."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
+    env |= {"HRSS_DATA_DIR": str(tmp_path), "HRSS_PII_KEY": TEST_PII_KEY, "HRSS_PORT": str(port)}
+    env |= {"HRSS_LOG_LEVEL": "WARNING"}
+    cli = Path(sys.executable).parent / "hrss-credit"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(cli), "serve", "--migrate"], env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+    try:
+        deadline = time.monotonic() + 120  # the first start runs initdb
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert process.poll() is None, log.read_text(errors="replace")[-2000:]
+        assert _postmaster(tmp_path), "the embedded PostgreSQL is running"
+        process.send_signal(stop)
+        assert process.wait(30) == (128 + stop if stop == signal.SIGTERM else 0)
+        assert _postmaster(tmp_path) is None, log.read_text(errors="replace")[-2000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if (left := _postmaster(tmp_path)) is not None:  # not left behind by a failure
+            os.kill(left, signal.SIGTERM)
