@@ -39,14 +39,13 @@ def test_serve_stops_its_embedded_postgresql_when_stopped(tmp_path: Path, stop: 
     with log.open("wb") as out:
         process = subprocess.Popen([str(cli), "serve", "--migrate"], env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
     try:
-        deadline = time.monotonic() + 120  # the first start runs initdb
-        while time.monotonic() < deadline and process.poll() is None:
+        ready, deadline = False, time.monotonic() + 120  # the first start runs initdb
+        while not ready and time.monotonic() < deadline and process.poll() is None:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
             except httpx.HTTPError:
                 time.sleep(0.2)
-        assert process.poll() is None, log.read_text(errors="replace")[-2000:]
+        assert ready, log.read_text(errors="replace")[-2000:]
         assert _postmaster(tmp_path), "the embedded PostgreSQL is running"
         process.send_signal(stop)
         assert process.wait(30) == (128 + stop if stop == signal.SIGTERM else 0)
