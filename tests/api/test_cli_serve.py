@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -41,10 +42,9 @@ def test_serve_stops_its_embedded_postgresql_when_stopped(tmp_path: Path, stop: 
     try:
         ready, deadline = False, time.monotonic() + 120  # the first start runs initdb
         while not ready and time.monotonic() < deadline and process.poll() is None:
-            try:
+            with contextlib.suppress(httpx.HTTPError):
                 ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                time.sleep(0.2)
+            time.sleep(0 if ready else 0.2)
         assert ready, log.read_text(errors="replace")[-2000:]
         assert _postmaster(tmp_path), "the embedded PostgreSQL is running"
         process.send_signal(stop)
