@@ -189,10 +189,11 @@ def read_rows(path: Path, fmt: str) -> Iterator[SourceRow]:
 # it. A line ends its record unless a quoted field is still open at its end; the lines after it then go on in
 # that field until one closes it. Both patterns are possessive, so a line is matched in one pass.
 # tests/api/test_import_cli.py holds the records, their numbers and their cells to csv.reader over the file.
-_CSV_FIELD = r'(?:"(?:[^"]++|"")*+"[^,\r\n]*+|(?!")[^,\r\n]*+)'
+_CSV_QUOTED_REST = r'(?:[^"]++|"")*+"[^,\r\n]*+'  # a quoted field after its opening quote
+_CSV_FIELD = rf'(?:"{_CSV_QUOTED_REST}|(?!")[^,\r\n]*+)'
 _CSV_REST = rf"(?:,{_CSV_FIELD})*+(?:\r\n|\r|\n)?"
 _CSV_LINE_ENDS_RECORD = re.compile(_CSV_FIELD + _CSV_REST).fullmatch
-_CSV_LINE_CLOSES_FIELD = re.compile(r'(?:[^"]++|"")*+"[^,\r\n]*+' + _CSV_REST).fullmatch
+_CSV_LINE_CLOSES_FIELD = re.compile(_CSV_QUOTED_REST + _CSV_REST).fullmatch
 # A record longer than this is refused with the file: a quote opened and never closed would otherwise make the
 # rest of the file one record, held in memory (a RecordInput row is a few kilobytes at most).
 MAX_CSV_RECORD = 1 << 20  # characters
@@ -601,6 +602,8 @@ class _Lander:
 
     def __enter__(self) -> _Lander:
         if self._workers:
+            import store.bulk  # noqa: F401  (what a chunk needs, loaded once here rather than by every worker)
+
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 self._workers, mp_context=_worker_context(), initializer=_start_worker, initargs=(self._context,)
             )

@@ -232,7 +232,7 @@ async def import_records(
     keys = [(c["source_unit"], c["decision_number"]) for c in contents]
     existing = await _current_by_decision(conn, keys)
     seen_in_batch: dict[tuple[str, str], tuple[int, str]] = {}
-    new_rows: list[tuple[int, dict[str, Any], str]] = []
+    new_rows: list[tuple[ImportRow, dict[str, Any], str]] = []
     result_ids: dict[int, int] = {}
     repeats: list[tuple[int, int]] = []  # (row, the earlier row of this batch it repeats)
     for row, content, digest, key in zip(rows, contents, digests, keys, strict=True):
@@ -262,14 +262,13 @@ async def import_records(
                 repeats.append((row.index, first_index))
             continue
         seen_in_batch[key] = (row.index, digest)
-        new_rows.append((row.index, content, digest))
+        new_rows.append((row, content, digest))
     if outcome.errors:
         return outcome
 
     subject_ids |= await insert_subjects(conn, to_create, pii)
     if new_rows:
-        by_index = {r.index: r for r in rows}
-        owners = [subject_ids[by_index[index].subject] for index, _, _ in new_rows]
+        owners = [subject_ids[row.subject] for row, _, _ in new_rows]
         ids = await _next_ids(conn, "credit_records_id_seq", len(new_rows))
         await copy_rows(
             conn,
@@ -287,8 +286,8 @@ async def import_records(
         )
         if queue:
             await pending.wake_drainers(conn)
-        for pk, (index, _, _) in zip(ids, new_rows, strict=True):
-            result_ids[index] = pk
+        for pk, (row, _, _) in zip(ids, new_rows, strict=True):
+            result_ids[row.index] = pk
         outcome.created = len(new_rows)
         outcome.touched_subjects = touched
     # Rows that repeat an earlier row of the same batch share its record.
