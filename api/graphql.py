@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 from urllib.parse import unquote
 
@@ -45,6 +46,9 @@ class GraphQLApp(GraphQL[Context, None]):
             # Only the GraphiQL page itself is served without a token (the auth middleware sees to that); it
             # reads nothing, and an anonymous principal holds no scope.
             principal = ANONYMOUS
+        # A token may carry scopes its audience does not grant (an external issuer decides what it puts in);
+        # every check below the schema sees only the intersection, as the compiled schema does.
+        principal = dataclasses.replace(principal, scopes=principal.scopes & self.audience.scopes)
         db = RequestDb(self.engine)
         request.scope["state"]["request_db"] = db
         # X-Purpose (the purpose of a read, for the audit log) is percent-encoded UTF-8: headers are Latin-1.
