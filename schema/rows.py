@@ -13,6 +13,7 @@ from datetime import date
 from auth.policy import Rows
 from domain.publicity import is_published
 from domain.taxonomy import RecordCategory, SubjectKind
+from schema.errors import Forbidden
 from store.records import RecordRow, RecordScope
 from store.subjects import SubjectRow, SubjectScope
 
@@ -41,6 +42,17 @@ class RowRules:
         if self.rows is Rows.OWN_UNIT:
             return RecordScope(source_unit=self.source_unit or "")
         return RecordScope()
+
+    def writing_unit(self) -> str | None:
+        """The only source unit whose records the caller may write, or None when it may write any unit's.
+
+        A token of an own-unit audience that names no unit may write nothing: refused here, before any look-up.
+        """
+        if self.rows is not Rows.OWN_UNIT:
+            return None
+        if not self.source_unit:
+            raise Forbidden("Forbidden: this token names no source unit (claim source_unit), so it may write no record")
+        return self.source_unit
 
     def allows_subject(self, row: SubjectRow) -> bool:
         if self.rows is Rows.ALL or self.rows is Rows.OWN_UNIT:

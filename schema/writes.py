@@ -130,9 +130,9 @@ class RecordMutations:
     )
     async def import_records(self, info: Info, records: list[RecordInput]) -> RecordImportResult:
         ctx = info.context
+        own_unit = ctx.rows.writing_unit()
         if len(records) > imports.MAX_BATCH:
             raise BadUserInput(f"at most {imports.MAX_BATCH} records a call (got {len(records)})", field="records")
-        own_unit = ctx.principal.claims.get("source_unit")
         rows, problems = bulk.build_rows(
             [_record_item(r) for r in records], today=ctx.today, own_unit=own_unit, parse_subject_id=_subject_pk
         )
@@ -194,13 +194,13 @@ class RecordMutations:
     @strawberry.mutation
     async def revoke_record(self, info: Info, id: strawberry.ID, reason: str) -> CreditRecord:
         ctx = info.context
+        own_unit = ctx.rows.writing_unit()
         type_name, pk = parse_global_id(id)
         if not reason.strip():
             raise BadUserInput("a revocation needs its reason", field="reason")
         row = await ctx.loaders.record_by_id.load(pk) if type_name == "CreditRecord" else None
         if row is None:
             raise NotFound("no such record")
-        own_unit = ctx.principal.claims.get("source_unit")
         if own_unit is not None and row.source_unit != own_unit:
             raise Forbidden("Forbidden: a source unit revokes only its own records")
         if row.superseded_by_id is not None or row.status in (RecordStatus.REVOKED, RecordStatus.CORRECTED):

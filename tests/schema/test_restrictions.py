@@ -132,36 +132,12 @@ async def test_catalogue_lists_the_sector_measures(api: Api) -> None:
     assert all(m["legalBasis"]["article"] for m in measures)
 
 
-def _token_with_extra_scopes(api: Api, client_id: str, scopes: str) -> str:
-    """A token signed by the built-in issuer that carries more than its client's audience grants, as an external
-    issuer may send."""
-    import time
-
-    from joserfc import jwt
-
-    keys = api.app.state.signing_keys
-    settings = api.app.state.settings
-    now = int(time.time())
-    claims = {
-        "iss": settings.issuer,
-        "aud": settings.token_audience,
-        "exp": now + 300,
-        "iat": now,
-        "jti": f"extra-{now}",
-        "client_id": client_id,
-        "sub": client_id,
-        "scope": scopes,
-    }
-    header = {"alg": keys.alg, "typ": "at+jwt", "kid": keys.kid}
-    return jwt.encode(header, claims, keys.private_key(), algorithms=[keys.alg], default_type=None)
-
-
 async def test_scopes_outside_the_audience_grant_nothing(api: Api) -> None:
     """policy.md: a check uses the token's scopes ∩ its audience's scopes, never the raw token."""
     listed = factories.new_uscc()
     await api.gql(IMPORT, {"records": [blacklisting(listed, TODAY - timedelta(days=5))]})
-    token = _token_with_extra_scopes(
-        api, "procurement", "subject:read grade:read restriction:government_procurement restriction:travel"
+    token = api.signed_token(
+        "procurement", "subject:read grade:read restriction:government_procurement restriction:travel"
     )
     query = "query ($u: String!) { subject(ref: {uscc: $u}) { restrictions(sector: TRAVEL) { sector } } }"
     body = (await api.post(query, {"u": listed}, token=token)).json()

@@ -185,3 +185,69 @@ async def test_upsert_subjects_rejects_an_unknown_representative(api: Api) -> No
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert body["errors"][0]["extensions"]["field"] == "subjects[0].legalRepresentative"
     assert await count(api, subjects) == 0
+
+
+UPSERT = "mutation ($s: [SubjectInput!]!) { upsertSubjects(subjects: $s) { name legalRepresentative { name } } }"
+DEMO_EMPLOYER = "91310117MA12QF388C"
+DEMO_DEFAULTER = "310112196608190043"
+SUBJECT_NOW = """query ($u: String!) { subject(ref: {uscc: $u}) { name legalRepresentative { name }
+    restrictions(sector: YOUTH_INTERNSHIP_BASES) { sector } } }"""
+
+
+async def test_source_unit_cannot_rename_or_relink_an_existing_subject(demo_api: Api) -> None:
+    """policy.md: a source unit writes its own unit's records; it never changes an existing subject."""
+    before = (await demo_api.gql(SUBJECT_NOW, {"u": DEMO_EMPLOYER}))["data"]["subject"]
+    attack = {
+        "s": [
+            {
+                "ref": {"uscc": DEMO_EMPLOYER},
+                "name": "改名有限公司",
+                "legalRepresentative": {"idNumber": DEMO_DEFAULTER},
+            }
+        ]
+    }
+    body = await demo_api.gql(UPSERT, attack, as_client="source-unit")
+    assert body.get("data") is None
+    # Not in the source unit's schema at all: neither the mutation nor its input type.
+    assert "SubjectInput" in body["errors"][0]["message"]
+    after = (await demo_api.gql(SUBJECT_NOW, {"u": DEMO_EMPLOYER}))["data"]["subject"]
+    assert after == before
+    assert after["restrictions"] == []
+    # The administrator still may: the same mutation as admin links the representative.
+    body = await demo_api.gql(UPSERT, attack)
+    assert body["data"]["upsertSubjects"][0]["name"] == "改名有限公司"
+
+
+async def test_source_unit_import_never_renames_an_existing_subject(api: Api) -> None:
+    uscc = factories.new_uscc()
+    await api.gql(UPSERT, {"s": [{"ref": {"uscc": uscc}, "name": "上海原名有限公司"}]})
+    row = penalty(uscc, "沪人社监罚〔2026〕31号", subjectName="上海冒名有限公司")
+    body = await api.gql(IMPORT, {"records": [row]}, as_client="source-unit")
+    assert body["data"]["importRecords"]["created"] == 1, body
+    query = "query ($u: String!) { subject(ref: {uscc: $u}) { name } }"
+    assert (await api.gql(query, {"u": uscc}))["data"]["subject"]["name"] == "上海原名有限公司"
+
+
+async def test_source_unit_import_creates_the_subject_of_its_own_new_record(api: Api) -> None:
+    uscc = factories.new_uscc()
+    body = await api.gql(IMPORT, {"records": [penalty(uscc, "沪人社监罚〔2026〕32号")]}, as_client="source-unit")
+    assert body["data"]["importRecords"]["records"][0]["subject"]["name"] == "上海导入测试有限公司"
+
+
+async def test_source_unit_token_without_its_unit_claim_writes_nothing(api: Api) -> None:
+    """A token of the source-unit audience that names no unit (an external issuer's, say) may not write: the
+    row rule has no unit to hold its records to."""
+    admin_import = await api.gql(IMPORT, {"records": [penalty(factories.new_uscc(), "沪人社监罚〔2026〕33号")]})
+    record_id = admin_import["data"]["importRecords"]["records"][0]["id"]
+    token = api.signed_token("source-unit", "subject:read record:read record:write")
+    revoke = 'mutation ($id: ID!) { revokeRecord(id: $id, reason: "撤销") { status } }'
+    body = (await api.post(revoke, {"id": record_id}, token=token)).json()
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "names no source unit" in body["errors"][0]["message"]
+    body = (
+        await api.post(IMPORT, {"records": [penalty(factories.new_uscc(), "沪人社监罚〔2026〕34号")]}, token=token)
+    ).json()
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert await count(api, credit_records) == 1
+    status = "query ($id: ID!) { node(id: $id) { ... on CreditRecord { status } } }"
+    assert (await api.gql(status, {"id": record_id}))["data"]["node"]["status"] == "ACTIVE"
