@@ -102,7 +102,12 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
         )
     validator = IssuerDispatch(validators)
     head = migrations.head_revision()
-    schemas = AudienceSchemas(build_schema(), policy or load_policy())
+    full = build_schema(
+        settings.request_limits(),
+        hide_suggestions=not settings.dev_mode,
+        max_errors=settings.max_validation_errors,
+    )
+    schemas = AudienceSchemas(full, policy or load_policy())
     pii = settings.pii_cipher()
     graphiql = settings.dev_mode
 
@@ -128,7 +133,15 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
         drainer = Drainer(engine, database_url, interval=settings.recompute_drain_seconds)
         if settings.recompute_drain_seconds > 0:
             drainer.start()
-        app.state.graphql = GraphQLRouter(schemas, engine=engine, pii=pii, graphiql=graphiql, validator=validator)
+        app.state.graphql = GraphQLRouter(
+            schemas,
+            engine=engine,
+            pii=pii,
+            graphiql=graphiql,
+            validator=validator,
+            max_body_bytes=settings.max_body_bytes,
+            allow_get=settings.accepts_get_queries,
+        )
         try:
             yield
         finally:

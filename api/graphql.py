@@ -34,8 +34,17 @@ ANONYMOUS_AUDIENCE = Audience(name="anonymous", scopes=frozenset(), rows=Rows.NO
 class GraphQLApp(GraphQL[Context, None]):
     """The strawberry view of one compiled audience schema."""
 
-    def __init__(self, schema: Any, *, audience: Audience, engine: AsyncEngine, pii: PiiCipher, graphiql: bool) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        audience: Audience,
+        engine: AsyncEngine,
+        pii: PiiCipher,
+        graphiql: bool,
+        allow_get: bool = True,
+    ) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=allow_get)
         self.audience = audience
         self.engine = engine
         self.pii = pii
@@ -89,6 +98,10 @@ class GraphQLApp(GraphQL[Context, None]):
                 await db.finish(commit=False)
 
 
+def _error_response(status: int, message: str, **extensions: object) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": extensions}]}, status_code=status)
+
+
 def _claim(principal: Principal, name: str) -> str | None:
     value = principal.claims.get(name)
     return value if isinstance(value, str) and value else None
@@ -110,8 +123,12 @@ class GraphQLRouter:
         graphiql: bool,
         validator: TokenValidator,
         connection_init_timeout: float = 10.0,
+        max_body_bytes: int = 256 * 1024,
+        allow_get: bool = True,
     ) -> None:
         self.schemas = schemas
+        self.max_body_bytes = max_body_bytes
+        self.allow_get = allow_get
         self.validator = validator
         self.connection_init_timeout = connection_init_timeout
         self.engine = engine
@@ -127,7 +144,14 @@ class GraphQLRouter:
         if view is None or view.schema is not schema:
             if len(self._views) >= MAX_COMPILED:
                 self._views.pop(next(iter(self._views)))
-            view = GraphQLApp(schema, audience=audience, engine=self.engine, pii=self.pii, graphiql=self.graphiql)
+            view = GraphQLApp(
+                schema,
+                audience=audience,
+                engine=self.engine,
+                pii=self.pii,
+                graphiql=self.graphiql,
+                allow_get=self.allow_get,
+            )
             self._views[key] = view
         return view
 
@@ -135,6 +159,21 @@ class GraphQLRouter:
         if scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
             return
+        body = await self._bounded_body(scope, receive)
+        if body is None:
+            await _error_response(
+                413,
+                f"the request is larger than the limit of {self.max_body_bytes} bytes",
+                code="PAYLOAD_TOO_LARGE",
+                limit=self.max_body_bytes,
+            )(scope, receive, send)
+            return
+        replay = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def replaying_receive() -> Any:
+            return replay.pop(0) if replay else await receive()
+
+        receive = replaying_receive
         principal = scope.get("principal")
         if not isinstance(principal, Principal):
             view = self.view_for(ANONYMOUS_AUDIENCE, frozenset())
@@ -156,6 +195,29 @@ class GraphQLRouter:
                 return
             view = self.view_for(audience, principal.scopes)
         await view(scope, receive, send)
+
+    async def _bounded_body(self, scope: Any, receive: Any) -> bytes | None:
+        """The whole body, or None as soon as it (or a GET's query string) passes the limit: a large document is
+        refused before anything parses it, so it cannot hold the event loop."""
+        if len(scope.get("query_string") or b"") > self.max_body_bytes:
+            return None
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
 
     async def _websocket(self, scope: Any, receive: Any, send: Any) -> None:
         """graphql-transport-ws: the token comes in ``connection_init`` (browsers cannot set headers on a

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schema.limits import RequestLimits
 from store.pii import PiiCipher
 
 # Development defaults. A production deployment must replace every one of them: ``Settings`` refuses to
@@ -63,6 +64,21 @@ class Settings(BaseSettings):
         description="How often an API process drains the recompute queue of bulk imports (store.pending), besides "
         "when an import notifies it; 0: this process never drains (readers still settle what they read).",
     )
+    max_body_bytes: int = Field(
+        default=256 * 1024, gt=0, description="Largest request body (or GET query string) /graphql reads; 413 beyond."
+    )
+    max_tokens: int = Field(default=2000, gt=0, description="Most tokens a GraphQL document may have.")
+    max_depth: int = Field(default=10, gt=0, description="Deepest selection an operation may nest.")
+    max_aliases: int = Field(default=15, ge=0, description="Most aliases a document may use.")
+    max_cost: int = Field(
+        default=5000, gt=0, description="Largest operation cost: 1 a field, times the page of a list, 1 a screen ref."
+    )
+    max_validation_errors: int = Field(default=5, gt=0, description="Validation stops after this many errors.")
+    graphql_get: bool | None = Field(
+        default=None,
+        description="Accept queries over GET (never mutations); default: in dev only, since a production "
+        "client POSTs and a GET query is one a browser can be made to send.",
+    )
     seed_demo_on_start: bool = Field(
         default=False, description="Load the demo data into an empty database at start-up (`make run`)."
     )
@@ -73,6 +89,18 @@ class Settings(BaseSettings):
 
     def pii_cipher(self) -> PiiCipher:
         return PiiCipher(self.pii_key.get_secret_value(), [k.get_secret_value() for k in self.pii_previous_keys])
+
+    @property
+    def accepts_get_queries(self) -> bool:
+        return self.dev_mode if self.graphql_get is None else self.graphql_get
+
+    def request_limits(self) -> RequestLimits:
+        return RequestLimits(
+            max_tokens=self.max_tokens,
+            max_depth=self.max_depth,
+            max_aliases=self.max_aliases,
+            max_cost=self.max_cost,
+        )
 
     @property
     def dev_mode(self) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import MaskErrors, ParserCache
 
 from domain.taxonomy import Sector
 from schema import restrictions
@@ -17,12 +17,14 @@ from schema.common import Node
 from schema.context import Info
 from schema.errors import ExpectedError, Forbidden
 from schema.ids import parse_global_id
+from schema.limits import RequestLimits, code_token_limit, limit_extensions
 from schema.objections import Objection, ObjectionMutations, ObjectionQueries, check_subject
 from schema.records import CreditRecord
 from schema.repairs import RepairApplication, RepairMutations
 from schema.restrictions import ScreeningResult
 from schema.subjects import Subject, SubjectQueries, SubjectRef
 from schema.subscriptions import RestrictionSubscriptions
+from schema.validation import DEFAULT_MAX_ERRORS, BoundedValidation
 from schema.writes import RecordMutations
 from store import objections as objection_store
 from store import repairs as repair_store
@@ -116,8 +118,12 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 class HrssSchema(strawberry.Schema):
+    limits = RequestLimits()
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Log unexpected errors only: expected ones (bad input, forbidden, validation) are the caller's."""
+        for error in errors:
+            code_token_limit(error, self.limits)
         unexpected = [
             e for e in errors if e.original_error is not None and not isinstance(e.original_error, ExpectedError)
         ]
@@ -125,16 +131,25 @@ class HrssSchema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-def build_schema() -> strawberry.Schema:
-    return HrssSchema(
+def build_schema(
+    limits: RequestLimits | None = None, *, hide_suggestions: bool = False, max_errors: int = DEFAULT_MAX_ERRORS
+) -> strawberry.Schema:
+    """The full schema; ``limits`` bound every request before it executes, ``hide_suggestions`` drops the
+    "Did you mean" of validation errors (production)."""
+    limits = limits or RequestLimits()
+    schema = HrssSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[Subject, CreditRecord, Objection, RepairApplication],
         extensions=[
+            # The token limit sets the parser's option, so it comes before the parser cache.
+            *limit_extensions(limits),
             lambda: ParserCache(maxsize=1024),
-            lambda: ValidationCache(maxsize=1024),
+            lambda: BoundedValidation(max_errors=max_errors, hide_suggestions=hide_suggestions),
             lambda: MaskErrors(should_mask_error=_should_mask, error_message="Internal error"),
             AuditExtension,
         ],
     )
+    schema.limits = limits
+    return schema
