@@ -123,7 +123,7 @@ class GraphQLRouter:
         graphiql: bool,
         validator: TokenValidator,
         connection_init_timeout: float = 10.0,
-        max_body_bytes: int = 256 * 1024,
+        max_body_bytes: int = 1024 * 1024,
         allow_get: bool = True,
     ) -> None:
         self.schemas = schemas

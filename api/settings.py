@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         "when an import notifies it; 0: this process never drains (readers still settle what they read).",
     )
     max_body_bytes: int = Field(
-        default=256 * 1024, gt=0, description="Largest request body (or GET query string) /graphql reads; 413 beyond."
+        default=1024 * 1024, gt=0, description="Largest request body (or GET query string) /graphql reads; 413 beyond."
     )
     max_tokens: int = Field(default=2000, gt=0, description="Most tokens a GraphQL document may have.")
     max_depth: int = Field(default=10, gt=0, description="Deepest selection an operation may nest.")

@@ -29,7 +29,7 @@ async def test_a_body_over_the_limit_is_refused_unread(api: Api) -> None:
         "/graphql", content=huge, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     )
     assert response.status_code == 413
-    assert _code(response.json()) == ("PAYLOAD_TOO_LARGE", 256 * 1024)
+    assert _code(response.json()) == ("PAYLOAD_TOO_LARGE", 1024 * 1024)
     assert (await api.client.get("/healthz")).status_code == 200
 
 
