@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import structlog
@@ -13,16 +14,17 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from api.graphql import GraphQLRouter
-from api.middleware import RequestContextMiddleware
+from api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
 from auth.accounts import AccountStore, EmployerAccount, demo_employer_accounts
-from auth.clients import Client, demo_clients, demo_employer_client
+from auth.clients import DEMO_EMPLOYER_REDIRECT_URIS, Client, demo_clients, demo_employer_client
 from auth.keys import SigningKeys
 from auth.middleware import BearerAuthMiddleware
 from auth.policy import Policy, load_policy
@@ -75,6 +77,16 @@ async def load_work_calendar(engine: AsyncEngine) -> WorkCalendar:
             return WorkCalendar(await holidays.load_table(conn))
     except DBAPIError:  # not migrated yet: /readyz says so; the packaged calendar still works
         return WorkCalendar()
+
+
+def cors_origins(settings: Settings) -> list[str]:
+    """The configured origins; unset: the demo clients' browser origins in dev, none in production."""
+    if settings.cors_origins is not None:
+        return list(settings.cors_origins)
+    if not (settings.dev_mode and settings.demo_clients):
+        return []
+    origins = {"{0.scheme}://{0.netloc}".format(urlsplit(uri)) for uri in DEMO_EMPLOYER_REDIRECT_URIS}
+    return sorted(origins - {settings.issuer})
 
 
 def _is_graphiql_page(scope: Scope) -> bool:
@@ -179,6 +191,17 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             *auth_server.routes(),
         ],
         middleware=[
+            # Outermost, so that a preflight is answered before any token is asked for.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=cors_origins(settings),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Purpose", "X-Request-ID"],
+                expose_headers=["X-Request-ID"],
+                allow_credentials=True,
+                max_age=600,
+            ),
+            Middleware(SecurityHeadersMiddleware),
             Middleware(RequestContextMiddleware),
             Middleware(BearerAuthMiddleware, validator=validator, requires_token=requires_token),
         ],

@@ -123,6 +123,7 @@ def serve(
             log_config=None,
             access_log=False,
             proxy_headers=True,
+            server_header=False,
         )
 
 

@@ -49,3 +49,32 @@ class RequestContextMiddleware:
                 client_id=getattr(principal, "client_id", None),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+# Credit data and tokens must stay out of shared and browser caches (RFC 6749 §5.1 for token responses).
+_NO_STORE_PREFIXES = ("/graphql", "/oauth/")
+
+
+class SecurityHeadersMiddleware:
+    """``X-Content-Type-Options: nosniff`` on every response, ``Cache-Control: no-store`` on those that can carry
+    credit data or tokens (unless the endpoint set its own)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        no_store = str(scope.get("path", "")).startswith(_NO_STORE_PREFIXES)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                names = {name.lower() for name, _ in headers}
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if no_store and b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

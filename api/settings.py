@@ -6,6 +6,8 @@ Lower layers (auth, store) receive plain values from here, never this class.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +21,26 @@ from store.pii import PiiCipher
 # validate with ``env=production`` while any of these is still in use.
 DEMO_PII_KEY = "demo-pii-key-change-me-0123456789abcdef"
 DEMO_CLIENT_SECRET_PREFIX = "demo-secret-"  # noqa: S105 (a prefix for demo clients, refused in production)
+
+
+MIN_PII_KEY_LENGTH = 32
+MIN_PII_KEY_BITS = 128
+MIN_PII_KEY_BITS_PER_CHAR = 3.5  # a hex key has 4, base64 about 6
+
+
+def pii_key_weakness(key: str) -> str | None:
+    """Why ``key`` is too weak to derive the ID-number keys from, or None.
+
+    The estimate is the key's length times its per-character Shannon entropy: a long key of few distinct
+    characters ("aaaa…", "abab…") guesses as easily as a short one.
+    """
+    if len(key) < MIN_PII_KEY_LENGTH:
+        return f"{len(key)} characters, at least {MIN_PII_KEY_LENGTH} needed"
+    counts = Counter(key)
+    per_char = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    if per_char < MIN_PII_KEY_BITS_PER_CHAR or per_char * len(key) < MIN_PII_KEY_BITS:
+        return "too few distinct characters (use e.g. `openssl rand -base64 48`)"
+    return None
 
 
 class ProductionSettingsError(ValueError):
@@ -79,6 +101,11 @@ class Settings(BaseSettings):
         description="Accept queries over GET (never mutations); default: in dev only, since a production "
         "client POSTs and a GET query is one a browser can be made to send.",
     )
+    cors_origins: list[str] | None = Field(
+        default=None,
+        description="Browser origins allowed to call the API (JSON list); default: in dev the origins of the demo "
+        "clients' redirect URIs, in production none. Never '*': requests carry credentials.",
+    )
     seed_demo_on_start: bool = Field(
         default=False, description="Load the demo data into an empty database at start-up (`make run`)."
     )
@@ -107,6 +134,12 @@ class Settings(BaseSettings):
         return self.env == "dev"
 
     @model_validator(mode="after")
+    def _refuse_a_wildcard_origin(self) -> Settings:
+        if self.cors_origins and "*" in self.cors_origins:
+            raise ValueError("HRSS_CORS_ORIGINS may not hold '*': list each origin that may send credentials")
+        return self
+
+    @model_validator(mode="after")
     def _refuse_demo_secrets_in_production(self) -> Settings:
         if self.env != "production":
             return self
@@ -115,6 +148,8 @@ class Settings(BaseSettings):
             problems.append("HRSS_DEMO_CLIENTS must be false (demo OAuth clients and their secrets)")
         if self.pii_key.get_secret_value() == DEMO_PII_KEY:
             problems.append("HRSS_PII_KEY is the demo key")
+        elif weakness := pii_key_weakness(self.pii_key.get_secret_value()):
+            problems.append(f"HRSS_PII_KEY is weak: {weakness}")
         if self.seed_demo_on_start:
             problems.append("HRSS_SEED_DEMO_ON_START must be false")
         if self.database_url is None:
