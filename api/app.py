@@ -70,13 +70,15 @@ def authorization_server(settings: Settings, keys: SigningKeys) -> BuiltinAuthor
     )
 
 
-async def load_work_calendar(engine: AsyncEngine) -> WorkCalendar:
-    """The official calendar plus the holiday table the bureau loaded (reloaded at start-up)."""
+async def load_work_calendar(engine: AsyncEngine) -> WorkCalendar | None:
+    """The official calendar plus the holiday table the bureau loaded (at start-up), or None when the database
+    cannot say yet (not migrated, not reachable): /readyz then says so, and loads it once it can."""
     try:
         async with engine.connect() as conn:
             return WorkCalendar(await holidays.load_table(conn))
-    except DBAPIError:  # not migrated yet: /readyz says so; the packaged calendar still works
-        return WorkCalendar()
+    except (DBAPIError, OSError) as exc:
+        structlog.get_logger("hrss_credit.app").warning("holiday table not loaded", error=type(exc).__name__)
+        return None
 
 
 def cors_origins(settings: Settings) -> list[str]:
@@ -132,7 +134,9 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             statement_timeout_ms=settings.statement_timeout_ms,
         )
         app.state.engine = engine
-        app.state.work_calendar = await load_work_calendar(engine)
+        loaded = await load_work_calendar(engine)
+        app.state.work_calendar = loaded or WorkCalendar()
+        app.state.calendar_loaded = loaded is not None
         if remote is not None:
             # Discover the external issuer now, off the event loop, so no request waits for it (a failure is
             # logged and retried on the first token, at most once a minute).
@@ -175,6 +179,9 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             return JSONResponse(
                 {"status": "unavailable", "migrations": {"current": current, "head": head}}, status_code=503
             )
+        if not request.app.state.calendar_loaded and (loaded := await load_work_calendar(request.app.state.engine)):
+            request.app.state.work_calendar = loaded
+            request.app.state.calendar_loaded = True
         return JSONResponse({"status": "ready", "migrations": {"current": current, "head": head}})
 
     def requires_token(scope: Scope) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from starlette.responses import Response
 from strawberry.extensions import MaskErrors, ParserCache
 
 from domain.taxonomy import Sector
@@ -14,7 +15,7 @@ from schema import restrictions
 from schema.audit import AuditEntryConnection, AuditExtension, audit_log_page
 from schema.catalogue import Catalogue
 from schema.common import Node
-from schema.context import Info
+from schema.context import Context, Info
 from schema.errors import ExpectedError, Forbidden
 from schema.ids import parse_global_id
 from schema.limits import RequestLimits, code_token_limit, limit_extensions
@@ -24,11 +25,12 @@ from schema.repairs import RepairApplication, RepairMutations
 from schema.restrictions import ScreeningResult
 from schema.subjects import Subject, SubjectQueries, SubjectRef
 from schema.subscriptions import RestrictionSubscriptions
-from schema.validation import DEFAULT_MAX_ERRORS, BoundedValidation
+from schema.validation import DEFAULT_MAX_ERRORS, BoundedValidation, NoNulInStrings
 from schema.writes import RecordMutations
 from store import objections as objection_store
 from store import repairs as repair_store
 from store import subjects as subject_store
+from store.session import DatabaseUnavailable
 
 
 @strawberry.type
@@ -112,7 +114,7 @@ class Subscription(RestrictionSubscriptions):
 def _should_mask(error: GraphQLError) -> bool:
     """Mask unexpected errors; keep validation errors and our expected ones (they carry a stable code)."""
     original = error.original_error
-    if original is None or isinstance(original, ExpectedError):
+    if original is None or isinstance(original, ExpectedError | DatabaseUnavailable):
         return False
     return not (error.extensions or {}).get("code")
 
@@ -124,8 +126,18 @@ class HrssSchema(strawberry.Schema):
         """Log unexpected errors only: expected ones (bad input, forbidden, validation) are the caller's."""
         for error in errors:
             code_token_limit(error, self.limits)
+            if isinstance(error.original_error, DatabaseUnavailable):
+                # An outage is not a defect: the client is told to retry (HTTP 503, Retry-After).
+                error.message = "the database is unavailable; retry shortly"
+                error.extensions = {"code": "UNAVAILABLE"}
+                context = getattr(execution_context, "context", None)
+                if isinstance(context, Context) and isinstance(context.response, Response):
+                    context.response.status_code = 503
+                    context.response.headers["Retry-After"] = "1"
         unexpected = [
-            e for e in errors if e.original_error is not None and not isinstance(e.original_error, ExpectedError)
+            e
+            for e in errors
+            if e.original_error is not None and not isinstance(e.original_error, ExpectedError | DatabaseUnavailable)
         ]
         if unexpected:
             super().process_errors(unexpected, execution_context)
@@ -147,6 +159,7 @@ def build_schema(
             *limit_extensions(limits),
             lambda: ParserCache(maxsize=1024),
             lambda: BoundedValidation(max_errors=max_errors, hide_suggestions=hide_suggestions),
+            NoNulInStrings,
             lambda: MaskErrors(should_mask_error=_should_mask, error_message="Internal error"),
             AuditExtension,
         ],

@@ -11,9 +11,30 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached now (stopped, restarting, in recovery, out of connections): the request
+    may be retried, unlike a defect."""
+
+
+def _unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        # SQLSTATE class 08 (connection exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect
+        # now) and 53300 (too many connections).
+        state = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
+        if isinstance(state, str) and (state.startswith("08") or state in ("57P01", "57P02", "57P03", "53300")):
+            return True
+        return isinstance(exc.orig, OSError) or isinstance(getattr(exc.orig, "__cause__", None), OSError)
+    return False
 
 
 class RequestDb:
@@ -28,9 +49,14 @@ class RequestDb:
 
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self._lock:
-            if self._conn is None:
-                self._conn = await self.engine.connect()
-            return await work(self._conn)
+            try:
+                if self._conn is None:
+                    self._conn = await self.engine.connect()
+                return await work(self._conn)
+            except Exception as exc:
+                if _unreachable(exc):
+                    raise DatabaseUnavailable("the database is unavailable") from exc
+                raise
 
     async def finish(self, *, commit: bool) -> None:
         """Commit (or roll back) and give the connection back to the pool."""

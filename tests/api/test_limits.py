@@ -110,3 +110,21 @@ async def test_production_refuses_queries_over_get(production_api: Api) -> None:
         "/graphql", params={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code in (400, 405)
+
+
+async def test_an_unreachable_database_answers_503_with_a_code(settings: Settings) -> None:
+    """An outage must be told apart from a defect: 503, code UNAVAILABLE, Retry-After; never SQL."""
+    from tests.api.test_subscriptions import _free_port
+
+    closed = f"postgresql://postgres@127.0.0.1:{_free_port()}/nowhere"
+    quiet = settings.model_copy(update={"recompute_drain_seconds": 0})
+    async with running_app(quiet, closed) as down:
+        token = await down.token("procurement")
+        query = '{ subject(ref: {uscc: "91310117MA12QF388C"}) { name } }'
+        response = await down.post(query, token=token)
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "1"
+        error = response.json()["errors"][0]
+        assert error["extensions"] == {"code": "UNAVAILABLE"}
+        assert "SELECT" not in response.text
+        assert (await down.client.get("/readyz")).status_code == 503
