@@ -98,6 +98,11 @@ class GraphQLApp(GraphQL[Context, None]):
                 await db.finish(commit=False)
 
 
+def _has_control_characters(text: str) -> bool:
+    """NUL and the other C0 controls (and DEL): nothing a purpose needs, and PostgreSQL text refuses NUL."""
+    return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
+
+
 def _error_response(status: int, message: str, **extensions: object) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message, "extensions": extensions}]}, status_code=status)
 
@@ -158,6 +163,12 @@ class GraphQLRouter:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
+            return
+        purpose = dict(scope.get("headers") or []).get(b"x-purpose")
+        if purpose is not None and _has_control_characters(unquote(purpose.decode("latin-1"))):
+            await _error_response(
+                400, "X-Purpose must be printable text (percent-encoded UTF-8)", code="BAD_REQUEST", field="X-Purpose"
+            )(scope, receive, send)
             return
         body = await self._bounded_body(scope, receive)
         if body is None:

@@ -1,0 +1,34 @@
+"""Bad input is refused with a code naming the field, never a 500 and never SQL."""
+
+from __future__ import annotations
+
+from tests.conftest import Api
+
+SUBJECTS = "query ($n: String) { subjects(nameContains: $n) { totalCount } }"
+
+
+async def test_a_purpose_with_control_characters_is_a_bad_request(demo_api: Api) -> None:
+    response = await demo_api.post(SUBJECTS, {"n": "建筑"}, as_client="inspection", headers={"X-Purpose": "a%00b"})
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": "BAD_REQUEST", "field": "X-Purpose"}
+    assert "INSERT" not in response.text
+
+
+async def test_a_nul_in_a_variable_names_the_variable(demo_api: Api) -> None:
+    body = await demo_api.gql(SUBJECTS, {"n": "a\x00b"}, as_client="inspection")
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "variables.n"}
+
+
+async def test_a_nul_in_a_literal_names_the_argument(demo_api: Api) -> None:
+    body = await demo_api.gql('{ subjects(nameContains: "a\\u0000b") { totalCount } }', as_client="inspection")
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "nameContains"}
+    assert body.get("data") is None
+
+
+async def test_a_printable_purpose_is_still_audited(demo_api: Api) -> None:
+    response = await demo_api.post(
+        SUBJECTS, {"n": "建筑"}, as_client="inspection", headers={"X-Purpose": "%E6%A3%80%E6%9F%A5"}
+    )
+    assert response.status_code == 200
+    assert "errors" not in response.json()
