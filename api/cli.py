@@ -58,6 +58,10 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _exit_after_graceful_shutdown(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def _migrate(url: str) -> None:
     from store import migrations
 
@@ -114,6 +118,9 @@ def serve(
             _seed_if_empty(settings, url)
         application = create_app(settings, database_url=url)
         err.print(f"serving on {settings.issuer}/graphql")
+        # uvicorn shuts down gracefully on SIGTERM, then raises it again under the handler it found: a service
+        # manager's stop is a clean exit (status 0), and the embedded PostgreSQL is stopped on the way out.
+        signal.signal(signal.SIGTERM, _exit_after_graceful_shutdown)
         uvicorn.run(
             application,
             host=settings.host,
