@@ -98,6 +98,23 @@ class GraphQLApp(GraphQL[Context, None]):
                 await db.finish(commit=False)
 
 
+def _refuse_body(scope: Any, body: bytes) -> str | None:
+    """Why a JSON body cannot be a GraphQL request (not UTF-8, not JSON, nested past orjson's limit, not an
+    object), or None; strawberry would answer these with a 500."""
+    if scope.get("method") != "POST":
+        return None
+    content_type = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip().lower()
+    if content_type != b"application/json":
+        return None
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return f"the body is not JSON in UTF-8: {exc}"[:200]
+    if not isinstance(parsed, dict):
+        return "the body must be a JSON object with a query"
+    return None
+
+
 def _has_control_characters(text: str) -> bool:
     """NUL and the other C0 controls (and DEL): nothing a purpose needs, and PostgreSQL text refuses NUL."""
     return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
@@ -178,6 +195,10 @@ class GraphQLRouter:
                 code="PAYLOAD_TOO_LARGE",
                 limit=self.max_body_bytes,
             )(scope, receive, send)
+            return
+        refusal = _refuse_body(scope, body)
+        if refusal is not None:
+            await _error_response(400, refusal, code="BAD_REQUEST")(scope, receive, send)
             return
         replay = [{"type": "http.request", "body": body, "more_body": False}]
 

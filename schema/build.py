@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -111,6 +112,9 @@ class Subscription(RestrictionSubscriptions):
     pass
 
 
+_BAD_VARIABLE = re.compile(r"Variable '\$(\w+)' ")
+
+
 def _should_mask(error: GraphQLError) -> bool:
     """Mask unexpected errors; keep validation errors and our expected ones (they carry a stable code)."""
     original = error.original_error
@@ -126,6 +130,10 @@ class HrssSchema(strawberry.Schema):
         """Log unexpected errors only: expected ones (bad input, forbidden, validation) are the caller's."""
         for error in errors:
             code_token_limit(error, self.limits)
+            variable = _BAD_VARIABLE.match(error.message)
+            if variable and error.path is None and error.original_error is not None and not error.extensions:
+                # graphql-core's coercion of the variables: the caller's input, named by the variable.
+                error.extensions = {"code": "BAD_USER_INPUT", "field": f"variables.{variable.group(1)}"}
             if isinstance(error.original_error, DatabaseUnavailable):
                 # An outage is not a defect: the client is told to retry (HTTP 503, Retry-After).
                 error.message = "the database is unavailable; retry shortly"
@@ -137,7 +145,9 @@ class HrssSchema(strawberry.Schema):
         unexpected = [
             e
             for e in errors
-            if e.original_error is not None and not isinstance(e.original_error, ExpectedError | DatabaseUnavailable)
+            if e.original_error is not None
+            and not isinstance(e.original_error, ExpectedError | DatabaseUnavailable)
+            and not (e.extensions or {}).get("code")
         ]
         if unexpected:
             super().process_errors(unexpected, execution_context)

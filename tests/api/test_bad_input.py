@@ -32,3 +32,24 @@ async def test_a_printable_purpose_is_still_audited(demo_api: Api) -> None:
     )
     assert response.status_code == 200
     assert "errors" not in response.json()
+
+
+async def _raw(api: Api, body: bytes) -> tuple[int, dict[str, object]]:
+    token = await api.token("inspection")
+    response = await api.client.post(
+        "/graphql", content=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    )
+    return response.status_code, response.json()
+
+
+async def test_a_body_that_is_not_a_json_object_is_a_bad_request(api: Api) -> None:
+    for body in (b'"just a string"', b"[" * 100_000 + b"]" * 100_000, b'{"query": "\xff\xfe"}', b"{"):
+        status, answer = await _raw(api, body)
+        assert status == 400, body[:20]
+        assert answer["errors"][0]["extensions"] == {"code": "BAD_REQUEST"}  # type: ignore[index]
+
+
+async def test_a_wrongly_typed_variable_names_the_variable(api: Api) -> None:
+    body = await api.gql("query ($n: Int) { subjects(first: $n) { totalCount } }", {"n": "abc"}, as_client="inspection")
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "variables.n"}
+    assert body["errors"][0]["message"] != "Internal error"
