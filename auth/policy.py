@@ -64,6 +64,7 @@ class FieldRule:
 class Policy:
     audiences: Mapping[str, Audience]
     fields: Mapping[str, FieldRule]  # "Type.field" -> rule
+    arguments: Mapping[str, FieldRule] = field(default_factory=dict)  # "Type.field.argument" -> rule
     _by_client: Mapping[str, str] = field(default_factory=dict)
 
     def audience_of_client(self, client_id: str) -> Audience | None:
@@ -75,16 +76,26 @@ class Policy:
         rule = self.fields.get(f"{type_name}.{field_name}")
         return rule is not None and rule.allows(audience, scopes)
 
-    def check_covers(self, schema_fields: Iterable[str]) -> None:
-        """Every field of the schema has an entry, and every entry names a field of the schema."""
-        present = set(schema_fields)
-        missing = sorted(present - set(self.fields))
-        unknown = sorted(set(self.fields) - present)
+    def argument_allowed(
+        self, type_name: str, field_name: str, argument: str, audience: str, scopes: frozenset[str]
+    ) -> bool:
+        """Default deny, as for fields: an argument the policy does not name is never allowed."""
+        rule = self.arguments.get(f"{type_name}.{field_name}.{argument}")
+        return rule is not None and rule.allows(audience, scopes)
+
+    def check_covers(self, schema_fields: Iterable[str], schema_arguments: Iterable[str]) -> None:
+        """Every field and argument of the schema has an entry, and every entry names one of the schema."""
         problems = []
-        if missing:
-            problems.append("fields without a policy entry (default deny refuses to start): " + ", ".join(missing))
-        if unknown:
-            problems.append("policy entries for fields the schema does not have: " + ", ".join(unknown))
+        for kind, present, entries in (
+            ("fields", set(schema_fields), set(self.fields)),
+            ("arguments", set(schema_arguments), set(self.arguments)),
+        ):
+            missing = sorted(present - entries)
+            unknown = sorted(entries - present)
+            if missing:
+                problems.append(f"{kind} without a policy entry (default deny refuses to start): " + ", ".join(missing))
+            if unknown:
+                problems.append(f"policy entries for {kind} the schema does not have: " + ", ".join(unknown))
         if problems:
             raise PolicyError("; ".join(problems))
 
@@ -149,7 +160,22 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
             if rule.scope not in known_scopes:
                 raise PolicyError(f"{where}: unknown scope {rule.scope!r}")
             fields[f"{type_name}.{field_name}"] = rule
-    return Policy(audiences=audiences, fields=fields, _by_client=by_client)
+    arguments: dict[str, FieldRule] = {}
+    raw_arguments = data.get("arguments", {})
+    if not isinstance(raw_arguments, dict):
+        raise PolicyError("arguments must be a table of TYPE.FIELD tables")
+    for type_name, by_field in raw_arguments.items():
+        if not isinstance(by_field, dict):
+            raise PolicyError(f"arguments.{type_name} must be a table of FIELD tables")
+        for field_name, entries in by_field.items():
+            if not isinstance(entries, dict):
+                raise PolicyError(f"arguments.{type_name}.{field_name} must be a table of argument = scope")
+            for argument, value in entries.items():
+                where = f"arguments.{type_name}.{field_name}.{argument}"
+                if not isinstance(value, str) or value not in known_scopes:
+                    raise PolicyError(f"{where}: unknown scope {value!r}")
+                arguments[f"{type_name}.{field_name}.{argument}"] = FieldRule(value)
+    return Policy(audiences=audiences, fields=fields, arguments=arguments, _by_client=by_client)
 
 
 def load_policy(path: Path | None = None) -> Policy:

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import strawberry
 from graphql import (
+    GraphQLField,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
@@ -24,6 +25,7 @@ from graphql import (
     is_interface_type,
     is_introspection_type,
     is_object_type,
+    is_required_argument,
     is_union_type,
 )
 from graphql.utilities.map_schema_config import SchemaElementKind, map_schema_config
@@ -43,11 +45,30 @@ def schema_fields(schema: GraphQLSchema) -> list[str]:
     ]
 
 
-def _kept_fields(schema: GraphQLSchema, keep: Callable[[str, str], bool]) -> dict[str, set[str]]:
+def schema_arguments(schema: GraphQLSchema) -> list[str]:
+    """Every ``Type.field.argument`` of the object and interface types (introspection excluded)."""
+    return [
+        f"{name}.{field}.{argument}"
+        for name, type_ in schema.type_map.items()
+        if (is_object_type(type_) or is_interface_type(type_)) and not is_introspection_type(type_)
+        for field, definition in cast(GraphQLObjectType, type_).fields.items()
+        for argument in definition.args
+    ]
+
+
+def _kept_fields(
+    schema: GraphQLSchema, keep: Callable[[str, str], bool], keep_arg: Callable[[str, str, str], bool]
+) -> dict[str, set[str]]:
     kept: dict[str, set[str]] = {}
     for name, type_ in schema.type_map.items():
         if (is_object_type(type_) or is_interface_type(type_)) and not is_introspection_type(type_):
-            kept[name] = {f for f in cast(GraphQLObjectType, type_).fields if keep(name, f)}
+            kept[name] = {
+                f
+                for f, definition in cast(GraphQLObjectType, type_).fields.items()
+                if keep(name, f)
+                # A field whose required argument the audience may not use cannot be queried at all.
+                and all(keep_arg(name, f, a) for a, arg in definition.args.items() if is_required_argument(arg))
+            }
     changed = True
     while changed:
         changed = False
@@ -76,7 +97,7 @@ def _reachable(schema: GraphQLSchema, kept: dict[str, set[str]], roots: Iterable
             for field_name in kept[name]:
                 field = object_type.fields[field_name]
                 stack.append(get_named_type(field.type).name)
-                stack += [get_named_type(arg.type).name for arg in field.args.values()]
+                stack += [get_named_type(arg.type).name for arg in field.args.values()]  # superset: harmless
             stack += [i.name for i in object_type.interfaces if kept.get(i.name)]
             if is_interface_type(type_):
                 stack += [t.name for t in schema.get_possible_types(type_) if kept.get(t.name)]
@@ -87,9 +108,26 @@ def _reachable(schema: GraphQLSchema, kept: dict[str, set[str]], roots: Iterable
     return seen
 
 
-def restrict_schema(schema: GraphQLSchema, keep: Callable[[str, str], bool]) -> GraphQLSchema:
-    """A copy of ``schema`` with only the fields ``keep(type, field)`` allows (and what they need)."""
-    kept = _kept_fields(schema, keep)
+def _allow_every_argument(type_name: str, field: str, argument: str) -> bool:
+    return True
+
+
+def _with_arguments(field: GraphQLField, keep: Callable[[str], bool]) -> GraphQLField:
+    if all(keep(a) for a in field.args):
+        return field
+    config = field.to_kwargs()
+    config["args"] = {a: v for a, v in field.args.items() if keep(a)}
+    return GraphQLField(**config)
+
+
+def restrict_schema(
+    schema: GraphQLSchema,
+    keep: Callable[[str, str], bool],
+    keep_arg: Callable[[str, str, str], bool] = _allow_every_argument,
+) -> GraphQLSchema:
+    """A copy of ``schema`` with only the fields ``keep(type, field)`` allows and, on them, only the arguments
+    ``keep_arg(type, field, argument)`` allows (and the types they need)."""
+    kept = _kept_fields(schema, keep, keep_arg)
     roots = [
         t.name
         for t in (schema.query_type, schema.mutation_type, schema.subscription_type)
@@ -101,7 +139,11 @@ def restrict_schema(schema: GraphQLSchema, keep: Callable[[str, str], bool]) -> 
         fields = config["fields"]
         return {
             **config,
-            "fields": lambda: {k: v for k, v in fields().items() if k in kept[name]},
+            "fields": lambda: {
+                k: _with_arguments(v, lambda a, k=k: keep_arg(name, k, a))  # type: ignore[misc]
+                for k, v in fields().items()
+                if k in kept[name]
+            },
             "interfaces": lambda: [i for i in config["interfaces"]() if kept.get(i.name)],
         }
 
@@ -140,7 +182,7 @@ class AudienceSchemas:
     def __init__(self, full: strawberry.Schema, policy: Policy) -> None:
         self.full = full
         self.policy = policy
-        policy.check_covers(schema_fields(full._schema))
+        policy.check_covers(schema_fields(full._schema), schema_arguments(full._schema))
         self._compiled: dict[tuple[str, frozenset[str]], strawberry.Schema] = {}
         for audience in policy.audiences.values():
             self.get(audience, audience.scopes)
@@ -157,7 +199,11 @@ class AudienceSchemas:
         return compiled
 
     def _compile(self, audience: str, scopes: frozenset[str]) -> strawberry.Schema:
-        restricted = restrict_schema(self.full._schema, lambda t, f: self.policy.field_allowed(t, f, audience, scopes))
+        restricted = restrict_schema(
+            self.full._schema,
+            lambda t, f: self.policy.field_allowed(t, f, audience, scopes),
+            lambda t, f, a: self.policy.argument_allowed(t, f, a, audience, scopes),
+        )
         compiled = copy.copy(self.full)
         compiled._schema = restricted
         restricted._strawberry_schema = compiled  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ from schema.ids import global_id, parse_global_id
 from store import audit
 
 _REFUSED_FIELD = re.compile(r"Cannot query field '(\w+)' on type '(\w+)'")
+_REFUSED_ARGUMENT = re.compile(r"Unknown argument '(\w+)' on field '(\w+)\.(\w+)'")
 
 
 @lru_cache(maxsize=2048)
@@ -57,13 +58,16 @@ class AuditExtension(SchemaExtension):
             await ctx.db.finish(commit=False)
 
     def _refused_by_validation(self) -> list[str]:
-        """Fields the caller asked for that its audience's schema does not have (policy.md: refused reads)."""
+        """Fields and arguments the caller asked for that its audience's schema does not have (policy.md:
+        refused reads); an argument as ``Type.field(argument)``."""
         result = self.execution_context.result
         refused = []
         for error in result.errors or [] if result else []:
             match = _REFUSED_FIELD.search(error.message)
             if match:
                 refused.append(f"{match.group(2)}.{match.group(1)}")
+            elif argument := _REFUSED_ARGUMENT.search(error.message):
+                refused.append(f"{argument.group(2)}.{argument.group(3)}({argument.group(1)})")
         return refused
 
     def _entry(self, ctx: Context, outcome: str, refused_fields: list[str]) -> audit.AuditEntry:

@@ -185,3 +185,33 @@ async def test_a_client_outside_the_policy_is_refused(api: Api) -> None:
     response = await api.post("{ catalogue { recordTypes } }", token=token)
     assert response.status_code == 403
     assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_an_argument_without_a_policy_entry_fails_start_up() -> None:
+    data = tomllib.loads(
+        Path(__file__).resolve().parents[2].joinpath("auth", "policy.toml").read_text(encoding="utf-8")
+    )
+    del data["arguments"]["Query"]["subjects"]["grade"]
+    with pytest.raises(PolicyError, match=r"arguments without a policy entry.*Query\.subjects\.grade"):
+        AudienceSchemas(FULL, parse_policy(data))
+
+
+@pytest.mark.parametrize("audience", ["finance", "employment", "source-unit"])
+async def test_listing_by_grade_needs_grade_read(demo_api: Api, audience: str) -> None:
+    """policy.md: filter arguments reveal what fields hide; subjects(grade:) needs grade:read."""
+    body = await demo_api.gql("{ subjects(grade: C) { totalCount edges { node { name } } } }", as_client=audience)
+    assert body.get("data") is None
+    assert "Unknown argument 'grade'" in body["errors"][0]["message"]
+    assert "GradeLevel" not in str(body)
+    log = "{ auditLog(first: 1) { edges { node { audience fieldsRefused } } } }"
+    entry = (await demo_api.gql(log, as_client="auditor"))["data"]["auditLog"]["edges"][0]["node"]
+    assert entry == {"audience": audience, "fieldsRefused": ["Query.subjects(grade)"]}
+    shape = """{ __type(name: "Query") { fields { name args { name } } } }"""
+    fields = (await demo_api.gql(shape, as_client=audience))["data"]["__type"]["fields"]
+    subjects = next(f for f in fields if f["name"] == "subjects")
+    assert "grade" not in {a["name"] for a in subjects["args"]}
+
+
+async def test_a_holder_of_grade_read_lists_by_grade(demo_api: Api) -> None:
+    body = await demo_api.gql("{ subjects(grade: C) { totalCount } }", as_client="procurement")
+    assert body["data"]["subjects"]["totalCount"] > 0
