@@ -74,9 +74,15 @@ class AuditExtension(SchemaExtension):
         ec = self.execution_context
         result = ec.result
         errors = result.errors if result and result.errors else []
-        refused = [
-            ".".join(str(p) for p in (e.path or [])) for e in errors if (e.extensions or {}).get("code") == "FORBIDDEN"
-        ] + refused_fields
+        refused = (
+            [
+                ".".join(str(p) for p in (e.path or []))
+                for e in errors
+                if (e.extensions or {}).get("code") == "FORBIDDEN"
+            ]
+            + ctx.hidden
+            + refused_fields
+        )
         returned: tuple[str, ...] = ()
         if ec.graphql_document is not None and not refused_fields:
             returned = selected_fields(ec.schema._schema, ec.graphql_document, ec.operation_name)

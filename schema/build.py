@@ -16,11 +16,11 @@ from schema import restrictions
 from schema.audit import AuditEntryConnection, AuditExtension, audit_log_page
 from schema.catalogue import Catalogue
 from schema.common import Node
-from schema.context import Context, Info
+from schema.context import Context, Info, path_of
 from schema.errors import ExpectedError, Forbidden
 from schema.ids import parse_global_id
 from schema.limits import RequestLimits, code_token_limit, limit_extensions
-from schema.objections import Objection, ObjectionMutations, ObjectionQueries, check_subject
+from schema.objections import Objection, ObjectionMutations, ObjectionQueries, may_see_subject
 from schema.records import CreditRecord
 from schema.repairs import RepairApplication, RepairMutations
 from schema.restrictions import ScreeningResult
@@ -38,13 +38,13 @@ from store.session import DatabaseUnavailable
 class Query(SubjectQueries, ObjectionQueries):
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        # An object outside the row rule answers null, as an unknown id does: an id proves nothing exists. A type
+        # outside the audience's schema is refused whether or not the id exists.
         type_name, pk = parse_global_id(id)
         if type_name == "Subject":
-            subject = await info.context.loaders.subject_by_id.load(pk)
-            return Subject.from_row(subject, info) if subject else None
+            return Subject.visible(await info.context.loaders.subject_by_id.load(pk), info)
         if type_name == "CreditRecord" and info.schema._schema.get_type("CreditRecord") is not None:
-            record = await info.context.loaders.record_by_id.load(pk)
-            return await CreditRecord.checked(record, info) if record else None
+            return await CreditRecord.visible(await info.context.loaders.record_by_id.load(pk), info)
         if type_name == "CreditRecord":
             raise Forbidden("Forbidden: records are outside what the caller may see")
         if type_name in ("Objection", "RepairApplication"):
@@ -91,19 +91,23 @@ class Mutation(RecordMutations, ObjectionMutations, RepairMutations):
 
 async def _objection_or_repair(info: Info, type_name: str, pk: int) -> Node | None:
     """node(id:) for objections and repair applications: only when the audience's schema has the type, and
-    through the same row rule as Subject.objections / Subject.repairs."""
+    through the same row rule as Subject.objections / Subject.repairs (outside it: null, as for an unknown id)."""
     if info.schema._schema.get_type(type_name) is None:
         raise Forbidden(f"Forbidden: {type_name} is outside what the caller may see")
     if type_name == "Objection":
         found_objection = (await info.context.db.run(lambda conn: objection_store.by_ids(conn, [pk]))).get(pk)
         if found_objection is None:
             return None
-        await check_subject(info, found_objection.subject_id)
+        if not await may_see_subject(info, found_objection.subject_id):
+            info.context.hide(path_of(info))
+            return None
         return Objection.from_row(found_objection, info)
     found_repair = (await info.context.db.run(lambda conn: repair_store.by_ids(conn, [pk]))).get(pk)
     if found_repair is None:
         return None
-    await check_subject(info, found_repair.subject_id)
+    if not await may_see_subject(info, found_repair.subject_id):
+        info.context.hide(path_of(info))
+        return None
     return RepairApplication.from_row(found_repair, info)
 
 

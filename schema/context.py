@@ -35,6 +35,17 @@ class Context:
     purpose: str | None = None
     # Subjects whose data this operation returned: the audit entry names them.
     seen_subjects: set[int] = field(default_factory=set)
+    # Where a subject or record outside the row rule was answered as unknown: the caller cannot tell, the audit
+    # entry records it among the refused fields.
+    hidden: list[str] = field(default_factory=list)
+
+    def hide(self, where: str) -> None:
+        self.hidden.append(where)
 
 
 Info: TypeAlias = strawberry.Info[Context, None]
+
+
+def path_of(info: Info) -> str:
+    """The response path of the field being resolved, e.g. ``subject.legalRepresentative``."""
+    return ".".join(str(p) for p in info.path.as_list())

@@ -66,10 +66,17 @@ async def record_for_write(info: Info, record_id: strawberry.ID | int, field: st
 async def check_subject(info: Info, subject_id: int) -> None:
     """The row rule for an objection or repair reached directly (by id, or in a list): its subject must be one the
     caller may see."""
+    if not await may_see_subject(info, subject_id):
+        raise Forbidden("Forbidden: this subject is outside what the caller may see")
+
+
+async def may_see_subject(info: Info, subject_id: int) -> bool:
+    """Whether the subject is one the caller may see (then the audit entry names it)."""
     subject = await info.context.loaders.subject_by_id.load(subject_id)
     if subject is None or not info.context.rows.allows_subject(subject):
-        raise Forbidden("Forbidden: this subject is outside what the caller may see")
+        return False
     info.context.seen_subjects.add(subject_id)
+    return True
 
 
 @strawberry.type(description="异议 (SH art. 10, WG art. 19-20): an objection against a credit record.")

@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 
 from domain.publicity import is_published
 from schema.common import LegalBasis, Node, PageInfo, legal_basis_from_text
-from schema.context import Info
+from schema.context import Info, path_of
 from schema.enums import RecordCategory, RecordStatus, RecordType, Severity
 from schema.errors import Forbidden, NotFound
 from schema.ids import global_id, record_cursor
@@ -53,6 +53,19 @@ class CreditRecord(Node):
             raise Forbidden("Forbidden: this record is outside what the caller may see")
         info.context.seen_subjects.add(row.subject_id)
         return cls._build(row)
+
+    @classmethod
+    async def visible(cls, row: RecordRow | None, info: Info) -> CreditRecord | None:
+        """A record looked up by id: one outside the row rule answers exactly as an unknown one (null); the audit
+        entry records the refusal."""
+        if row is None:
+            return None
+        subject = await info.context.loaders.subject_by_id.load(row.subject_id)
+        allowed = subject is not None and info.context.rows.allows_subject(subject)
+        if not info.context.rows.allows_record(row, subject_allowed=allowed):
+            info.context.hide(path_of(info))
+            return None
+        return await cls.checked(row, info)
 
     @classmethod
     def _build(cls, row: RecordRow) -> CreditRecord:

@@ -149,13 +149,13 @@ async def screen(info: Info, sector: Sector, refs: list[SubjectRef], as_of: date
     results = []
     rows = ctx.rows
     for index, (hit, ref_text) in enumerate(zip(hits, shown, strict=True)):
-        if (hit.subject is None and rows.subject_scope.only_uscc) or (
-            hit.subject is not None and not rows.allows_subject(hit.subject)
-        ):
-            # An employer screens only itself; no answer may tell it anything of another subject.
+        if rows.subject_scope.only_uscc and (hit.subject is None or not rows.allows_subject(hit.subject)):
+            # An employer screens only itself: any other reference is refused, known or unknown alike, so the
+            # refusal tells it nothing of another subject.
             raise Forbidden(f"Forbidden: refs[{index}] is outside what the caller may see", index=index)
-        subject = Subject.from_row(hit.subject, info) if hit.subject else None
-        found = [Restriction.from_row(r) for r in hit.restrictions]
+        # Otherwise a subject outside the row rule is screened as an unknown one: not found, no restrictions.
+        subject = Subject.visible(hit.subject, info, where=f"screen.refs[{index}]")
+        found = [Restriction.from_row(r) for r in hit.restrictions] if subject else []
         results.append(
             ScreeningResult(
                 ref=ref_text, found=subject is not None, subject=subject, restricted=bool(found), restrictions=found

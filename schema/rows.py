@@ -2,7 +2,9 @@
 
 Lists and pages apply them in SQL (``subject_scope`` / ``record_scope``); every object that reaches a response
 passes ``Subject.from_row`` or ``CreditRecord.from_row``, which ask ``allows_subject`` / ``allows_record``, so
-the same decision holds on every path: nested relations, node(id:), aliases, fragments, batch screening.
+the same decision holds on every path: nested relations, node(id:), aliases, fragments, batch screening. A look-up
+or reference that meets a row outside the rule answers as if it did not exist (``Subject.visible``): "hidden" and
+"not found" must not differ.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import strawberry
 from domain import identifiers
 from domain.taxonomy import Sector
 from schema.common import Node, PageInfo
-from schema.context import Info
+from schema.context import Info, path_of
 from schema.enums import GradeLevel, RecordCategory, SubjectKind
 from schema.errors import BadUserInput, Forbidden
 from schema.grading import Grade, Supervision
@@ -44,8 +44,21 @@ class Subject(Node):
     region_code: str | None
 
     @classmethod
+    def visible(cls, row: SubjectRow | None, info: Info, *, where: str | None = None) -> Subject | None:
+        """A subject looked up or followed by reference: one outside the row rule answers exactly as an unknown
+        one (null), so no caller can test whether an identifier belongs to a credit subject. The audit entry
+        still records the refusal, at ``where`` (default: the field's path)."""
+        if row is None:
+            return None
+        if not info.context.rows.allows_subject(row):
+            info.context.hide(where or path_of(info))
+            return None
+        return cls.from_row(row, info)
+
+    @classmethod
     def from_row(cls, row: SubjectRow, info: Info) -> Subject:
-        """Every subject in a response comes through here: the row rule is decided once, for every path."""
+        """Every subject in a response comes through here: the row rule is decided once, for every path. Lists
+        apply it in SQL, so a refusal here is a safety net; look-ups go through ``visible``."""
         if not info.context.rows.allows_subject(row):
             raise Forbidden("Forbidden: this subject is outside what the caller may see")
         info.context.seen_subjects.add(row.id)
@@ -75,7 +88,7 @@ class Subject(Node):
         if self.row.legal_representative_id is None:
             return None
         row = await info.context.loaders.subject_by_id.load(self.row.legal_representative_id)
-        return Subject.from_row(row, info) if row else None
+        return Subject.visible(row, info)
 
     @strawberry.field
     async def records(
@@ -194,8 +207,7 @@ async def resolve_ref(info: Info, ref: SubjectRef, *, field: str = "ref") -> Sub
 class SubjectQueries:
     @strawberry.field
     async def subject(self, info: Info, ref: SubjectRef) -> Subject | None:
-        row = await resolve_ref(info, ref)
-        return Subject.from_row(row, info) if row else None
+        return Subject.visible(await resolve_ref(info, ref), info)
 
     @strawberry.field
     async def subjects(

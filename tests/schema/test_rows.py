@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from auth.accounts import DEMO_EMPLOYER_PASSWORD
+from domain.identifiers import make_id_number
 from domain.taxonomy import RecordType
 from schema.ids import global_id
 from store.demo import named_subjects
@@ -119,12 +120,26 @@ async def test_employer_sees_nothing_of_another_subject_on_any_path(api: Api) ->
             {"u": factories.new_uscc()},
         ),
     }
+    # Another subject answers as an unknown one: null where a look-up or reference leads to it, and for screening
+    # (an employer screens only itself) the same refusal as for any reference but its own.
+    answered_as_unknown = {
+        "subject by uscc": {"subject": None},
+        "subject by id": {"subject": None},
+        "node subject": {"node": None},
+        "node record": {"node": None},
+        "alias": {"mine": {"name": OWN.name}, "theirs": None},
+        "fragment": {"subject": None},
+        "legal representative": {"me": {"legalRepresentative": None}},
+        "unknown subject by uscc": {"subject": None},
+    }
     for label, (query, variables) in attempts.items():
         body = await api.gql(query, variables, token=token)
         text = str(body)
         assert OTHER.name not in text and "法定代表人" not in text, (label, body)
-        if label != "unknown subject by uscc":
-            assert forbidden(body), (label, body)
+        if label.startswith("screen"):
+            assert forbidden(body) and body["data"] is None, (label, body)
+        else:
+            assert body == {"data": answered_as_unknown[label]}, (label, body)
     # The listing holds the employer's own subject only.
     body = await api.gql("{ subjects(first: 50) { totalCount edges { node { uscc } } } }", token=token)
     assert body["data"]["subjects"]["totalCount"] == 1
@@ -176,13 +191,13 @@ async def test_portal_sees_organizations_and_published_dishonesty_only(api: Api)
     body = await api.gql(
         "query ($n: String!) { subject(ref: {idNumber: $n}) { name } }", {"n": person["id_number"]}, as_client="portal"
     )
-    assert forbidden(body) and "个人" not in str(body)
+    assert body == {"data": {"subject": None}}
     body = await api.gql("{ subjects(first: 50) { totalCount edges { node { kind } } } }", as_client="portal")
     assert {e["node"]["kind"] for e in body["data"]["subjects"]["edges"]} == {"ORGANIZATION"}
     body = await api.gql(
         "query ($i: ID!) { node(id: $i) { id } }", {"i": global_id("Subject", person["id"])}, as_client="portal"
     )
-    assert forbidden(body)
+    assert body == {"data": {"node": None}}
 
 
 async def test_source_unit_reads_only_its_own_units_records(api: Api) -> None:
@@ -198,3 +213,63 @@ async def test_source_unit_reads_only_its_own_units_records(api: Api) -> None:
     )
     assert [e["node"]["decisionNumber"] for e in body["data"]["subject"]["records"]["edges"]] == ["本单位1号"]
     assert body["data"]["subject"]["records"]["totalCount"] == 1
+
+
+DEMO_INDIVIDUAL = next(s for s in named_subjects() if s.role == "judgment defaulter (individual)")
+
+
+def unknown_id_number() -> str:
+    """A valid ID number that no demo or test subject has (birth date and sequence outside what they use)."""
+    return make_id_number("310104", date(1931, 2, 3), 997)
+
+
+async def test_a_subject_the_caller_may_not_see_answers_as_an_unknown_one(demo_api: Api) -> None:
+    api = demo_api
+    assert DEMO_INDIVIDUAL.id_number == "310112196608190043"
+    query = "query ($n: String!) { subject(ref: {idNumber: $n}) { id name kind } }"
+    hidden = (await api.post(query, {"n": DEMO_INDIVIDUAL.id_number}, as_client="portal")).json()
+    unknown = (await api.post(query, {"n": unknown_id_number()}, as_client="portal")).json()
+    assert hidden == unknown == {"data": {"subject": None}}
+    # The individual exists: the admin finds it.
+    found = await api.gql(
+        "query ($n: String!) { subject(ref: {idNumber: $n}) { id } }", {"n": DEMO_INDIVIDUAL.id_number}
+    )
+    individual_id = found["data"]["subject"]["id"]
+    query = "query ($i: ID!) { node(id: $i) { id ... on Subject { name } } }"
+    hidden = (await api.post(query, {"i": individual_id}, as_client="portal")).json()
+    unknown = (await api.post(query, {"i": global_id("Subject", 987654321)}, as_client="portal")).json()
+    assert hidden == unknown == {"data": {"node": None}}
+
+
+async def test_the_audit_log_records_what_was_answered_as_unknown(api: Api) -> None:
+    person = await factories.individual(api.engine, "个人")
+    await api.gql(
+        "query ($n: String!) { subject(ref: {idNumber: $n}) { name } }", {"n": person["id_number"]}, as_client="portal"
+    )
+    body = await api.gql(
+        "{ auditLog(first: 1) { edges { node { audience fieldsRefused subjectIds } } } }", as_client="auditor"
+    )
+    [entry] = [e["node"] for e in body["data"]["auditLog"]["edges"]]
+    assert entry == {"audience": "portal", "fieldsRefused": ["subject"], "subjectIds": []}
+
+
+async def test_a_hidden_legal_representative_answers_null(api: Api) -> None:
+    rep = await factories.individual(api.engine, "法定代表人")
+    org = await factories.organization(api.engine, legal_representative_id=rep["id"])
+    body = await api.gql(
+        "query ($u: String!) { subject(ref: {uscc: $u}) { uscc legalRepresentative { name } } }",
+        {"u": org["uscc"]},
+        as_client="portal",
+    )
+    assert body == {"data": {"subject": {"uscc": org["uscc"], "legalRepresentative": None}}}
+
+
+async def test_an_employer_screening_another_subject_learns_nothing_of_its_existence(demo_api: Api) -> None:
+    token = demo_api.app.state.auth_server.issue_employer_token(OWN.uscc)
+    query = "query ($u: String!) { screen(sector: BIDDING, refs: [{uscc: $u}]) { found subject { name } } }"
+    other = (await demo_api.post(query, {"u": OTHER.uscc}, token=token)).json()
+    unknown = (await demo_api.post(query, {"u": factories.new_uscc()}, token=token)).json()
+    assert other == unknown
+    assert forbidden(other) and other["data"] is None
+    mine = await demo_api.gql(query, {"u": OWN.uscc}, token=token)
+    assert mine["data"]["screen"] == [{"found": True, "subject": {"name": OWN.name}}]
