@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from api.graphql import GraphQLRouter
 from api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
+from api.throttle import DatabaseThrottle
 from auth.accounts import AccountStore, EmployerAccount, demo_employer_accounts
 from auth.clients import DEMO_EMPLOYER_REDIRECT_URIS, Client, demo_clients, demo_employer_client
 from auth.keys import SigningKeys
@@ -52,7 +53,9 @@ def _demo_employer_accounts() -> tuple[EmployerAccount, ...]:
     return demo_employer_accounts([(s.uscc, s.name) for s in named_subjects() if s.uscc])
 
 
-def authorization_server(settings: Settings, keys: SigningKeys) -> BuiltinAuthorizationServer:
+def authorization_server(
+    settings: Settings, keys: SigningKeys, *, throttle: DatabaseThrottle | None = None
+) -> BuiltinAuthorizationServer:
     """The built-in server: the demo clients of policy.md and, for employers, demo accounts (dev only) that sign
     in with authorization code + PKCE; a production deployment signs employers in at its own IdP."""
     clients: tuple[Client, ...] = ()
@@ -67,6 +70,7 @@ def authorization_server(settings: Settings, keys: SigningKeys) -> BuiltinAuthor
         clients=clients,
         token_ttl_seconds=settings.token_ttl_seconds,
         accounts=accounts,
+        throttle=throttle,
     )
 
 
@@ -100,7 +104,12 @@ def _is_graphiql_page(scope: Scope) -> bool:
 
 def create_app(settings: Settings, *, database_url: str, policy: Policy | None = None) -> Starlette:
     keys = signing_keys(settings)
-    auth_server = authorization_server(settings, keys)
+    throttle = DatabaseThrottle(
+        limit=settings.auth_failure_limit,
+        address_limit=settings.auth_failure_address_limit,
+        window_seconds=settings.auth_failure_window_seconds,
+    )
+    auth_server = authorization_server(settings, keys, throttle=throttle)
     builtin = TokenValidator(
         issuer=settings.issuer,
         audience=settings.token_audience,
@@ -134,6 +143,7 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             statement_timeout_ms=settings.statement_timeout_ms,
         )
         app.state.engine = engine
+        throttle.bind(engine)
         loaded = await load_work_calendar(engine)
         app.state.work_calendar = loaded or WorkCalendar()
         app.state.calendar_loaded = loaded is not None
@@ -163,6 +173,7 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
         finally:
             await drainer.stop()
             await app.state.restriction_feed.stop()
+            throttle.bind(None)
             await engine.dispose()
 
     async def healthz(request: Request) -> Response:

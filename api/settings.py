@@ -157,3 +157,17 @@ class Settings(BaseSettings):
         if problems:
             raise ProductionSettingsError("refusing to start in production: " + "; ".join(problems))
         return self
+
+    auth_failure_window_seconds: int = Field(
+        default=300,
+        gt=0,
+        description="Window in which failed client secrets and employer passwords are counted (built-in server).",
+    )
+    auth_failure_limit: int = Field(
+        default=10,
+        ge=1,
+        description="Failures per client id or user name in a window; reaching it blocks the key until the window ends.",
+    )
+    auth_failure_address_limit: int = Field(
+        default=50, ge=1, description="Failures per client address in a window; reaching it blocks the address."
+    )

@@ -32,6 +32,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import re
 import secrets
 import threading
@@ -71,10 +72,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .accounts import AccountStore, EmployerAccount
+from .accounts import MAX_USERNAME_LENGTH, AccountStore, EmployerAccount, normalize_username
 from .clients import ALL_SCOPES, EMPLOYER_CLIENT_ID, Client
 from .keys import SigningKeys
 from .templates import render_error_page, render_login_page
+from .throttle import FailureThrottle, ThrottleKey, address_key, client_key, user_key
 
 __all__ = ["BuiltinAuthorizationServer"]
 
@@ -134,6 +136,10 @@ _LOGIN_FAILED = ("统一社会信用代码或密码错误。", "The USCC or the 
 _FORM_EXPIRED = (
     "登录表单已失效，请重新登录。",
     "This sign-in form has expired or was not submitted from this page. Please sign in again.",
+)
+_TOO_MANY_FAILURES = (
+    "登录失败次数过多，请稍后再试。",
+    "Too many failed sign-in attempts. Please try again later.",
 )
 
 
@@ -343,6 +349,29 @@ def _authenticate_none(query_client: Any, request: Any) -> _OAuthClient | None:
     if not isinstance(client, _OAuthClient) or not client.client.public:
         return None
     return client
+
+
+def _address(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy: what uvicorn's trusted forwarded headers
+    say, see docs/deployment.md)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def _is_invalid_client(response: Response) -> bool:
+    """Whether a token response says the client failed to authenticate (RFC 6749 §5.2 ``invalid_client``)."""
+    if response.status_code not in (400, 401):
+        return False
+    try:
+        body = json.loads(bytes(response.body))
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("error") == "invalid_client"
+
+
+class _TemporarilyUnavailableError(OAuth2Error):  # type: ignore[misc]  # Authlib ships no type information
+    error = "temporarily_unavailable"
+    description = "The server cannot check this request now; please retry later."
+    status_code = 503
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -746,6 +775,10 @@ class BuiltinAuthorizationServer:
     credentials grant. ``clock`` (seconds since the epoch) times authorization codes and login forms; it is
     injectable for tests. Codes and the CSRF key are held in this process's memory (see
     :class:`AuthorizationCodeStore`): a multi-process deployment must use an external IdP.
+
+    ``throttle`` counts failed client secrets (per client id and address) and failed employer passwords (per
+    user name and address); a blocked key is answered 429 with ``Retry-After`` before any secret is checked,
+    so that a guesser learns nothing more, not even from the right secret. ``None``: no throttle.
     """
 
     def __init__(
@@ -758,6 +791,7 @@ class BuiltinAuthorizationServer:
         token_ttl_seconds: int = 3600,
         accounts: AccountStore | None = None,
         clock: Callable[[], float] = time.time,
+        throttle: FailureThrottle | None = None,
     ) -> None:
         parts = urlsplit(issuer)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
@@ -782,6 +816,7 @@ class BuiltinAuthorizationServer:
         self._clients = registered
         self._accounts = accounts
         self._clock = clock
+        self._throttle = throttle
         self._codes = AuthorizationCodeStore(clock=clock)
         # Signs the CSRF tokens of login forms; per process, like the codes (a restart voids open forms).
         self._csrf_key = secrets.token_bytes(32)
@@ -908,6 +943,16 @@ class BuiltinAuthorizationServer:
             # RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a request.
             return self._error(InvalidRequestError("Use one client authentication method per request."))
 
+        # Only a request that carries a secret counts against its client id: a public client sends none
+        # (nothing to guess), and counting it would let anyone lock the browser app out for everyone.
+        basic = _basic_credentials(request.headers)
+        claimed = basic[0] if basic is not None else form.get("client_id") if "client_secret" in form else None
+        keys = [client_key(claimed)] if claimed else []
+        keys.append(address_key(_address(request)))
+        refused = await self._refuse_if_throttled(keys, self._throttled_token_response)
+        if refused is not None:
+            return refused
+
         prepared = _PreparedRequest(
             method=request.method,
             url=str(request.url),
@@ -920,7 +965,50 @@ class BuiltinAuthorizationServer:
             response: Response = self._server.create_token_response(prepared)
         except InsecureTransportError as error:
             return self._error(error)
+        if _is_invalid_client(response):
+            await self._count(keys, failed=True)
+        elif response.status_code == 200 and claimed:
+            await self._count(keys[:1], failed=False)
         return response
+
+    # -- the throttle --------------------------------------------------------------------------------------
+
+    async def _refuse_if_throttled(
+        self, keys: Sequence[ThrottleKey], respond: Callable[[int], Response]
+    ) -> Response | None:
+        if self._throttle is None:
+            return None
+        try:
+            wait = await self._throttle.retry_after(keys, now=self._clock())
+        except Exception:  # the counts are unreachable: refuse rather than let guessing run unthrottled
+            log.exception("the authentication throttle is unavailable")
+            return self._error(_TemporarilyUnavailableError())
+        if wait is None:
+            return None
+        log.warning("authentication throttled for %s", ", ".join(k.kind for k in keys))
+        return respond(max(1, math.ceil(wait)))
+
+    async def _count(self, keys: Sequence[ThrottleKey], *, failed: bool) -> None:
+        if self._throttle is None or not keys:
+            return
+        try:
+            if failed:
+                await self._throttle.failed(keys, now=self._clock())
+            else:
+                await self._throttle.succeeded(keys)
+        except Exception:  # the answer is decided; the next attempt's check refuses while counts are unreachable
+            log.exception("the authentication throttle could not record an attempt")
+
+    @staticmethod
+    def _throttled_token_response(retry_after: int) -> Response:
+        return JSONResponse(
+            {
+                "error": "too_many_requests",
+                "error_description": f"Too many failed authentication attempts; retry after {retry_after} seconds.",
+            },
+            status_code=429,
+            headers={**_NO_STORE, "Retry-After": str(retry_after)},
+        )
 
     # -- the authorization endpoint (RFC 6749 §3.1, §4.1.1, §4.1.2) ------------------------------------------
 
@@ -996,11 +1084,29 @@ class BuiltinAuthorizationServer:
 
         accounts = self._accounts
         assert accounts is not None
+        # Unknown user names are counted too, or the first 429 would tell which accounts exist.
+        keys = [
+            user_key(normalize_username(fields.get("username", "")[:MAX_USERNAME_LENGTH])),
+            address_key(_address(request)),
+        ]
+
+        def throttled(retry_after: int) -> Response:
+            page = self._login_page(
+                request, grant, params, username=username, error=_TOO_MANY_FAILURES, status_code=429
+            )
+            page.headers["Retry-After"] = str(retry_after)
+            return page
+
+        refused = await self._refuse_if_throttled(keys, throttled)
+        if refused is not None:
+            return refused
         account = await run_in_threadpool(accounts.authenticate, fields.get("username", ""), fields.get("password", ""))
         if account is None:
+            await self._count(keys, failed=True)
             # One message for an unknown user and a wrong password (no user enumeration).
             log.info("employer sign-in failed for client %s", grant.request.client.get_client_id())
             return self._login_page(request, grant, params, username=username, error=_LOGIN_FAILED, status_code=200)
+        await self._count(keys[:1], failed=False)
         response = self._server.create_authorization_response(
             grant.request, grant_user=_ResourceOwner(account), grant=grant
         )

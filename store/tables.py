@@ -275,3 +275,20 @@ outbox = sa.Table(
     # The one look-up by aggregate: an objection's decision event (store.objections); record events skip it.
     sa.Index("ix_outbox_objection_decided", "aggregate_id", postgresql_where=sa.text("topic = 'objection.decided'")),
 )
+
+auth_failures = sa.Table(
+    "auth_failures",
+    metadata,
+    # Failed client secrets and employer passwords, counted per key in fixed windows (store.auth_failures), in
+    # the database so that every API process sees the same counts. ``kind`` is client, user or addr.
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("key", IDENTIFIER, primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("window_ends_at", sa.DateTime(timezone=True), nullable=False),
+    # Set once the count reaches the limit: every attempt for the key is refused until then.
+    sa.Column("blocked_until", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("kind IN ('client', 'user', 'addr')", name="kind"),
+    sa.CheckConstraint("failures > 0", name="failures"),
+    # The purge of counters whose window is over.
+    sa.Index("ix_auth_failures_window_ends_at", "window_ends_at"),
+)
