@@ -10,7 +10,7 @@ import json
 import logging
 import re
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from auth.clients import ALL_SCOPES, Client, demo_clients
 from auth.keys import SigningKeys
 from auth.server import BuiltinAuthorizationServer
+from auth.throttle import ThrottleKey, address_key, client_key
 from auth.tokens import TokenValidator
 from domain.taxonomy import Sector
 
@@ -570,3 +571,88 @@ async def test_tokens_and_secrets_never_logged(http: httpx.AsyncClient, caplog: 
         assert token not in message
         assert token.split(".")[2] not in message
         assert secret("inspection") not in message
+
+
+# -- the brute-force throttle (its PostgreSQL store is tested in tests/api/test_auth_throttle.py) ------------
+
+
+class _MemoryThrottle:
+    """A FailureThrottle in memory: every key blocks for ``window`` seconds at its ``limit``-th failure."""
+
+    def __init__(self, limit: int = 3, window: float = 60.0) -> None:
+        self.limit, self.window = limit, window
+        self.failures: dict[ThrottleKey, list[float]] = {}
+        self.reset: list[ThrottleKey] = []
+
+    async def retry_after(self, keys: Sequence[ThrottleKey], *, now: float) -> float | None:
+        ends = [times[0] + self.window for k in keys if len(times := self.failures.get(k, [])) >= self.limit]
+        waits = [end - now for end in ends if end > now]
+        return max(waits) if waits else None
+
+    async def failed(self, keys: Sequence[ThrottleKey], *, now: float) -> None:
+        for key in keys:
+            self.failures.setdefault(key, []).append(now)
+
+    async def succeeded(self, keys: Sequence[ThrottleKey]) -> None:
+        for key in keys:
+            self.failures.pop(key, None)
+            self.reset.append(key)
+
+
+class _BrokenThrottle(_MemoryThrottle):
+    async def retry_after(self, keys: Sequence[ThrottleKey], *, now: float) -> float | None:
+        raise ConnectionError("the database is down")
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _throttled_app(keys: SigningKeys, throttle: _MemoryThrottle, clock: _Clock) -> httpx.AsyncClient:
+    server = BuiltinAuthorizationServer(
+        issuer=ISSUER, audience=AUDIENCE, keys=keys, clients=demo_clients(), clock=clock, throttle=throttle
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=server.routes())), base_url=ISSUER)
+
+
+async def test_a_block_ends_with_its_window(keys: SigningKeys) -> None:
+    throttle, clock = _MemoryThrottle(limit=3, window=60), _Clock(1_700_000_000.0)
+    form = {"grant_type": "client_credentials"}
+    async with _throttled_app(keys, throttle, clock) as http:
+        for _ in range(3):
+            assert (await http.post("/oauth/token", data=form, auth=("procurement", "wrong"))).status_code == 401
+        assert set(throttle.failures) == {client_key("procurement"), address_key("127.0.0.1")}
+        clock.now += 59.5
+        refused = await http.post("/oauth/token", data=form, auth=("procurement", secret("procurement")))
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "1"  # rounded up, never 0
+        clock.now += 0.5
+        allowed = await http.post("/oauth/token", data=form, auth=("procurement", secret("procurement")))
+        assert allowed.status_code == 200
+        # A success forgets the client's failures, not the address's.
+        assert throttle.reset == [client_key("procurement")]
+
+
+async def test_no_secret_no_client_key(keys: SigningKeys) -> None:
+    throttle = _MemoryThrottle()
+    async with _throttled_app(keys, throttle, _Clock(1_700_000_000.0)) as http:
+        response = await http.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": "admin"})
+        assert response.status_code == 401
+    assert set(throttle.failures) == {address_key("127.0.0.1")}
+
+
+async def test_unreachable_counts_refuse_rather_than_let_guessing_through(
+    keys: SigningKeys, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with _throttled_app(keys, _BrokenThrottle(), _Clock(1_700_000_000.0)) as http:
+        response = await http.post(
+            "/oauth/token", data={"grant_type": "client_credentials"}, auth=("procurement", secret("procurement"))
+        )
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert_no_store(response)
+    assert "throttle is unavailable" in caplog.text
