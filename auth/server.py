@@ -974,7 +974,7 @@ class BuiltinAuthorizationServer:
     # -- the throttle --------------------------------------------------------------------------------------
 
     async def _refuse_if_throttled(
-        self, keys: Sequence[ThrottleKey], respond: Callable[[int], Response]
+        self, keys: Sequence[ThrottleKey], respond: Callable[[int], Response], *, page: bool = False
     ) -> Response | None:
         if self._throttle is None:
             return None
@@ -982,6 +982,13 @@ class BuiltinAuthorizationServer:
             wait = await self._throttle.retry_after(keys, now=self._clock())
         except Exception:  # the counts are unreachable: refuse rather than let guessing run unthrottled
             log.exception("the authentication throttle is unavailable")
+            if page:
+                return self._page_error(
+                    503,
+                    "temporarily_unavailable",
+                    ("暂时无法登录", "Sign-in is temporarily unavailable"),
+                    ("请稍后再试。", "Please try again in a few minutes."),
+                )
             return self._error(_TemporarilyUnavailableError())
         if wait is None:
             return None
@@ -1097,7 +1104,7 @@ class BuiltinAuthorizationServer:
             page.headers["Retry-After"] = str(retry_after)
             return page
 
-        refused = await self._refuse_if_throttled(keys, throttled)
+        refused = await self._refuse_if_throttled(keys, throttled, page=True)
         if refused is not None:
             return refused
         account = await run_in_threadpool(accounts.authenticate, fields.get("username", ""), fields.get("password", ""))
