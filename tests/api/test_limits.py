@@ -119,7 +119,8 @@ async def test_an_unreachable_database_answers_503_with_a_code(settings: Setting
     closed = f"postgresql://postgres@127.0.0.1:{_free_port()}/nowhere"
     quiet = settings.model_copy(update={"recompute_drain_seconds": 0})
     async with running_app(quiet, closed) as down:
-        token = await down.token("procurement")
+        # The token endpoint needs the database too (its throttle): a token is signed by the app's issuer.
+        token = down.signed_token("procurement", "subject:read grade:read restriction:government_procurement")
         query = '{ subject(ref: {uscc: "91310117MA12QF388C"}) { name } }'
         response = await down.post(query, token=token)
         assert response.status_code == 503, response.text
