@@ -98,12 +98,12 @@ class GraphQLApp(GraphQL[Context, None]):
                 await db.finish(commit=False)
 
 
-def _refuse_body(scope: Any, body: bytes) -> str | None:
+def _refuse_body(scope: Any, headers: dict[bytes, bytes], body: bytes) -> str | None:
     """Why a JSON body cannot be a GraphQL request (not UTF-8, not JSON, nested past orjson's limit, not an
     object), or None; strawberry would answer these with a 500."""
     if scope.get("method") != "POST":
         return None
-    content_type = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip().lower()
+    content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
     if content_type != b"application/json":
         return None
     try:
@@ -181,13 +181,15 @@ class GraphQLRouter:
         if scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
             return
-        purpose = dict(scope.get("headers") or []).get(b"x-purpose")
+        # ASGI headers are a list of pairs: looked up once as a mapping for the checks below.
+        headers = dict(scope.get("headers") or [])
+        purpose = headers.get(b"x-purpose")
         if purpose is not None and _has_control_characters(unquote(purpose.decode("latin-1"))):
             await _error_response(
                 400, "X-Purpose must be printable text (percent-encoded UTF-8)", code="BAD_REQUEST", field="X-Purpose"
             )(scope, receive, send)
             return
-        body = await self._bounded_body(scope, receive)
+        body = await self._bounded_body(scope, headers, receive)
         if body is None:
             await _error_response(
                 413,
@@ -196,7 +198,7 @@ class GraphQLRouter:
                 limit=self.max_body_bytes,
             )(scope, receive, send)
             return
-        refusal = _refuse_body(scope, body)
+        refusal = _refuse_body(scope, headers, body)
         if refusal is not None:
             await _error_response(400, refusal, code="BAD_REQUEST")(scope, receive, send)
             return
@@ -228,12 +230,12 @@ class GraphQLRouter:
             view = self.view_for(audience, principal.scopes)
         await view(scope, receive, send)
 
-    async def _bounded_body(self, scope: Any, receive: Any) -> bytes | None:
+    async def _bounded_body(self, scope: Any, headers: dict[bytes, bytes], receive: Any) -> bytes | None:
         """The whole body, or None as soon as it (or a GET's query string) passes the limit: a large document is
         refused before anything parses it, so it cannot hold the event loop."""
         if len(scope.get("query_string") or b"") > self.max_body_bytes:
             return None
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             return None
         chunks: list[bytes] = []
