@@ -75,3 +75,19 @@ def npm_ci(folder: Path, node: Path, env: dict[str, str]) -> None:
     )
     assert result.returncode == 0, f"npm ci failed in {folder}:\n{tail(result.stdout + result.stderr)}"
     stamp_file.write_text(expected + "\n", encoding="utf-8")
+
+
+def run_node(node: Path, script: str, args: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 120) -> str:
+    """Run one of our own Node.js scripts to its end; its standard output, or a failure with its last lines."""
+    result = subprocess.run(  # noqa: S603  (our own script)
+        [str(node), script, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, tail(result.stdout + result.stderr)
+    return result.stdout

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import httpx
 
 from tests.api.test_subscriptions import api_process
-from tests.node import node_binary, node_environment, npm_ci, tail
+from tests.node import node_binary, node_environment, npm_ci, run_node
 
 AUDIT_DIR = Path(__file__).resolve().parents[1] / "http_audit"
 
@@ -20,18 +19,8 @@ def _audit(base: str, token: str) -> list[dict[str, str]]:
     env = node_environment(node)
     npm_ci(AUDIT_DIR, node, env)
     env["HRSS_AUDIT_TOKEN"] = token
-    result = subprocess.run(  # noqa: S603  (our own audit script)
-        [str(node), "audit.mjs", base + "/graphql"],
-        cwd=AUDIT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 0, tail(result.stdout + result.stderr)
-    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    output = run_node(node, "audit.mjs", [base + "/graphql"], cwd=AUDIT_DIR, env=env)
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
 def test_graphql_over_http_audit_passes_every_must(demo_database_url: str, tmp_path: Path) -> None:
