@@ -252,6 +252,27 @@ async def test_source_unit_fills_in_missing_units_and_refuses_others(
         ).scalar_one() == "上海市徐汇区人力资源和社会保障局"
 
 
+async def test_a_source_unit_file_import_never_renames_an_existing_subject(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    """policy.md: a source unit writes its own unit's records; an existing subject keeps its name (a file
+    import is held to the same rule as importRecords), a new one is created with the name its row gives."""
+    unit = "上海市徐汇区人力资源和社会保障局"
+    existing, new = factories.new_uscc(), factories.new_uscc()
+    result = await invoke([str(write_csv(tmp_path / "first.csv", [record(1, existing)]))], database_url, tmp_path)
+    assert result.exit_code == 0, result.output
+    items = [
+        record(2, existing, subjectName="上海冒名顶替有限公司", sourceUnit=None),
+        record(3, new, sourceUnit=None),
+    ]
+    result = await invoke([str(write_csv(tmp_path / "unit.csv", items)), "--source-unit", unit], database_url, tmp_path)
+    assert result.exit_code == 0, result.output
+    async with engine.connect() as conn:
+        names = {u: n for u, n in await conn.execute(sa.select(subjects.c.uscc, subjects.c.name))}
+    assert names[existing] == "上海批量导入1有限公司"
+    assert names[new] == "上海批量导入3有限公司"
+
+
 async def test_a_file_that_cannot_be_read_is_refused_before_anything_is_written(
     engine: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
