@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from starlette.responses import Response
-from strawberry.extensions import MaskErrors, ParserCache
+from strawberry.extensions import ParserCache
 
 from domain.taxonomy import Sector
 from schema import restrictions
@@ -119,8 +119,9 @@ class Subscription(RestrictionSubscriptions):
 _BAD_VARIABLE = re.compile(r"Variable '\$(\w+)' ")
 
 
-def _should_mask(error: GraphQLError) -> bool:
-    """Mask unexpected errors; keep validation errors and our expected ones (they carry a stable code)."""
+def _unexpected(error: GraphQLError) -> bool:
+    """A defect rather than the caller's input or an outage: validation errors and our expected ones carry a
+    stable code and are the caller's to read."""
     original = error.original_error
     if original is None or isinstance(original, ExpectedError | DatabaseUnavailable):
         return False
@@ -146,15 +147,15 @@ class HrssSchema(strawberry.Schema):
                 if isinstance(context, Context) and isinstance(context.response, Response):
                     context.response.status_code = 503
                     context.response.headers["Retry-After"] = "1"
-        unexpected = [
-            e
-            for e in errors
-            if e.original_error is not None
-            and not isinstance(e.original_error, ExpectedError | DatabaseUnavailable)
-            and not (e.extensions or {}).get("code")
-        ]
+        unexpected = [e for e in errors if _unexpected(e)]
         if unexpected:
             super().process_errors(unexpected, execution_context)
+        for error in unexpected:
+            # Logged above with its cause; the caller learns only that it is not its fault. Masked here rather
+            # than by an extension, so that an error raised by an extension after execution (the audit append)
+            # is masked as well.
+            error.message = "Internal error"
+            error.extensions = {"code": "INTERNAL_SERVER_ERROR"}
 
 
 def build_schema(
@@ -174,7 +175,6 @@ def build_schema(
             lambda: ParserCache(maxsize=1024),
             lambda: BoundedValidation(max_errors=max_errors, hide_suggestions=hide_suggestions),
             NoNulInStrings,
-            lambda: MaskErrors(should_mask_error=_should_mask, error_message="Internal error"),
             AuditExtension,
         ],
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from tests.conftest import Api
 
 SUBJECTS = "query ($n: String) { subjects(nameContains: $n) { totalCount } }"
@@ -53,3 +55,30 @@ async def test_a_wrongly_typed_variable_names_the_variable(api: Api) -> None:
     body = await api.gql("query ($n: Int) { subjects(first: $n) { totalCount } }", {"n": "abc"}, as_client="inspection")
     assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "variables.n"}
     assert body["errors"][0]["message"] != "Internal error"
+
+
+async def test_a_read_whose_audit_entry_cannot_be_written_returns_nothing_and_no_sql(demo_api: Api) -> None:
+    """policy.md: every read is audited. When the audit append fails after the read ran (a real database error,
+    raised by a trigger for this request's purpose only), the caller gets no data and no internals."""
+    async with demo_api.engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'audit storage refused the row'; END $$"
+            )
+        )
+        await conn.execute(
+            sa.text(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW "
+                "WHEN (NEW.purpose = 'audit-fault') EXECUTE FUNCTION refuse_audit()"
+            )
+        )
+    response = await demo_api.post(
+        SUBJECTS, {"n": "建筑"}, as_client="inspection", headers={"X-Purpose": "audit-fault"}
+    )
+    body = response.json()
+    assert body.get("data") is None, body
+    assert body["errors"][0]["message"] == "Internal error"
+    assert body["errors"][0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    for internal in ("INSERT", "audit_log", "refused the row", "sqlalchemy"):
+        assert internal not in response.text
