@@ -29,7 +29,7 @@ from domain.identifiers import make_id_number, make_uscc, mask_id_number
 from domain.taxonomy import CATEGORY_OF, TITLE_ZH, RecordType
 from domain.workdays import WorkCalendar
 from store import evaluation
-from store.db import create_engine
+from store.db import bureau_today, create_engine
 from store.pii import PiiCipher
 from store.records import content_digest
 from store.tables import credit_records, subjects
@@ -277,7 +277,7 @@ async def bench_import(
 ) -> float:
     """Load the population, import ``repeat`` fresh files of ``rows`` records one after the other, replay the
     first; print each import's figures and return the median of their rates (records/s landed)."""
-    day = today or date.today()
+    day = today or bureau_today()
     pii = PiiCipher(PII_KEY)
     codes = await load_population(
         url,

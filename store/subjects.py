@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from store.db import bureau_today
 from store.pii import PiiCipher
 from store.tables import grades, subjects
 
@@ -102,7 +103,7 @@ def _where(f: SubjectFilter) -> list[sa.ColumnElement[bool]]:
         clauses.append(subjects.c.kind == f.kind)
     if f.grade:
         g = grades.c
-        day = f.grade_on or date.today()
+        day = f.grade_on or bureau_today()
         current = (
             sa.select(g.id)
             .where(

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +36,14 @@ from api.import_cli import (
     read_rows,
 )
 from store import bulk, grading
-from store.db import create_engine
+from store.db import bureau_today, create_engine
 from store.pii import PiiCipher
 from store.tables import credit_records, grades, outbox, subjects
 from tests import factories
 from tests.conftest import TEST_PII_KEY, cloned_database
 
 runner = CliRunner()
-TODAY = date.today()
+TODAY = bureau_today()
 DECIDED = TODAY - timedelta(days=30)
 UNIT = "上海市人力资源和社会保障局执法总队"
 

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from store.db import bureau_today
 from tests import factories
 from tests.conftest import TEST_PII_KEY, cloned_database
 
@@ -98,7 +99,7 @@ async def _next(ws: ClientConnection) -> dict[str, Any]:
 
 
 def _blacklisting(uscc: str) -> dict[str, Any]:
-    decided = date.today() - timedelta(days=3)
+    decided = bureau_today() - timedelta(days=3)
     return {
         "subject": {"uscc": uscc},
         "subjectName": "上海订阅测试建设有限公司",

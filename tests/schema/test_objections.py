@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from domain.workdays import WorkCalendar
 from schema.ids import global_id
+from store.db import bureau_today
 from store.demo import named_subjects
 from store.tables import audit_log, credit_records, objections, outbox
 from tests import factories
@@ -20,7 +21,7 @@ from tests.schema.test_writes import IMPORT, penalty
 
 OWN = next(s for s in named_subjects() if s.uscc and s.role == "C employer (administrative penalty)")
 OTHER = next(s for s in named_subjects() if s.uscc and s.role == "B employer")
-TODAY = date.today()
+TODAY = bureau_today()
 CAL = WorkCalendar()
 
 SUBMIT = """

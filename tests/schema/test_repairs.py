@@ -14,12 +14,13 @@ from domain.model import Record
 from domain.periods import add_months
 from domain.publicity import EARLY_REMOVAL_MONTHS, minimum_publicity_end
 from domain.taxonomy import RecordStatus, RecordType, Severity
+from store.db import bureau_today
 from store.tables import outbox, repairs
 from tests import factories
 from tests.conftest import Api
 from tests.schema.test_objections import OWN, SUBMIT, code, import_one, setup_employers, topics
 
-TODAY = date.today()
+TODAY = bureau_today()
 
 APPLY = """
 mutation ($r: ID!, $s: String!, $c: Boolean) {

@@ -15,6 +15,7 @@ from auth.accounts import DEMO_EMPLOYER_PASSWORD
 from domain.identifiers import make_id_number
 from domain.taxonomy import RecordType
 from schema.ids import global_id
+from store.db import bureau_today
 from store.demo import named_subjects
 from tests import factories
 from tests.conftest import Api
@@ -22,7 +23,7 @@ from tests.schema.test_subjects import refused_by_schema
 
 OWN = next(s for s in named_subjects() if s.uscc and s.role == "C employer (administrative penalty)")
 OTHER = next(s for s in named_subjects() if s.uscc and s.role == "B employer")
-TODAY = date.today()
+TODAY = bureau_today()
 
 
 async def employer_setup(api: Api) -> dict[str, Any]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from store.db import bureau_today
 from store.tables import credit_records, outbox, subjects
 from tests import factories
 from tests.conftest import Api
@@ -19,7 +20,7 @@ mutation ($records: [RecordInput!]!) {
   }
 }
 """
-TODAY = date.today()
+TODAY = bureau_today()
 
 
 def penalty(uscc: str, number: str = "沪人社监罚〔2026〕1号", **overrides: Any) -> dict[str, Any]:

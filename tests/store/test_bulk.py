@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,14 +15,14 @@ from domain.identifiers import normalize
 from domain.taxonomy import RecordType, Severity
 from store import bulk, grading, pending
 from store import outbox as store_outbox
-from store.db import create_engine
+from store.db import bureau_today, create_engine
 from store.imports import ImportOutcome, ImportRow, SubjectKey
 from store.pii import PiiCipher
 from store.tables import credit_records, outbox, subjects
 from tests import factories
 from tests.conftest import TEST_PII_KEY
 
-TODAY = date.today()
+TODAY = bureau_today()
 PII = PiiCipher(TEST_PII_KEY)
 
 
