@@ -11,6 +11,7 @@ import pytest
 from api.settings import Settings
 from tests import factories
 from tests.conftest import TEST_PII_KEY, Api, running_app
+from tests.faults import gate_to
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 SCREEN = """query ($refs: [SubjectRef!]!) {
@@ -129,3 +130,24 @@ async def test_an_unreachable_database_answers_503_with_a_code(settings: Setting
         assert error["extensions"] == {"code": "UNAVAILABLE"}
         assert "SELECT" not in response.text
         assert (await down.client.get("/readyz")).status_code == 503
+
+
+async def test_reads_recover_by_themselves_once_the_database_is_back(settings: Settings, database_url: str) -> None:
+    """PostgreSQL restarting under a running app: 503 UNAVAILABLE while it is away, then answers again with no
+    restart of the app (the pool drops the dead connections rather than handing them out)."""
+    quiet = settings.model_copy(update={"recompute_drain_seconds": 0})
+    query = "{ subjects(first: 1) { totalCount } }"
+    with gate_to(database_url) as gate:
+        async with running_app(quiet, gate.url_for(database_url)) as app:
+            token = await app.token("inspection")
+            assert (await app.post(query, token=token)).status_code == 200
+            gate.close()
+            during = await app.post(query, token=token)
+            assert during.status_code == 503, during.text
+            assert during.json()["errors"][0]["extensions"] == {"code": "UNAVAILABLE"}
+            assert (await app.client.get("/readyz")).status_code == 503
+            gate.open()
+            after = await app.post(query, token=token)
+            assert after.status_code == 200, after.text
+            assert after.json()["data"]["subjects"]["totalCount"] == 0
+            assert (await app.client.get("/readyz")).status_code == 200
