@@ -3,7 +3,8 @@
 Authorized like a query: the sector needs its restriction scope (FORBIDDEN otherwise, at subscription start),
 and each event passes the row rules before it is sent (an employer hears of its own subject only). Events come
 from PostgreSQL LISTEN/NOTIFY (store/notify.py), so a change written through any API process reaches every
-subscriber of every process. Each delivered event is audited.
+subscriber of every process. Each delivered event is audited. An outage ends a subscription with the code
+UNAVAILABLE: events may have been missed while the database was away.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from schema.restrictions import visible_sectors
 from schema.subjects import Subject
 from store import audit
 from store import subjects as subject_store
+from store.session import DatabaseUnavailable
 
 
 @strawberry.type
@@ -45,6 +47,10 @@ class RestrictionSubscriptions:
                 # the connection back, so an idle subscription holds no database connection.
                 await ctx.db.finish(commit=True)
                 event = await queue.get()
+                if event is None:
+                    # The feed's connection dropped: changes may have been missed, so the subscription ends
+                    # and the client subscribes again (and re-reads what it needs) once the database is back.
+                    raise DatabaseUnavailable("the restriction feed was interrupted")
                 if event.sector != sector.value:
                     continue
                 found = await ctx.db.run(lambda conn: subject_store.by_ids(conn, [event.subject_id]))  # noqa: B023

@@ -21,6 +21,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.db import asyncpg_connect_kwargs
+from store.session import DatabaseUnavailable
 
 CHANNEL = "hrss_restriction_changed"
 QUEUE_SIZE = 1000
@@ -55,30 +56,38 @@ async def publish(conn: AsyncConnection, changes: Sequence[RestrictionStatusChan
 
 
 class RestrictionFeed:
-    """One LISTEN connection per process, fanned out to per-subscription queues; reconnects when it drops."""
+    """One LISTEN connection per process, fanned out to per-subscription queues; reconnects when it drops.
 
-    def __init__(self, url: str) -> None:
+    While the connection is down, changes may be missed: each subscription is then told so (``None`` in its
+    queue) rather than left waiting on a feed that is silently incomplete, and a new subscription is refused
+    until the feed listens again (``DatabaseUnavailable``).
+    """
+
+    def __init__(self, url: str, *, start_timeout: float = 5.0) -> None:
         self._url = url
-        self._queues: set[asyncio.Queue[RestrictionEvent]] = set()
+        self._queues: set[asyncio.Queue[RestrictionEvent | None]] = set()
         self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
+        self._state = ListenerState()
+        self._start_timeout = start_timeout
 
     async def start(self) -> None:
+        """Return once the feed listens; raise ``DatabaseUnavailable`` if it cannot now."""
         if self._task is None:
             self._task = asyncio.create_task(self._listen(), name="restriction-feed")
-        await asyncio.wait_for(self._ready.wait(), timeout=10)
+        if not await self._state.wait_listening(self._start_timeout):
+            raise DatabaseUnavailable("the restriction feed cannot listen")
 
     async def stop(self) -> None:
         if self._task is not None:
             await cancel(self._task)
             self._task = None
 
-    def subscribe(self) -> asyncio.Queue[RestrictionEvent]:
-        queue: asyncio.Queue[RestrictionEvent] = asyncio.Queue(QUEUE_SIZE)
+    def subscribe(self) -> asyncio.Queue[RestrictionEvent | None]:
+        queue: asyncio.Queue[RestrictionEvent | None] = asyncio.Queue(QUEUE_SIZE)
         self._queues.add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[RestrictionEvent]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[RestrictionEvent | None]) -> None:
         self._queues.discard(queue)
 
     def _deliver(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
@@ -99,8 +108,33 @@ class RestrictionFeed:
             except asyncio.QueueFull:  # a subscriber that does not read loses events rather than memory
                 log.warning("restriction subscriber too slow: event dropped", subject_id=event.subject_id)
 
+    def _lost(self) -> None:
+        for queue in list(self._queues):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+        self._queues.clear()
+
     async def _listen(self) -> None:
-        await listen(self._url, CHANNEL, self._deliver, ready=self._ready, what="restriction feed")
+        await listen(self._url, CHANNEL, self._deliver, state=self._state, on_lost=self._lost, what="restriction feed")
+
+
+class ListenerState:
+    """Whether a listener is connected, and a way to ask it to retry at once rather than after its backoff."""
+
+    def __init__(self) -> None:
+        self.listening = asyncio.Event()
+        self.attempted = asyncio.Event()  # set after each connection attempt, whatever its outcome
+        self.retry_now = asyncio.Event()
+
+    async def wait_listening(self, seconds: float) -> bool:
+        """Wait for the current or next connection attempt; True if the listener is then connected."""
+        if self.listening.is_set():
+            return True
+        self.attempted.clear()
+        self.retry_now.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.attempted.wait(), seconds)
+        return self.listening.is_set()
 
 
 async def cancel(task: asyncio.Task[Any]) -> None:
@@ -115,14 +149,17 @@ async def listen(
     channel: str,
     callback: Callable[[Any, int, str, str], None],
     *,
-    ready: asyncio.Event | None = None,
+    state: ListenerState | None = None,
+    on_lost: Callable[[], None] | None = None,
     what: str,
 ) -> None:
     """Keep one connection LISTENing on ``channel`` until cancelled, handing every notification to ``callback``
-    (asyncpg's listener signature); reconnects with backoff when the connection drops or is refused. ``ready`` is
-    set once the first LISTEN is in place."""
+    (asyncpg's listener signature); reconnects with backoff when the connection drops or is refused. ``state``
+    follows every connection, and ``on_lost`` is called when a listening connection drops (notifications sent
+    meanwhile are lost)."""
     import asyncpg  # type: ignore[import-untyped]
 
+    state = state or ListenerState()
     delay = 0.5
     while True:
         try:
@@ -131,16 +168,23 @@ async def listen(
             try:
                 conn.add_termination_listener(lambda _conn, closed=closed: closed.set())
                 await conn.add_listener(channel, callback)
-                if ready is not None:
-                    ready.set()
+                state.listening.set()
+                state.attempted.set()
                 delay = 0.5
                 await closed.wait()
             finally:
+                if state.listening.is_set():
+                    state.listening.clear()
+                    if on_lost is not None:
+                        on_lost()
                 with contextlib.suppress(Exception):
                     await conn.close()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a dropped or refused connection: retry with backoff
             log.warning("listener reconnecting", listener=what, channel=channel, error=type(exc).__name__)
-            await asyncio.sleep(delay)
+            state.attempted.set()
+            state.retry_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state.retry_now.wait(), delay)
             delay = min(delay * 2, 10)

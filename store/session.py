@@ -8,6 +8,7 @@ every use goes through ``RequestDb.run`` which serializes them. Only the request
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -70,5 +71,10 @@ class RequestDb:
                         await conn.commit()
                     else:
                         await conn.rollback()
+            except Exception as exc:
+                if _unreachable(exc):
+                    raise DatabaseUnavailable("the database is unavailable") from exc
+                raise
             finally:
-                await conn.close()
+                with contextlib.suppress(Exception):
+                    await conn.close()

@@ -106,12 +106,42 @@ def _blacklisting(uscc: str) -> dict[str, Any]:
         "type": "WAGE_ARREARS_BLACKLIST",
         "severity": "SERIOUS",
         "title": "列入拖欠农民工工资失信联合惩戒对象名单",
-        "decisionNumber": "沪人社黑〔2026〕订1号",
+        "decisionNumber": f"沪人社黑〔2026〕订{uscc}号",
         "sourceUnit": "上海市人力资源和社会保障局",
         "legalBasis": "《保障农民工工资支付条例》第四十八条",
         "decidedOn": decided.isoformat(),
         "publicityUntil": (decided + timedelta(days=1000)).isoformat(),
     }
+
+
+async def _blacklist(base: str, admin: str, uscc: str) -> None:
+    async with httpx.AsyncClient(base_url=base) as client:
+        written = await client.post(
+            "/graphql",
+            json={
+                "query": "mutation ($r: [RecordInput!]!) { importRecords(records: $r) { created errors { message } } }",
+                "variables": {"r": [_blacklisting(uscc)]},
+            },
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+    assert written.json()["data"]["importRecords"]["created"] == 1, written.text
+
+
+async def _first_delivery(ws: ClientConnection, base: str, admin: str) -> tuple[dict[str, Any], list[str]]:
+    """Blacklist a new subject and wait for the subscription's first message, with the USCCs blacklisted. The
+    protocol does not say when a subscription is registered with the process's listener, and a change written
+    before then is not heard: each try blacklists one more subject, until one is heard."""
+    written: list[str] = []
+    for _ in range(20):
+        written.append(factories.new_uscc())
+        await _blacklist(base, admin, written[-1])
+        try:
+            message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+        except TimeoutError:
+            continue
+        assert message["type"] == "next" and "errors" not in message["payload"], message
+        return message, written
+    raise AssertionError("no change was delivered")
 
 
 @pytest.fixture(scope="module")
@@ -131,30 +161,19 @@ async def test_sh_art_9_1_change_written_through_one_process_reaches_a_subscribe
     two_processes: tuple[str, str],
 ) -> None:
     first, second = two_processes
-    uscc = factories.new_uscc()
     async with subscription(
         first, await asyncio.to_thread(_token, first, "procurement"), "GOVERNMENT_PROCUREMENT"
     ) as ws:
-        await asyncio.sleep(0.3)  # the subscription is registered with the process's listener
         admin = await asyncio.to_thread(_token, second, "admin")
-        async with httpx.AsyncClient(base_url=second) as client:
-            written = await client.post(
-                "/graphql",
-                json={
-                    "query": "mutation ($r: [RecordInput!]!) { importRecords(records: $r) { created errors { message } } }",
-                    "variables": {"r": [_blacklisting(uscc)]},
-                },
-                headers={"Authorization": f"Bearer {admin}"},
-            )
-        assert written.json()["data"]["importRecords"]["created"] == 1, written.text
-        message = await _next(ws)
+        message, written = await _first_delivery(ws, second, admin)
         assert message["type"] == "next", message
         change = message["payload"]["data"]["restrictionChanged"]
         assert change == {
             "sector": "GOVERNMENT_PROCUREMENT",
             "restricted": True,
-            "subject": {"name": "上海订阅测试建设有限公司", "uscc": uscc},
+            "subject": {"name": "上海订阅测试建设有限公司", "uscc": change["subject"]["uscc"]},
         }
+        assert change["subject"]["uscc"] in written
 
 
 async def test_connection_init_with_a_bad_token_is_refused(two_processes: tuple[str, str]) -> None:
@@ -172,3 +191,35 @@ async def test_a_sector_outside_the_scopes_is_forbidden(two_processes: tuple[str
         message = await _next(ws)
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert [e["extensions"]["code"] for e in errors] == ["FORBIDDEN"], message
+
+
+def _codes(message: dict[str, Any]) -> list[str]:
+    errors = message["payload"] if message["type"] == "error" else message["payload"].get("errors", [])
+    return [e["extensions"]["code"] for e in errors]
+
+
+async def test_an_outage_ends_a_subscription_with_unavailable_and_a_new_one_works_after(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A subscriber must not be left waiting on a feed that silently misses changes: the outage ends its
+    subscription with UNAVAILABLE, a subscription asked for during the outage is refused the same way, and one
+    asked for once PostgreSQL is back hears changes again, from the same process."""
+    from tests.faults import gate_to
+
+    with gate_to(database_url) as gate, api_process(gate.url_for(database_url), tmp_path) as base:
+        reader = await asyncio.to_thread(_token, base, "procurement")
+        admin = await asyncio.to_thread(_token, base, "admin")
+        async with subscription(base, reader, "GOVERNMENT_PROCUREMENT") as ws:
+            assert (await _first_delivery(ws, base, admin))[0]["type"] == "next"
+            gate.close()
+            ended = await _next(ws)
+            assert ended.get("type") != "complete" and _codes(ended) == ["UNAVAILABLE"], ended
+            assert "SELECT" not in json.dumps(ended)
+        async with subscription(base, reader, "GOVERNMENT_PROCUREMENT") as ws:
+            refused = await _next(ws)
+            assert _codes(refused) == ["UNAVAILABLE"], refused
+        gate.open()
+        async with subscription(base, reader, "GOVERNMENT_PROCUREMENT") as ws:
+            message, written = await _first_delivery(ws, base, admin)
+            assert message["type"] == "next", message
+            assert message["payload"]["data"]["restrictionChanged"]["subject"]["uscc"] in written

@@ -180,12 +180,12 @@ async def test_a_listener_reconnects_when_its_connection_is_dropped(engine: Asyn
     """store.notify.listen, under the drainer and the restriction feed: a terminated LISTEN connection comes back,
     and notifications sent after that reach the callback again."""
     heard: list[str] = []
-    ready = asyncio.Event()
+    state = notify.ListenerState()
     task = asyncio.create_task(
-        notify.listen(database_url, "hrss_test", lambda *args: heard.append(args[3]), ready=ready, what="test")
+        notify.listen(database_url, "hrss_test", lambda *args: heard.append(args[3]), state=state, what="test")
     )
     try:
-        await asyncio.wait_for(ready.wait(), 10)
+        await asyncio.wait_for(state.listening.wait(), 10)
         async with engine.begin() as conn:
             dropped = (
                 await conn.execute(
