@@ -7,23 +7,27 @@ restriction at once and the evaluations are recomputed. A wage-arrears listing i
 (MOHRSS 45: wages paid, 6 months since, a written commitment). The conditions are ``domain.publicity``'s
 ``repair_refusal``; a refusal is BAD_USER_INPUT naming the unmet ``condition`` and the ``earliest`` day it can be
 met when that depends only on time.
+
+The application's ``statement`` is the subject's signed credit commitment (信用承诺书) unless ``commitment`` says
+otherwise, so a client that sends only ``recordId`` and ``statement`` can complete a repair.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
 from domain.model import Record
 from domain.publicity import COMMITMENT_MISSING, RepairRefusal, repair_refusal
+from domain.rules import MOHRSS_45_PACK, publicity_regime
 from domain.taxonomy import RecordStatus, RecordType, RepairStatus, Severity
 from schema.common import Node
 from schema.context import Info
 from schema.errors import BadUserInput, Conflict, NotFound
 from schema.ids import global_id, parse_global_id
-from schema.objections import check_subject, record_for_write, required_text, work_calendar
+from schema.objections import MAX_TEXT, check_subject, record_for_write, required_text, work_calendar
 from schema.records import CreditRecord
 from store import evaluation, outbox
 from store import repairs as repair_store
@@ -81,16 +85,46 @@ def domain_record(row: RecordRow, status: str) -> Record:
     )
 
 
-def refused(refusal: RepairRefusal, field: str) -> BadUserInput:
-    """The refusal as an error a client can act on: the unmet condition and the earliest day it can be met."""
+def refused(refusal: RepairRefusal, field: str, *, article: str | None = None) -> BadUserInput:
+    """The refusal as an error a client can act on: the unmet condition, the earliest day it can be met, and the
+    article that requires it when the client can meet it by changing its input."""
     earliest = refusal.earliest.isoformat() if refusal.earliest else None
     when = f"; earliest {earliest}" if earliest else ""
+    cited = f" ({article})" if article else ""
+    extra: dict[str, object] = {"article": article} if article else {}
     return BadUserInput(
-        f"repair refused ({refusal.condition}): {refusal.reason}{when}",
+        f"repair refused ({refusal.condition}): {refusal.reason}{cited}{when}",
         field=field,
         condition=refusal.condition,
         earliest=earliest,
+        **extra,
     )
+
+
+def commitment_article(row: RecordRow) -> str:
+    """The rule that requires the credit commitment: MOHRSS 45 (a written one) for early removal from the
+    wage-arrears list, otherwise SH art. 11 and the national repair rule governing the record."""
+    if row.type == RecordType.WAGE_ARREARS_BLACKLIST.value:
+        return MOHRSS_45_PACK.short
+    return f"SH art. 11, {publicity_regime(row.decided_on).short}"
+
+
+def committed_statement(statement: str, commitment: bool | None, row: RecordRow) -> tuple[str, bool]:
+    """The statement to keep and whether it makes the credit commitment. Unless ``commitment`` says otherwise, the
+    statement is the signed commitment itself, so a blank one is refused as a missing commitment."""
+    if commitment is not None:
+        return required_text(statement, "statement"), commitment
+    text = statement.strip()
+    if not text:
+        article = commitment_article(row)
+        raise BadUserInput(
+            f"statement must not be empty: it is the signed credit commitment (信用承诺书) a repair requires ({article})",
+            field="statement",
+            condition=COMMITMENT_MISSING,
+            earliest=None,
+            article=article,
+        )
+    return required_text(text, "statement"), True
 
 
 async def _locked_status(conn: Any, row: RecordRow) -> str:
@@ -113,24 +147,48 @@ class RepairMutations:
     @strawberry.mutation(
         description=(
             "Apply to repair a dishonesty record (SH art. 11, NDRC 2025/36; a wage-arrears listing: early removal, "
-            "MOHRSS 45). commitment: the statement contains a public (written) credit commitment. A refusal is "
-            "BAD_USER_INPUT with extensions.condition and extensions.earliest."
+            "MOHRSS 45). The statement is the subject's signed public (written) credit commitment (信用承诺书); "
+            "commitment: false says it makes none. A refusal is BAD_USER_INPUT with extensions.condition and "
+            "extensions.earliest; a missing commitment also names extensions.field (statement or commitment) and "
+            "extensions.article."
         )
     )
     async def apply_repair(
-        self, info: Info, record_id: strawberry.ID, statement: str, commitment: bool | None = None
+        self,
+        info: Info,
+        record_id: strawberry.ID,
+        statement: Annotated[
+            str,
+            strawberry.argument(
+                description=(
+                    "The signed credit commitment (信用承诺书), with how the violation was corrected and the "
+                    f"obligations fulfilled; not blank, at most {MAX_TEXT} characters."
+                )
+            ),
+        ],
+        commitment: Annotated[
+            bool | None,
+            strawberry.argument(
+                description=(
+                    "Whether the statement makes the credit commitment; omitted or null: it does (the statement "
+                    "is the commitment), false: it does not and the repair is refused (COMMITMENT_MISSING)."
+                )
+            ),
+        ] = None,
     ) -> RepairApplication:
         ctx = info.context
-        text = required_text(statement, "statement")
         record = await record_for_write(info, record_id)
+        text, committed = committed_statement(statement, commitment, record)
 
         async def write(conn: Any) -> int:
             status = await _locked_status(conn, record)
             if await repair_store.open_for_record(conn, record.id) is not None:
                 raise Conflict("a repair application for this record is already waiting for its decision")
-            refusal = repair_refusal(domain_record(record, status), ctx.today, commitment=bool(commitment))
+            refusal = repair_refusal(domain_record(record, status), ctx.today, commitment=committed)
+            if refusal is not None and refusal.condition == COMMITMENT_MISSING:
+                raise refused(refusal, "commitment", article=commitment_article(record))
             if refusal is not None:
-                raise refused(refusal, "commitment" if refusal.condition == COMMITMENT_MISSING else "recordId")
+                raise refused(refusal, "recordId")
             return await repair_store.insert(
                 conn,
                 record_id=record.id,

@@ -1,6 +1,7 @@
 """Credit repair (SH art. 11, WG art. 21, NDRC 2025/36; early removal from the wage-arrears list, MOHRSS 45) through
 the real app and real tokens: refusals name the unmet condition and the earliest day it can be met, an approval ends
-the record's effect at once and recomputes the grade in the same transaction, with the outbox event."""
+the record's effect at once and recomputes the grade in the same transaction, with the outbox event. A client of the
+public contract sends only ``recordId`` and ``statement``: the statement is its signed credit commitment."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ APPLY = """
 mutation ($r: ID!, $s: String!, $c: Boolean) {
   applyRepair(recordId: $r, statement: $s, commitment: $c) { id status statement submittedAt decidedAt decision
     record { id status } }
+}
+"""
+# applyRepair exactly as the public contract has it: no commitment argument.
+CONTRACT_APPLY = """
+mutation ($r: ID!, $s: String!) {
+  applyRepair(recordId: $r, statement: $s) { id status statement record { id status } }
 }
 """
 DECIDE = """
@@ -114,17 +121,65 @@ async def test_sh_art_11_a_penalty_not_fulfilled_is_not_repaired(api: Api) -> No
     assert await count_repairs(api) == 0
 
 
-@pytest.mark.parametrize("commitment", [None, False])
-async def test_ndrc_2025_36_a_repair_needs_a_public_credit_commitment(api: Api, commitment: bool | None) -> None:
+async def test_ndrc_2025_36_a_statement_that_makes_no_commitment_is_refused_naming_commitment(api: Api) -> None:
     setup = await setup_employers(api)
     assert OWN.uscc
     record_id = await import_one(api, OWN.uscc, "沪人社监罚〔2026〕221号", **fulfilled(TODAY - timedelta(days=200)))
-    variables: dict[str, Any] = {"r": record_id, "s": STATEMENT}
-    if commitment is not None:
-        variables["c"] = commitment
-    body = await api.gql(APPLY, variables, token=setup["token"])
+    body = await api.gql(APPLY, {"r": record_id, "s": STATEMENT, "c": False}, token=setup["token"])
     assert refusal(body) == ("BAD_USER_INPUT", "COMMITMENT_MISSING", None)
-    assert body["errors"][0]["extensions"]["field"] == "commitment"
+    error = body["errors"][0]
+    assert error["extensions"]["field"] == "commitment"
+    assert error["extensions"]["article"] == "SH art. 11, NDRC 2025/36"
+    assert "credit commitment" in error["message"] and "SH art. 11, NDRC 2025/36" in error["message"]
+    assert await count_repairs(api) == 0
+
+
+async def test_sh_art_11_a_contract_client_repairs_with_its_statement_as_the_commitment(api: Api) -> None:
+    setup = await setup_employers(api)
+    assert OWN.uscc
+    record_id = await import_one(api, OWN.uscc, "沪人社监罚〔2026〕222号", **fulfilled(TODAY - timedelta(days=200)))
+    body = await api.gql(CONTRACT_APPLY, {"r": record_id, "s": f"  {STATEMENT}\n"}, token=setup["token"])
+    application = body["data"]["applyRepair"]
+    assert (application["status"], application["statement"]) == ("SUBMITTED", STATEMENT)
+    assert application["record"] == {"id": record_id, "status": "ACTIVE"}
+    decided = await api.gql(DECIDE, {"id": application["id"], "approve": True, "d": "符合修复条件，准予修复"})
+    assert decided["data"]["decideRepair"]["record"] == {"id": record_id, "status": "REPAIRED"}
+    assert (await topics(api))[-1] == "record.repaired"
+
+
+async def test_sh_art_11_a_contract_client_still_meets_every_other_condition(api: Api) -> None:
+    setup = await setup_employers(api)
+    assert OWN.uscc
+    earliest = TODAY + timedelta(days=1)
+    early = await import_one(api, OWN.uscc, "沪人社监罚〔2026〕223号", **fulfilled(decided_for_earliest(earliest)))
+    body = await api.gql(CONTRACT_APPLY, {"r": early, "s": STATEMENT}, token=setup["token"])
+    assert refusal(body) == ("BAD_USER_INPUT", "MINIMUM_PUBLICITY", earliest.isoformat())
+    decided = TODAY - timedelta(days=200)
+    unpaid = await import_one(api, OWN.uscc, "沪人社监罚〔2026〕224号", **fulfilled(decided, penaltyFulfilled=None))
+    body = await api.gql(CONTRACT_APPLY, {"r": unpaid, "s": STATEMENT}, token=setup["token"])
+    assert refusal(body) == ("BAD_USER_INPUT", "PENALTY_NOT_FULFILLED", None)
+    uncorrected = await import_one(api, OWN.uscc, "沪人社监罚〔2026〕225号", **fulfilled(decided, correctedOn=None))
+    body = await api.gql(CONTRACT_APPLY, {"r": uncorrected, "s": STATEMENT}, token=setup["token"])
+    assert refusal(body) == ("BAD_USER_INPUT", "NOT_CORRECTED", None)
+    under = await import_one(api, OWN.uscc, "沪人社监罚〔2026〕226号", **fulfilled(decided))
+    await api.gql(SUBMIT, {"r": under, "reason": "金额有误"}, token=setup["token"])
+    body = await api.gql(CONTRACT_APPLY, {"r": under, "s": STATEMENT}, token=setup["token"])
+    assert code(body) == "CONFLICT"
+    assert await count_repairs(api) == 0
+
+
+@pytest.mark.parametrize("statement", ["", "  \n\t "])
+async def test_sh_art_11_a_blank_statement_is_a_missing_commitment_naming_statement(api: Api, statement: str) -> None:
+    setup = await setup_employers(api)
+    assert OWN.uscc
+    record_id = await import_one(api, OWN.uscc, "沪人社监罚〔2026〕227号", **fulfilled(TODAY - timedelta(days=200)))
+    body = await api.gql(CONTRACT_APPLY, {"r": record_id, "s": statement}, token=setup["token"])
+    assert refusal(body) == ("BAD_USER_INPUT", "COMMITMENT_MISSING", None)
+    error = body["errors"][0]
+    assert error["extensions"]["field"] == "statement"
+    assert error["extensions"]["article"] == "SH art. 11, NDRC 2025/36"
+    assert "credit commitment" in error["message"] and "SH art. 11, NDRC 2025/36" in error["message"]
+    assert body["data"] is None
     assert await count_repairs(api) == 0
 
 
@@ -208,13 +263,21 @@ async def test_mohrss_45_early_removal_six_months_after_the_wages_are_paid(api: 
     assert refusal(body) == ("BAD_USER_INPUT", "SIX_MONTHS", earliest.isoformat())
     body = await api.gql(APPLY, {"r": unpaid_id, "s": STATEMENT, "c": True})
     assert refusal(body) == ("BAD_USER_INPUT", "WAGES_NOT_PAID", None)
-    body = await api.gql(APPLY, {"r": allowed_id, "s": STATEMENT})
+    body = await api.gql(APPLY, {"r": allowed_id, "s": STATEMENT, "c": False})
     assert refusal(body) == ("BAD_USER_INPUT", "COMMITMENT_MISSING", None)  # the written commitment
+    assert body["errors"][0]["extensions"]["article"] == "MOHRSS 45"
+    body = await api.gql(CONTRACT_APPLY, {"r": allowed_id, "s": " "})
+    assert refusal(body) == ("BAD_USER_INPUT", "COMMITMENT_MISSING", None)
+    assert (body["errors"][0]["extensions"]["field"], body["errors"][0]["extensions"]["article"]) == (
+        "statement",
+        "MOHRSS 45",
+    )
 
     before = (await api.gql(STANDING, {"u": early}))["data"]["subject"]
     assert before["grade"]["level"] == "C"
     assert {"GOVERNMENT_PROCUREMENT", "BIDDING", "FINANCING_LOANS"} <= {r["sector"] for r in before["restrictions"]}
-    applied = await api.gql(APPLY, {"r": allowed_id, "s": STATEMENT, "c": True})
+    # The statement is the written commitment: a client of the contract completes the early removal.
+    applied = await api.gql(CONTRACT_APPLY, {"r": allowed_id, "s": STATEMENT})
     body = await api.gql(DECIDE, {"id": applied["data"]["applyRepair"]["id"], "approve": True, "d": "准予提前移出"})
     assert body["data"]["decideRepair"]["record"] == {"id": allowed_id, "status": "REPAIRED"}
     after = (await api.gql(STANDING, {"u": early}))["data"]["subject"]
