@@ -14,7 +14,7 @@ from datetime import date
 
 from auth.policy import Rows
 from domain.publicity import is_published
-from domain.taxonomy import RecordCategory, SubjectKind
+from domain.taxonomy import SubjectKind
 from schema.errors import Forbidden
 from store.records import RecordRow, RecordScope
 from store.subjects import SubjectRow, SubjectScope
@@ -40,7 +40,7 @@ class RowRules:
     @property
     def record_scope(self) -> RecordScope:
         if self.rows is Rows.PUBLIC:
-            return RecordScope(published_dishonesty_only_on=self.today)
+            return RecordScope(published_only_on=self.today)
         if self.rows is Rows.OWN_UNIT:
             return RecordScope(source_unit=self.source_unit or "")
         return RecordScope()
@@ -66,10 +66,14 @@ class RowRules:
         return False
 
     def allows_record(self, row: RecordRow, subject_allowed: bool) -> bool:
-        """A record is visible when its subject is, and the audience's record rule admits it."""
+        """A record is visible when its subject is, and the audience's record rule admits it.
+
+        WG art. 7 (舞人社〔2022〕127号 第七条): no credit information is disclosed to the public without
+        authorization, so a public audience sees a record, of whatever category, only while it is published on
+        ``today``; ``RecordScope.published_only_on`` is the same test in SQL."""
         if not subject_allowed:
             return False
-        if self.rows is Rows.PUBLIC and row.category == RecordCategory.DISHONESTY.value:
+        if self.rows is Rows.PUBLIC:
             return is_published(row.status, row.decided_on, row.publicity_until, self.today)
         if self.rows is Rows.OWN_UNIT:
             return self.source_unit is not None and row.source_unit == self.source_unit

@@ -16,6 +16,9 @@ from store.tables import credit_records
 
 # A record stops being "active" when it is corrected (superseded by a new version), repaired or revoked.
 ACTIVE_STATUSES = ("ACTIVE", "UNDER_OBJECTION")
+# The statuses under which domain.publicity.is_published holds a record unpublished whatever its window. A
+# superseded version is always CORRECTED, so the status alone decides, as it does there.
+UNPUBLISHED_STATUSES = ("CORRECTED", "REPAIRED", "REVOKED")
 
 CONTENT_FIELDS = (
     "type",
@@ -104,23 +107,22 @@ async def by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, RecordR
 class RecordScope:
     """The records an audience may see (schema/rows.py decides; this only turns it into SQL)."""
 
-    published_dishonesty_only_on: date | None = None  # public portals: dishonesty only while published
+    published_only_on: date | None = None  # public portals: any record, only while published on that day
     source_unit: str | None = None  # a source unit: its own records only
 
     def clauses(self) -> list[sa.ColumnElement[bool]]:
         c = credit_records.c
         clauses: list[sa.ColumnElement[bool]] = []
-        day = self.published_dishonesty_only_on
+        day = self.published_only_on
         if day is not None:
+            # domain.publicity.is_published in SQL, term for term: a portal's list and count must hide exactly
+            # what its node(id:) look-up hides (WG art. 7, 舞人社〔2022〕127号 第七条; see schema/rows.py).
             clauses.append(
-                sa.or_(
-                    c.category != "DISHONESTY",
-                    sa.and_(
-                        c.status.in_(ACTIVE_STATUSES),
-                        c.superseded_by_id.is_(None),
-                        c.decided_on <= day,
-                        c.publicity_until >= day,
-                    ),
+                sa.and_(
+                    c.status.not_in(UNPUBLISHED_STATUSES),
+                    c.publicity_until.is_not(None),
+                    c.decided_on <= day,
+                    c.publicity_until >= day,
                 )
             )
         if self.source_unit is not None:

@@ -1,5 +1,6 @@
 """Row rules (policy.md): an employer sees only its own subject on every path; a portal sees organizations and
-published dishonesty only; a source unit reads its own unit's records. Through the real app and real tokens."""
+published records only (tests/schema/test_portal_publication.py holds that rule case by case); a source unit reads
+its own unit's records. Through the real app and real tokens."""
 
 from __future__ import annotations
 
@@ -162,7 +163,7 @@ async def test_employer_token_cannot_write_or_read_pii(api: Api) -> None:
     assert refused_by_schema(body, "Subject", "idNumber")
 
 
-async def test_portal_sees_organizations_and_published_dishonesty_only(api: Api) -> None:
+async def test_portal_sees_organizations_and_published_records_only(api: Api) -> None:
     org = await factories.organization(api.engine, "上海公示测试有限公司")
     person = await factories.individual(api.engine, "个人")
     await factories.record(
@@ -179,15 +180,26 @@ async def test_portal_sees_organizations_and_published_dishonesty_only(api: Api)
         publicity_until=TODAY - timedelta(days=35),
         decision_number="公示期满2号",
     )
+    # WG art. 7: any category is hidden outside its window; an award without one is not published either.
     await factories.record(api.engine, org["id"], RecordType.AWARD, severity=None, decision_number="表彰3号")
+    await factories.record(
+        api.engine,
+        org["id"],
+        RecordType.AWARD,
+        severity=None,
+        decided_on=TODAY - timedelta(days=10),
+        publicity_until=TODAY + timedelta(days=100),
+        decision_number="表彰公示4号",
+    )
     query = """query ($u: String!) { subject(ref: {uscc: $u}) {
         records(includeInactive: true) { totalCount edges { node { decisionNumber published } } } } }"""
     portal = await api.gql(query, {"u": org["uscc"]}, as_client="portal")
-    numbers = sorted(e["node"]["decisionNumber"] for e in portal["data"]["subject"]["records"]["edges"])
-    assert numbers == ["公示中1号", "表彰3号"]
+    edges = portal["data"]["subject"]["records"]["edges"]
+    assert sorted(e["node"]["decisionNumber"] for e in edges) == ["公示中1号", "表彰公示4号"]
+    assert all(e["node"]["published"] for e in edges)
     assert portal["data"]["subject"]["records"]["totalCount"] == 2
     admin = await api.gql(query, {"u": org["uscc"]}, as_client="admin")
-    assert admin["data"]["subject"]["records"]["totalCount"] == 3
+    assert admin["data"]["subject"]["records"]["totalCount"] == 4
     # Individuals do not exist for a portal, by any path.
     body = await api.gql(
         "query ($n: String!) { subject(ref: {idNumber: $n}) { name } }", {"n": person["id_number"]}, as_client="portal"
