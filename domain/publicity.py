@@ -1,8 +1,8 @@
 """Publication (公示), repair (信用修复) and the wage-arrears listing term: the national rules that complete the seeds.
 
 DESIGN.md "Records": ``published`` is derived — inside the publicity window and neither repaired nor
-revoked. The window runs from the date of the deciding document (inclusive) to ``publicity_until``
-(inclusive); a record without a window end is not published.
+revoked. The window runs from the date of the deciding document (inclusive) to its end (inclusive): the
+``publicity_until`` given, else the longest the national rule allows (``publication_end``).
 
 The bounds of the window per severity come from the national repair rule in force on the decision date
 (国家发展改革委令2025年第36号 from 2026-04-01, 国家发展改革委令2023年第58号 before), the listing term of the
@@ -13,8 +13,10 @@ has passed" from the day after.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from domain.model import NDRC_2023, NDRC_2025, Record
 from domain.periods import ONE_DAY, add_months, add_years
@@ -30,12 +32,59 @@ LISTING_YEARS = 3  # MOHRSS 45: 失信联合惩戒名单期限为三年
 EARLY_REMOVAL_MONTHS = 6  # MOHRSS 45: 自改正之日起满6个月
 
 
-def is_published(status: str, decided_on: date, publicity_until: date | None, on: date) -> bool:
-    """True while ``on`` lies in [decided_on, publicity_until] and the record is neither repaired, revoked nor
-    replaced by a corrected version."""
-    if status in _NOT_PUBLISHED or publicity_until is None:
+def is_published(status: str, decided_on: date, publication_end: date | None, on: date) -> bool:
+    """True while ``on`` lies in [decided_on, publication_end] and the record is neither repaired, revoked nor
+    replaced by a corrected version. ``publication_end`` is the record's :func:`publication_end`."""
+    if status in _NOT_PUBLISHED or publication_end is None:
         return False
-    return decided_on <= on <= publicity_until
+    return decided_on <= on <= publication_end
+
+
+HARM_ELIMINATED = "harm_eliminated"  # the ``details`` key of SH art. 5(2)'s second exception
+
+
+def harm_eliminated(details: Mapping[str, Any] | None) -> bool:
+    """SH art. 5(2): the party itself eliminated or mitigated the harm of the violation (主动消除、减轻违法行为危害后果)."""
+    return isinstance(details, Mapping) and details.get(HARM_ELIMINATED) is True
+
+
+def not_dishonesty_penalty(type: RecordType, severity: Severity | None, details: Mapping[str, Any] | None) -> bool:
+    """SH art. 5(2): an administrative penalty is not dishonesty information when the violation is minor or the
+    party eliminated or mitigated its harm; it is then never published, yet still a penalty (WG art. 12(1))."""
+    return type is RecordType.ADMINISTRATIVE_PENALTY and (severity is Severity.MINOR or harm_eliminated(details))
+
+
+def publication_end(
+    type: RecordType,
+    severity: Severity | None,
+    decided_on: date,
+    publicity_until: date | None,
+    details: Mapping[str, Any] | None = None,
+) -> date | None:
+    """The last day a record is published (None: never), before a repair or revocation cuts it.
+
+    The window the source unit gave, when it gave one. Otherwise dishonesty information is published for the
+    longest the national rule allows (NDRC 2025/36: a public disclosure period ends by itself at its maximum, so
+    a missing end cannot mean "never"): a wage-arrears listing for the whole listing term (MOHRSS 45: published
+    while it is in force), SERIOUS for 3 years and GENERAL for 1 year. A court's defaulter listing is published
+    under the court's rules (SH art. 9(2)), a penalty of SH art. 5(2)'s exceptions is not dishonesty information,
+    and MINOR information is in principle not published (NDRC 2025/36): none of these gets a window by default.
+    ``store`` mirrors this rule in the generated column ``credit_records.publication_end``."""
+    if publicity_until is not None:
+        return publicity_until
+    if CATEGORY_OF[type] is not RecordCategory.DISHONESTY or type is RecordType.JUDGMENT_DEFAULTER:
+        return None
+    if type is RecordType.WAGE_ARREARS_BLACKLIST:
+        return add_years(decided_on, LISTING_YEARS)
+    if not_dishonesty_penalty(type, severity, details) or severity not in (Severity.GENERAL, Severity.SERIOUS):
+        return None
+    bounds = publicity_bounds(severity, decided_on)
+    return bounds[1] if bounds is not None else None
+
+
+def record_publication_end(record: Record) -> date | None:
+    """:func:`publication_end` of a record."""
+    return publication_end(record.type, record.severity, record.decided_on, record.publicity_until, record.details)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -71,13 +120,14 @@ def counts_on(record: Record, day: date) -> bool:
 
 
 def published_interval(record: Record) -> tuple[date, date] | None:
-    """The days a record was or will be published, reproducing the past: ``decided_on`` … ``publicity_until``,
-    cut at the day before an approved repair; None when it is never published."""
+    """The days a record was or will be published, reproducing the past: ``decided_on`` … its publication end
+    (:func:`publication_end`), cut at the day before an approved repair; None when it is never published."""
     interval = effect_interval(record)
-    if interval is None or record.publicity_until is None:
+    last = record_publication_end(record)
+    if interval is None or last is None:
         return None
     start, end = interval
-    until = record.publicity_until if end is None else min(end, record.publicity_until)
+    until = last if end is None else min(end, last)
     if until < start:
         return None
     return start, until
@@ -136,7 +186,11 @@ def publicity_bounds(severity: Severity | None, decided_on: date) -> tuple[date,
 
 
 def publication_refusal(
-    type: RecordType, severity: Severity | None, decided_on: date, publicity_until: date | None
+    type: RecordType,
+    severity: Severity | None,
+    decided_on: date,
+    publicity_until: date | None,
+    details: Mapping[str, Any] | None = None,
 ) -> str | None:
     """Why a record's publicity window is outside the legal bounds, or None when it is inside them.
 
@@ -152,6 +206,11 @@ def publication_refusal(
         return None
     if type is RecordType.ADMINISTRATIVE_PENALTY and severity is Severity.MINOR:
         return "a minor administrative penalty is not dishonesty information and is not published (SH art. 5(2))"
+    if type is RecordType.ADMINISTRATIVE_PENALTY and harm_eliminated(details):
+        return (
+            "a penalty whose harm the party eliminated or mitigated is not dishonesty information and is not "
+            "published (SH art. 5(2))"
+        )
     if severity is None:
         return None
     regime = publicity_regime(decided_on)
@@ -290,6 +349,7 @@ def early_removal_refusal(
 
 __all__ = [
     "COMMITMENT_MISSING",
+    "HARM_ELIMINATED",
     "LISTING_ENDED",
     "MINIMUM_PUBLICITY",
     "NOT_CORRECTED",
@@ -303,12 +363,16 @@ __all__ = [
     "counts_on",
     "early_removal_refusal",
     "effect_interval",
+    "harm_eliminated",
     "is_published",
     "minimum_publicity_end",
+    "not_dishonesty_penalty",
+    "publication_end",
     "publication_refusal",
     "publicity_bounds",
     "publicity_rule",
     "published_interval",
+    "record_publication_end",
     "repair_refusal",
     "wage_arrears_listing_end",
 ]

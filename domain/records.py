@@ -89,7 +89,9 @@ def check_draft(draft: RecordDraft, *, today: date) -> list[FieldProblem]:
     if draft.publicity_until is not None and draft.publicity_until < draft.decided_on:
         bad("publicityUntil", "the publicity window ends before the decision date")
     else:
-        refusal = publication_refusal(draft.type, draft.severity, draft.decided_on, draft.publicity_until)
+        refusal = publication_refusal(
+            draft.type, draft.severity, draft.decided_on, draft.publicity_until, draft.details
+        )
         if refusal:
             bad("publicityUntil", refusal)
     if draft.details is not None and not isinstance(draft.details, dict):

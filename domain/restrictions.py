@@ -4,7 +4,8 @@
 situations below), the sectors restricted, the measure in the article's words, its citation and its exception.
 ``restrictions_for`` turns a subject's records (and its grade timeline) into restriction intervals: ``since`` …
 ``until`` inclusive, past and future, each citing its article and its source record. A rule applies only while its
-regulation is in force in the deployment's pack (SH: 2023-09-01 … 2028-08-31), so intervals are clipped to it.
+regulation is in force in the deployment's pack (SH: 2023-09-01 … 2028-08-31), so intervals are clipped to it; the
+national rules have no end date.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import date
 from typing import NamedTuple
 
 from domain.grading import is_c_from_penalty
-from domain.model import SH, Citation, GradeSegment, Record, RestrictionDecision, SubjectFacts
+from domain.model import SH, WAGE_REGULATION, Citation, GradeSegment, Record, RestrictionDecision, SubjectFacts
 from domain.periods import ONE_DAY
 from domain.publicity import effect_interval, published_interval, wage_arrears_listing_end
 from domain.rules import DEMO_PACK, RulePack, clip
@@ -38,6 +39,17 @@ SH_9_1 = _sh(
     "原行政行为作出单位通过信用信息共享平台推送拖欠农民工工资失信联合惩戒名单信息，"
     "对被列入拖欠农民工工资失信联合惩戒对象名单的当事人，相关部门在政府资金支持、政府采购、招投标、融资贷款、"
     "市场准入、税收优惠、评优评先、交通出行等方面依法依规予以限制。",
+)
+# The joint punishment of the wage-arrears list is imposed by national law, which SH art. 9(1) restates; SH art. 14
+# gives national rules precedence, so it stands for the listing's whole term under the law, not only while SH is in
+# force, and cites the law.
+WAGE_48 = Citation(
+    document=WAGE_REGULATION,
+    article="第四十八条",
+    short="SC 724 art. 48",
+    text="用人单位拖欠农民工工资，情节严重或者造成严重不良社会影响的，有关部门应当将该用人单位及其法定代表人或者"
+    "主要负责人、直接负责的主管人员和其他直接责任人员列入拖欠农民工工资失信联合惩戒对象名单，在政府资金支持、"
+    "政府采购、招投标、融资贷款、市场准入、税收优惠、评优评先、交通出行等方面依法依规予以限制。",
 )
 SH_9_2_1 = _sh(
     "第九条第（二）项第1目",
@@ -77,11 +89,12 @@ class SectorRule:
 
 
 def _wage_arrears(sector: Sector, area: str) -> SectorRule:
-    return SectorRule(RecordType.WAGE_ARREARS_BLACKLIST, (sector,), f"{area}方面依法依规予以限制", SH_9_1)
+    return SectorRule(RecordType.WAGE_ARREARS_BLACKLIST, (sector,), f"{area}方面依法依规予以限制", WAGE_48)
 
 
 SECTOR_RULES: tuple[SectorRule, ...] = (
-    # SH art. 9(1): the wage-arrears blacklist, organizations and the individuals listed with them.
+    # SC 724 art. 48 (restated by SH art. 9(1)): the wage-arrears blacklist, organizations and the individuals
+    # listed with them.
     _wage_arrears(Sector.GOVERNMENT_FUNDING, "政府资金支持"),
     _wage_arrears(Sector.GOVERNMENT_PROCUREMENT, "政府采购"),
     _wage_arrears(Sector.BIDDING, "招投标"),
@@ -120,7 +133,7 @@ SECTOR_RULES: tuple[SectorRule, ...] = (
         WG_17_1,
         catalogue_types=(RecordType.ADMINISTRATIVE_PENALTY,),
     ),
-    # SH art. 8(2)3: serious dishonesty, while it is published.
+    # SH art. 8(2)3: serious dishonesty, while it is in force.
     SectorRule(
         SERIOUS_DISHONESTY,
         (Sector.COMMITMENT_APPROVAL,),
@@ -158,7 +171,7 @@ def _from_effect(records: Iterable[Record], record_type: RecordType) -> list[_Tr
 def _wage_arrears_listings(
     facts: SubjectFacts, records: Sequence[Record], segments: Sequence[GradeSegment]
 ) -> list[_Trigger]:
-    """SH art. 9(1): listed from the listing decision to the end of the listing (MOHRSS 45)."""
+    """SC 724 art. 48 / SH art. 9(1): listed from the listing decision to the end of the listing (MOHRSS 45)."""
     found = []
     for r in records:
         if r.type is RecordType.WAGE_ARREARS_BLACKLIST:
@@ -196,13 +209,23 @@ def _c_from_penalty(facts: SubjectFacts, records: Sequence[Record], segments: Se
 def _serious_dishonesty(
     facts: SubjectFacts, records: Sequence[Record], segments: Sequence[GradeSegment]
 ) -> list[_Trigger]:
-    """SH art. 8(2)3: serious dishonesty information (SH art. 5, last paragraph), while it is published."""
+    """SH art. 8(2)3: serious dishonesty information (SH art. 5, last paragraph), while it is in force: a
+    wage-arrears listing for its listing term, a court's defaulter listing while it is in effect (until the day
+    before its removal), other information while it is published (its window, by default the longest allowed)."""
     found = []
     for r in records:
-        if r.severity is Severity.SERIOUS and CATEGORY_OF[r.type] is RecordCategory.DISHONESTY:
+        if r.severity is not Severity.SERIOUS or CATEGORY_OF[r.type] is not RecordCategory.DISHONESTY:
+            continue
+        window: tuple[date, date | None] | None
+        if r.type is RecordType.WAGE_ARREARS_BLACKLIST:
+            end = wage_arrears_listing_end(r)
+            window = (r.decided_on, end) if end >= r.decided_on else None
+        elif r.type is RecordType.JUDGMENT_DEFAULTER and r.publicity_until is None:
+            window = effect_interval(r)
+        else:
             window = published_interval(r)
-            if window is not None:
-                found.append(_Trigger(window[0], window[1], r.id, r.disputed))
+        if window is not None:
+            found.append(_Trigger(window[0], window[1], r.id, r.disputed))
     return found
 
 
@@ -295,6 +318,7 @@ __all__ = [
     "SH_9_1",
     "SH_9_2_1",
     "SH_9_2_2",
+    "WAGE_48",
     "SectorRule",
     "restrictions_for",
     "sector_measures",

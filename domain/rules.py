@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from domain.model import MOHRSS_45, NDRC_2023, NDRC_2025, SH, WG
+from domain.model import MOHRSS_45, NDRC_2023, NDRC_2025, SH, WAGE_REGULATION, WG
 from domain.periods import ONE_DAY
 
 
@@ -77,7 +77,13 @@ MOHRSS_45_PACK = RulePack(
     effective_from=date(2022, 1, 1),
     short="MOHRSS 45",
 )
-NATIONAL = (NDRC_2023_PACK, NDRC_2025_PACK, MOHRSS_45_PACK)
+WAGE_REGULATION_PACK = RulePack(
+    name=WAGE_REGULATION,
+    jurisdiction="全国",
+    effective_from=date(2020, 5, 1),  # 第六十四条: 本条例自2020年5月1日起施行
+    short="SC 724",
+)
+NATIONAL = (NDRC_2023_PACK, NDRC_2025_PACK, MOHRSS_45_PACK, WAGE_REGULATION_PACK)
 
 DEMO_PACK = RulePack(
     name="演示部署：上海市联合惩戒 + 舞钢市信用等级评价 + 国家规定",

@@ -22,6 +22,7 @@ from domain.publicity import (
     counts_on,
     early_removal_refusal,
     is_published,
+    publication_end,
     publication_refusal,
     publicity_bounds,
     published_interval,
@@ -290,3 +291,53 @@ def test_mohrss_45_repair_of_a_listing_is_its_early_removal() -> None:
     refused = repair_refusal(r, date(2025, 9, 1), commitment=True)
     assert refused is not None and refused.condition == SIX_MONTHS and refused.earliest == date(2025, 9, 2)
     assert repair_refusal(r, date(2025, 9, 2), commitment=True) is None
+
+
+# --- NDRC 2025/36: a missing window is the longest one ------------------------------------------------------------
+
+
+def _end(type_: RecordType, severity: Severity | None, decided: date, **details: Any) -> date | None:
+    return publication_end(type_, severity, decided, None, details)
+
+
+def test_ndrc_2025_36_serious_information_without_a_window_is_published_for_three_years() -> None:
+    decided = date(2026, 10, 2)
+    end = _end(RecordType.FALSE_MATERIALS, Severity.SERIOUS, decided)
+    assert end == add_years(decided, 3) == date(2029, 10, 2)
+    record = rec(RecordType.FALSE_MATERIALS, decided, severity=Severity.SERIOUS)
+    assert published_interval(record) == (decided, end)
+    assert not is_published("ACTIVE", decided, end, decided - ONE)
+    assert is_published("ACTIVE", decided, end, decided)
+    assert is_published("ACTIVE", decided, end, end)
+    assert not is_published("ACTIVE", decided, end, end + ONE)  # publication stops by itself at the maximum
+
+
+def test_ndrc_2025_36_general_information_without_a_window_is_published_for_one_year() -> None:
+    assert _end(RecordType.ADMINISTRATIVE_PENALTY, Severity.GENERAL, NEW) == add_months(NEW, 12)
+    assert _end(RecordType.BROKEN_COMMITMENT, Severity.GENERAL, OLD) == add_months(OLD, 12)  # NDRC 2023/58 alike
+
+
+def test_mohrss_45_a_wage_arrears_listing_without_a_window_is_published_while_in_force() -> None:
+    decided = date(2026, 10, 2)
+    listing = rec(RecordType.WAGE_ARREARS_BLACKLIST, decided, severity=Severity.SERIOUS)
+    assert _end(RecordType.WAGE_ARREARS_BLACKLIST, Severity.SERIOUS, decided) == wage_arrears_listing_end(listing)
+    removed = rec(
+        RecordType.WAGE_ARREARS_BLACKLIST,
+        decided,
+        severity=Severity.SERIOUS,
+        status=RecordStatus.REPAIRED,
+        status_changed_on=date(2027, 6, 1),
+    )
+    assert published_interval(removed) == (decided, date(2027, 5, 31))  # early removal ends publication
+
+
+def test_ndrc_2025_36_a_given_window_is_kept() -> None:
+    assert publication_end(RecordType.FALSE_MATERIALS, Severity.SERIOUS, NEW, NEW + ONE * 400) == NEW + ONE * 400
+
+
+def test_sh_art_5_2_what_is_not_published_gets_no_window_by_default() -> None:
+    assert _end(RecordType.ADMINISTRATIVE_PENALTY, Severity.MINOR, NEW) is None  # SH art. 5(2): minor
+    assert _end(RecordType.ADMINISTRATIVE_PENALTY, Severity.GENERAL, NEW, harm_eliminated=True) is None
+    assert _end(RecordType.FALSE_MATERIALS, Severity.MINOR, NEW) is None  # NDRC 2025/36: 原则上不予公示
+    assert _end(RecordType.JUDGMENT_DEFAULTER, Severity.SERIOUS, NEW) is None  # the court publishes (SH art. 9(2))
+    assert _end(RecordType.AWARD, None, NEW) is None and _end(RecordType.INTERVIEW, None, NEW) is None

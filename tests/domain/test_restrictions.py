@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.grading import grade_timeline
-from domain.model import SH, WG, Record, RestrictionDecision, SubjectFacts
+from domain.model import SH, WAGE_REGULATION, WG, Record, RestrictionDecision, SubjectFacts
 from domain.periods import add_years
 from domain.restrictions import SECTOR_RULES, restrictions_for, sector_measures
 from domain.taxonomy import CATEGORY_OF, RecordCategory, RecordStatus, RecordType, Sector, Severity, SubjectKind
@@ -76,13 +76,14 @@ def restricted(found: list[RestrictionDecision], sector: Sector, day: date) -> b
 # --- SH art. 9(1): the wage-arrears blacklist --------------------------------------------------------------------
 
 
-def test_sh_art_9_1_wage_arrears_blacklist_restricts_the_eight_sectors() -> None:
+def test_sh_art_9_1_wage_arrears_blacklist_restricts_the_eight_sectors_citing_the_national_law() -> None:
+    """SH art. 9(1) restates SC 724 art. 48, which imposes the measure; SH art. 14: the national rule prevails."""
     r = listing(date(2025, 1, 2))
     found = restrictions_for(ORG, [r])
-    by_article = [x for x in found if x.legal_basis.article == "第九条第（一）项"]
+    by_article = [x for x in found if x.legal_basis.article == "第四十八条"]
     assert {x.sector for x in by_article} == WAGE_ARREARS_SECTORS
     for x in by_article:
-        assert x.legal_basis.document == SH and x.legal_basis.short == "SH art. 9(1)"
+        assert x.legal_basis.document == WAGE_REGULATION and x.legal_basis.short == "SC 724 art. 48"
         assert x.since == date(2025, 1, 2) and x.until == add_years(date(2025, 1, 2), 3)
         assert x.source_record_id == r.id and not x.disputed
         assert x.measure.endswith("方面依法依规予以限制")
@@ -192,24 +193,46 @@ def test_sh_art_9_2_2_representative_rule_is_for_organizations_only() -> None:
 # --- SH art. 15: only while SH is in force -------------------------------------------------------------------------
 
 
-def test_sh_art_15_restrictions_are_clipped_at_sh_end_2028_08_31() -> None:
+def test_sh_art_15_sh_measures_are_clipped_at_sh_end_2028_08_31() -> None:
     found = restrictions_for(ORG, [listing(date(2027, 1, 2))])
-    assert {x.until for x in found if x.legal_basis.document == SH} == {date(2028, 8, 31)}
-    assert restricted(found, Sector.BIDDING, date(2028, 8, 30))
-    assert restricted(found, Sector.BIDDING, date(2028, 8, 31))
-    assert not restricted(found, Sector.BIDDING, date(2028, 9, 1))
+    sh_only = in_sector(found, Sector.COMMITMENT_APPROVAL)  # SH art. 8(2)3
+    assert {(x.legal_basis.document, x.until) for x in sh_only} == {(SH, date(2028, 8, 31))}
+    assert restricted(found, Sector.COMMITMENT_APPROVAL, date(2028, 8, 30))
+    assert restricted(found, Sector.COMMITMENT_APPROVAL, date(2028, 8, 31))
+    assert not restricted(found, Sector.COMMITMENT_APPROVAL, date(2028, 9, 1))
 
 
-def test_sh_art_15_restrictions_start_when_sh_comes_into_force() -> None:
+def test_sh_art_14_the_national_wage_arrears_punishment_outlasts_sh() -> None:
+    """A listing of 2026-11-01 runs to 2029-11-01 (MOHRSS 45); SC 724 art. 48 restricts for all of it, while SH art.
+    8(2)3 ends with SH on 2028-08-31."""
+    found = restrictions_for(ORG, [listing(date(2026, 11, 1))])
+    bidding = in_sector(found, Sector.BIDDING)
+    assert [(x.legal_basis.short, x.since, x.until) for x in bidding] == [
+        ("SC 724 art. 48", date(2026, 11, 1), date(2029, 11, 1))
+    ]
+    for day in (date(2028, 8, 31), date(2028, 9, 1), date(2029, 11, 1)):
+        assert restricted(found, Sector.BIDDING, day)
+        assert restricted(found, Sector.TRAVEL, day)
+    assert not restricted(found, Sector.BIDDING, date(2029, 11, 2))
+    assert not restricted(found, Sector.COMMITMENT_APPROVAL, date(2028, 9, 1))
+
+
+def test_sh_art_14_a_listing_before_sh_is_restricted_from_its_own_decision() -> None:
     found = restrictions_for(ORG, [listing(date(2022, 3, 1))])
-    assert {x.since for x in found} == {date(2023, 9, 1)}
-    assert not restricted(found, Sector.BIDDING, date(2023, 8, 31))
-    assert restricted(found, Sector.BIDDING, date(2023, 9, 1))
+    assert {x.since for x in found if x.legal_basis.document == WAGE_REGULATION} == {date(2022, 3, 1)}
+    assert not restricted(found, Sector.BIDDING, date(2022, 2, 28))
+    assert restricted(found, Sector.BIDDING, date(2022, 3, 1))
+    assert restricted(found, Sector.BIDDING, date(2023, 8, 31))
+    # SH art. 8(2)3 only from SH's first day.
+    assert {x.since for x in in_sector(found, Sector.COMMITMENT_APPROVAL)} == {date(2023, 9, 1)}
+    assert not restricted(found, Sector.COMMITMENT_APPROVAL, date(2023, 8, 31))
 
 
 def test_sh_art_15_intervals_wholly_outside_sh_are_dropped() -> None:
-    assert restrictions_for(ORG, [listing(date(2019, 1, 2))]) == []  # listing ended 2022-01-02
-    assert restrictions_for(ORG, [listing(date(2028, 9, 1))]) == []
+    assert restrictions_for(ORG, [defaulter(date(2028, 9, 1))]) == []
+    before = restrictions_for(ORG, [listing(date(2019, 1, 2))])  # listing ended 2022-01-02
+    assert before and all(x.legal_basis.document == WAGE_REGULATION for x in before)
+    assert {x.since for x in before} == {date(2020, 5, 1)}  # SC 724 in force from 2020-05-01
 
 
 # --- WG art. 17(1) and SH art. 8(2)3: commitment-based approval ----------------------------------------------------
@@ -256,10 +279,36 @@ def test_sh_art_8_2_3_serious_dishonesty_restricts_simplified_procedures_while_p
     assert not restricted(found, Sector.COMMITMENT_APPROVAL, date(2027, 5, 2))
 
 
-def test_sh_art_8_2_3_general_or_unpublished_dishonesty_does_not_restrict() -> None:
+def test_sh_art_8_2_3_general_dishonesty_does_not_restrict() -> None:
     general = rec(RecordType.FALSE_MATERIALS, date(2026, 5, 1), publicity_until=date(2026, 11, 1))
-    unpublished = rec(RecordType.BROKEN_COMMITMENT, date(2026, 5, 1), severity=Severity.SERIOUS)
-    assert restrictions_for(PERSON, [general, unpublished]) == []
+    assert restrictions_for(PERSON, [general]) == []
+
+
+def test_sh_art_8_2_3_serious_dishonesty_without_a_window_restricts_for_the_longest_window() -> None:
+    """NDRC 2025/36: without a window, serious information is published for the maximum, 3 years."""
+    r = rec(RecordType.BROKEN_COMMITMENT, date(2026, 5, 1), severity=Severity.SERIOUS)
+    found = in_sector(restrictions_for(PERSON, [r]), Sector.COMMITMENT_APPROVAL)
+    assert [(x.since, x.until) for x in found] == [(date(2026, 5, 1), date(2028, 8, 31))]  # clipped at SH's end
+    early = rec(RecordType.BROKEN_COMMITMENT, date(2024, 5, 1), severity=Severity.SERIOUS)
+    found = in_sector(restrictions_for(PERSON, [early]), Sector.COMMITMENT_APPROVAL)
+    assert restricted(found, Sector.COMMITMENT_APPROVAL, date(2027, 5, 1))
+    assert not restricted(found, Sector.COMMITMENT_APPROVAL, date(2027, 5, 2))
+
+
+def test_sh_art_8_2_3_reaches_a_wage_arrears_listing_without_a_window() -> None:
+    found = restrictions_for(ORG, [listing(date(2025, 1, 2))])
+    (x,) = in_sector(found, Sector.COMMITMENT_APPROVAL)
+    assert x.legal_basis.article == "第八条第（二）项第3目"
+    assert (x.since, x.until) == (date(2025, 1, 2), date(2028, 1, 2))  # the listing term (MOHRSS 45)
+    assert not restricted(found, Sector.COMMITMENT_APPROVAL, date(2025, 1, 1))
+    assert restricted(found, Sector.COMMITMENT_APPROVAL, date(2028, 1, 2))
+    assert not restricted(found, Sector.COMMITMENT_APPROVAL, date(2028, 1, 3))
+
+
+def test_sh_art_8_2_3_reaches_a_defaulter_while_it_is_in_effect() -> None:
+    r = defaulter(date(2025, 5, 6), status=RecordStatus.REPAIRED, status_changed_on=date(2026, 6, 1))
+    (x,) = in_sector(restrictions_for(ORG, [r]), Sector.COMMITMENT_APPROVAL)
+    assert (x.since, x.until) == (date(2025, 5, 6), date(2026, 5, 31))
 
 
 def test_sh_art_10_restriction_from_a_record_under_objection_is_disputed() -> None:
@@ -287,7 +336,7 @@ def test_sh_art_7_sector_measures_list_every_sector_with_its_trigger_and_article
 
 def test_sh_art_9_sector_rules_table_cites_an_article_for_every_row() -> None:
     for rule in SECTOR_RULES:
-        assert rule.citation.document in (SH, WG) and rule.citation.article and rule.citation.text
+        assert rule.citation.document in (SH, WG, WAGE_REGULATION) and rule.citation.article and rule.citation.text
         assert rule.sectors and rule.measure
 
 
@@ -325,7 +374,11 @@ def test_sh_art_9_in_force_on_is_consistent_with_since_and_until(
     facts = SubjectFacts(id=1, kind=SubjectKind.ORGANIZATION, representative_records=tuple(representative))
     for x in restrictions_for(facts, own):
         assert x.until is None or x.since <= x.until
-        assert date(2023, 9, 1) <= x.since and (x.until is not None and x.until <= date(2028, 8, 31))
+        assert x.until is not None
+        if x.legal_basis.document == SH:
+            assert date(2023, 9, 1) <= x.since and x.until <= date(2028, 8, 31)
+        else:
+            assert x.legal_basis.document == WAGE_REGULATION and date(2020, 5, 1) <= x.since
         assert x.in_force_on(day) == (x.since <= day <= x.until)
         assert x.in_force_on(x.since) and x.in_force_on(x.until)
         assert not x.in_force_on(x.since - ONE) and not x.in_force_on(x.until + ONE)

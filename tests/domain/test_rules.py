@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from domain.model import MOHRSS_45, NDRC_2023, NDRC_2025, SH, WG
+from domain.model import MOHRSS_45, NDRC_2023, NDRC_2025, SH, WAGE_REGULATION, WG
 from domain.rules import (
     DEMO_PACK,
     NDRC_2023_PACK,
@@ -50,7 +50,7 @@ def test_ndrc_2025_36_replaces_ndrc_2023_58_on_2026_04_01() -> None:
 def test_sh_art_3_wg_art_2_demo_pack_is_sh_restrictions_wg_grades_and_the_national_rules() -> None:
     assert DEMO_PACK.restrictions is SH_PACK
     assert DEMO_PACK.grading is WG_PACK
-    assert {p.name for p in DEMO_PACK.national} == {NDRC_2023, NDRC_2025, MOHRSS_45}
+    assert {p.name for p in DEMO_PACK.national} == {NDRC_2023, NDRC_2025, MOHRSS_45, WAGE_REGULATION}
 
 
 def test_wg_art_2_a_pack_without_wg_grades_nothing() -> None:

@@ -112,7 +112,7 @@ async def test_a_reader_recomputes_a_queued_subject_before_it_reads(settings: Se
         subject = data["data"]["subject"]
         assert subject["grade"]["level"] == "C"
         assert subject["grade"]["rule"]["article"] == "第十二条第（二）项"
-        assert [r["legalBasis"]["article"] for r in subject["restrictions"]] == ["第九条第（一）项"]
+        assert [r["legalBasis"]["article"] for r in subject["restrictions"]] == ["第四十八条"]  # SC 724, SH art. 9(1)
         assert await queued(api.engine) == set()
 
 
@@ -140,7 +140,7 @@ async def test_an_api_process_drains_the_queue_when_an_import_notifies_it(api: A
         await asyncio.sleep(0.05)
     assert await queued(api.engine) == set()
     grades_, restrictions_ = await current_rows(api.engine, org["id"])
-    assert grades_ >= 1 and restrictions_ == 8  # the eight sectors of SH art. 9(1)
+    assert grades_ >= 1 and restrictions_ == 9  # the eight sectors of SH art. 9(1), and SH art. 8(2)3
 
 
 async def test_a_recompute_leaves_a_queue_row_an_import_still_holds(engine: AsyncEngine) -> None:
