@@ -92,11 +92,25 @@ class CreditRecord(Node):
         return legal_basis_from_text(self.row.legal_basis) if self.row.legal_basis else None
 
     @strawberry.field(
-        description="True while the record is inside its publicity window and neither repaired nor revoked."
+        description=(
+            "The last day the record is published (inclusive): publicityUntil, or when the source unit gave none, "
+            "the longest window the national rule allows (国家发展改革委令2025年第36号: serious dishonesty 3 years, "
+            "general 1 year; a wage-arrears listing its whole listing term, 人力资源社会保障部令第45号). Null: not "
+            "published (basic and enhancing information, a penalty excepted by 沪人社规〔2023〕26号 第五条第（二）项, "
+            "minor information, a court's defaulter listing without a window). A repair or revocation ends "
+            "publication earlier: see published."
+        )
+    )
+    def published_until(self) -> date | None:
+        return self.row.publication_end
+
+    @strawberry.field(
+        description="True while the record is inside its publicity window (publishedUntil) and neither repaired nor "
+        "revoked."
     )
     def published(self, info: Info) -> bool:
         r = self.row
-        return is_published(r.status, r.decided_on, r.publicity_until, info.context.today)
+        return is_published(r.status, r.decided_on, r.publication_end, info.context.today)
 
     @strawberry.field(
         description=(

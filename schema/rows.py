@@ -74,7 +74,7 @@ class RowRules:
         if not subject_allowed:
             return False
         if self.rows is Rows.PUBLIC:
-            return is_published(row.status, row.decided_on, row.publicity_until, self.today)
+            return is_published(row.status, row.decided_on, row.publication_end, self.today)
         if self.rows is Rows.OWN_UNIT:
             return self.source_unit is not None and row.source_unit == self.source_unit
         return True

@@ -12,6 +12,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.publicity import HARM_ELIMINATED, publication_end
+from domain.taxonomy import RecordType, Severity
 from store.tables import credit_records
 
 # A record stops being "active" when it is corrected (superseded by a new version), repaired or revoked.
@@ -59,6 +61,43 @@ class RecordRow:
     details: Any
     superseded_by_id: int | None
     created_at: datetime
+
+    @property
+    def publication_end(self) -> date | None:
+        """The last day the record is published (``domain.publicity.publication_end``)."""
+        return publication_end(
+            RecordType(self.type),
+            Severity(self.severity) if self.severity else None,
+            self.decided_on,
+            self.publicity_until,
+            self.details,
+        )
+
+
+def publication_end_sql() -> sa.ColumnElement[date]:
+    """``domain.publicity.publication_end`` in SQL, case for case, for the clauses that filter on publication:
+    the window given, else a wage-arrears listing's term, else the longest window of a GENERAL or SERIOUS
+    dishonesty record (add_months in the domain and ``date + interval`` here both land on the month's last day
+    when the corresponding day is missing)."""
+    c = credit_records.c
+    return sa.case(
+        (c.publicity_until.is_not(None), c.publicity_until),
+        (sa.or_(c.category != "DISHONESTY", c.type == RecordType.JUDGMENT_DEFAULTER.value), sa.null()),
+        (
+            c.type == RecordType.WAGE_ARREARS_BLACKLIST.value,
+            sa.cast(c.decided_on + sa.text("interval '3 years'"), sa.Date),
+        ),
+        (
+            sa.and_(
+                c.type == RecordType.ADMINISTRATIVE_PENALTY.value,
+                sa.or_(c.severity == Severity.MINOR.value, c.details.contains({HARM_ELIMINATED: True})),
+            ),
+            sa.null(),
+        ),
+        (c.severity == Severity.SERIOUS.value, sa.cast(c.decided_on + sa.text("interval '36 months'"), sa.Date)),
+        (c.severity == Severity.GENERAL.value, sa.cast(c.decided_on + sa.text("interval '12 months'"), sa.Date)),
+        else_=sa.null(),
+    )
 
 
 _COLUMNS = (
@@ -117,12 +156,13 @@ class RecordScope:
         if day is not None:
             # domain.publicity.is_published in SQL, term for term: a portal's list and count must hide exactly
             # what its node(id:) look-up hides (WG art. 7, 舞人社〔2022〕127号 第七条; see schema/rows.py).
+            end = publication_end_sql()
             clauses.append(
                 sa.and_(
                     c.status.not_in(UNPUBLISHED_STATUSES),
-                    c.publicity_until.is_not(None),
+                    end.is_not(None),
                     c.decided_on <= day,
-                    c.publicity_until >= day,
+                    end >= day,
                 )
             )
         if self.source_unit is not None:

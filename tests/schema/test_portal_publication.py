@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 import pytest
 
 from auth.policy import Rows
-from domain.publicity import is_published
-from domain.taxonomy import CATEGORY_OF, RecordCategory, RecordStatus, RecordType
+from domain.periods import add_months
+from domain.publicity import HARM_ELIMINATED, is_published, publication_end
+from domain.taxonomy import CATEGORY_OF, RecordCategory, RecordStatus, RecordType, Severity
 from schema.ids import global_id
 from schema.rows import RowRules
 from store import records as record_store
@@ -65,12 +66,21 @@ class Case:
 CASES = (
     Case("window open", -10, 100, RecordStatus.ACTIVE, True),
     Case("window open, under objection", -10, 100, RecordStatus.UNDER_OBJECTION, True),
+    # NDRC 2025/36: no window is the longest one for dishonesty information (see ``published_for``).
     Case("no window", -10, None, RecordStatus.ACTIVE, False),
     Case("window passed", -400, -35, RecordStatus.ACTIVE, False),
     Case("window open, repaired", -10, 100, RecordStatus.REPAIRED, False),
     Case("window open, revoked", -10, 100, RecordStatus.REVOKED, False),
     Case("window open, corrected", -10, 100, RecordStatus.CORRECTED, False),
 )
+
+
+def published_for(case: Case, type_: RecordType) -> bool:
+    """What the portal must see of ``case`` for a record of ``type_``: a GENERAL dishonesty record without a window
+    is published for a year, a court's defaulter listing is not published by this system (SH art. 9(2))."""
+    if case.until is None and case.status is RecordStatus.ACTIVE:
+        return CATEGORY_OF[type_] is RecordCategory.DISHONESTY and type_ is not RecordType.JUDGMENT_DEFAULTER
+    return case.published
 
 
 async def portal_view(api: Api, uscc: str, category: RecordCategory | None = None) -> dict[str, Any]:
@@ -107,7 +117,7 @@ async def test_wg_art_7_the_portal_sees_a_record_only_while_it_is_published(api:
         return org, ids
 
     org, ids = await on_one_bureau_day(scenario)
-    expected = sorted(f"{type_.value}-{c.label}" for c in CASES if c.published)
+    expected = sorted(f"{type_.value}-{c.label}" for c in CASES if published_for(c, type_))
 
     records = await portal_view(api, org["uscc"])
     shown = sorted(e["node"]["decisionNumber"] for e in records["edges"])
@@ -128,7 +138,7 @@ async def test_wg_art_7_the_portal_sees_a_record_only_while_it_is_published(api:
 
     # By id, a hidden record answers exactly as one that does not exist; a published one is found.
     for case in CASES:
-        if case.published:
+        if published_for(case, type_):
             body = await api.gql(NODE, {"i": global_id("CreditRecord", ids[case.label])}, as_client="portal")
             assert body["data"]["node"]["published"] is True, case.label
         else:
@@ -167,40 +177,66 @@ async def test_wg_art_7_a_dishonesty_record_is_published_from_its_decision_day_t
         assert await answers_as_unknown(api, record_id), label
 
 
-DECIDED = date(2026, 3, 2)
-UNTIL = date(2026, 6, 2)
+# Decision days where months run short: 29 Feb of a leap year and 31 Aug, under either national regime.
+DECISION_DAYS = (date(2026, 3, 2), date(2028, 2, 29), date(2026, 8, 31))
+WINDOW = timedelta(days=92)
 
 
 async def test_wg_art_7_the_portal_scope_in_sql_agrees_with_is_published(api: Api) -> None:
-    """Every status, three categories, with and without a window, on each boundary day: the SQL scope lists and
-    counts exactly the records ``allows_record`` admits, and those are exactly the published ones."""
+    """Every type and severity, every status, with and without a window (and SH art. 5(2)'s harm exception), on
+    each boundary day of each default window: the SQL scope lists and counts exactly the records
+    ``allows_record`` admits, and those are exactly the ones ``domain.publicity`` says are published."""
     org = await factories.organization(api.engine)
     ids: list[int] = []
-    for type_ in (RecordType.ADMINISTRATIVE_PENALTY, RecordType.INTERVIEW, RecordType.AWARD):
-        for status in RecordStatus:
-            for until in (UNTIL, None):
-                ids.append(
-                    await factories.record(
-                        api.engine,
-                        org["id"],
-                        type_,
-                        severity=severity_of(type_),
-                        decided_on=DECIDED,
-                        publicity_until=until,
-                        status=status.value,
-                    )
-                )
+    for decided in DECISION_DAYS:
+        for type_ in RecordType:
+            severities = list(Severity) if CATEGORY_OF[type_] is RecordCategory.DISHONESTY else [None]
+            for severity in severities:
+                for status in (RecordStatus.ACTIVE, RecordStatus.UNDER_OBJECTION, RecordStatus.REPAIRED):
+                    for until, details in ((decided + WINDOW, {}), (None, {}), (None, {HARM_ELIMINATED: True})):
+                        ids.append(
+                            await factories.record(
+                                api.engine,
+                                org["id"],
+                                type_,
+                                severity=severity.value if severity else None,
+                                decided_on=decided,
+                                publicity_until=until,
+                                status=status.value,
+                                details=details,
+                            )
+                        )
     async with api.engine.connect() as conn:
         rows = await record_store.by_ids(conn, ids)
-        days = [DECIDED - timedelta(days=1), DECIDED, DECIDED + timedelta(days=30), UNTIL, UNTIL + timedelta(days=1)]
-        for day in days:
+        days = {d - timedelta(days=1) for d in DECISION_DAYS} | set(DECISION_DAYS)
+        for decided in DECISION_DAYS:
+            for months in (12, 36):
+                end = add_months(decided, months)
+                days |= {end, end + timedelta(days=1)}
+            days |= {decided + WINDOW, decided + WINDOW + timedelta(days=1)}
+        for day in sorted(days):
             rules = RowRules(rows=Rows.PUBLIC, today=day)
-            key = RecordPageKey(category=None, include_inactive=True, first=100, after=None, scope=rules.record_scope)
+            key = RecordPageKey(
+                category=None, include_inactive=True, first=10_000, after=None, scope=rules.record_scope
+            )
             page = (await record_store.pages_by_subject(conn, [org["id"]], key))[org["id"]]
             listed = {r.id for r in page.rows}
             admitted = {r.id for r in rows.values() if rules.allows_record(r, subject_allowed=True)}
-            published = {r.id for r in rows.values() if is_published(r.status, r.decided_on, r.publicity_until, day)}
+            published = {
+                r.id
+                for r in rows.values()
+                if is_published(
+                    r.status,
+                    r.decided_on,
+                    publication_end(
+                        RecordType(r.type),
+                        Severity(r.severity) if r.severity else None,
+                        r.decided_on,
+                        r.publicity_until,
+                        r.details,
+                    ),
+                    day,
+                )
+            }
             assert listed == admitted == published, day
             assert page.total == len(listed), day
-            # Published: the two active statuses with a window, in each of the three categories.
-            assert len(published) == (6 if DECIDED <= day <= UNTIL else 0), day

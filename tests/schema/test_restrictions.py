@@ -147,3 +147,62 @@ async def test_scopes_outside_the_audience_grant_nothing(api: Api) -> None:
     assert [r["sector"] for r in body["data"]["subject"]["restrictions"]] == ["GOVERNMENT_PROCUREMENT"]
     body = (await api.post(SCREEN, {"sector": "TRAVEL", "refs": [{"uscc": listed}]}, token=token)).json()
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+RECORDS_OF = """query ($u: String!) { subject(ref: {uscc: $u}) {
+  records(first: 10) { edges { node { publicityUntil publishedUntil published } } } } }"""
+
+
+async def test_ndrc_2025_36_a_listing_without_a_window_is_published_and_restricts_simplified_procedures(
+    api: Api,
+) -> None:
+    """NDRC 2025/36 / MOHRSS 45: a listing sent without publicityUntil is published for its listing term, and SH art.
+    8(2)3 restricts the simplified procedures (COMMITMENT_APPROVAL) for as long, like one sent with a window."""
+    listed = factories.new_uscc()
+    decided = TODAY - timedelta(days=60)
+    listing = {**blacklisting(listed, decided), "publicityUntil": None}
+    assert (await api.gql(IMPORT, {"records": [listing]}))["data"]["importRecords"]["created"] == 1
+    (node,) = [e["node"] for e in (await api.gql(RECORDS_OF, {"u": listed}))["data"]["subject"]["records"]["edges"]]
+    end = date(decided.year + 3, decided.month, decided.day)
+    assert node == {"publicityUntil": None, "publishedUntil": end.isoformat(), "published": True}
+    portal = await api.gql(RECORDS_OF, {"u": listed}, as_client="portal")
+    assert [e["node"]["published"] for e in portal["data"]["subject"]["records"]["edges"]] == [True]
+
+    async def commitment(day: date) -> list[dict[str, Any]]:
+        body = await api.gql(
+            SCREEN,
+            {"sector": "COMMITMENT_APPROVAL", "refs": [{"uscc": listed}], "d": day.isoformat()},
+            as_client="admin",
+        )
+        result: list[dict[str, Any]] = body["data"]["screen"][0]["restrictions"]
+        return result
+
+    assert await commitment(decided - timedelta(days=1)) == []
+    (on_decision,) = await commitment(decided)
+    assert on_decision["legalBasis"]["article"] == "第八条第（二）项第3目"
+    assert on_decision["since"] == decided.isoformat()
+
+
+async def test_sh_art_14_the_wage_arrears_punishment_runs_past_sh_under_the_national_law(api: Api) -> None:
+    """A listing of 2026-11-01 still restricts bidding on 2028-09-01 (SH ended 2028-08-31), citing SC 724 art. 48, and
+    until its last day 2029-11-01; SH art. 8(2)3 ends with SH."""
+    listed = factories.new_uscc()
+    assert (await api.gql(IMPORT, {"records": [blacklisting(listed, date(2026, 11, 1))]}))["data"]["importRecords"][
+        "created"
+    ] == 1
+
+    async def sectors(day: date, sector: str) -> list[tuple[str, str, str | None]]:
+        body = await api.gql(
+            SCREEN, {"sector": sector, "refs": [{"uscc": listed}], "d": day.isoformat()}, as_client="admin"
+        )
+        return [
+            (r["legalBasis"]["document"], r["legalBasis"]["article"], r["until"])
+            for r in body["data"]["screen"][0]["restrictions"]
+        ]
+
+    law = ("国务院令第724号《保障农民工工资支付条例》", "第四十八条", "2029-11-01")
+    for day in (date(2028, 8, 31), date(2028, 9, 1), date(2029, 11, 1)):
+        assert await sectors(day, "BIDDING") == [law], day
+    assert await sectors(date(2029, 11, 2), "BIDDING") == []
+    assert len(await sectors(date(2028, 8, 31), "COMMITMENT_APPROVAL")) == 1
+    assert await sectors(date(2028, 9, 1), "COMMITMENT_APPROVAL") == []
