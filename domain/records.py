@@ -6,11 +6,12 @@ can name the row, the field and the reason, and reject the whole batch (DESIGN.m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from domain.publicity import publication_refusal
+from domain.publicity import HARM_ELIMINATED, publication_refusal
 from domain.taxonomy import CATEGORY_OF, RecordCategory, RecordType, Severity
 
 # Types that record wrongdoing carry a severity (SH art. 5, last paragraph); the others must not.
@@ -24,6 +25,35 @@ NEEDS_SEVERITY = frozenset(
     }
 )
 MAX_TEXT = 500
+
+LABOR_CONTRACT_ATTESTED = "labor_contract_attested"  # the ``details`` key of WG art. 9(2)'s attestation
+
+
+class TypedDetail(NamedTuple):
+    """A rule's carrier that is a typed input field and is kept under ``key`` of ``details``."""
+
+    field: str
+    key: str
+    type: RecordType
+    rule: str
+
+
+# The facts rules read from a record beyond its columns. Each is a typed, documented input field; it is stored in
+# ``details`` under its key, which is also accepted as given there (the older form).
+TYPED_DETAILS = (
+    TypedDetail(
+        "laborContractAttested",
+        LABOR_CONTRACT_ATTESTED,
+        RecordType.HARMONIOUS_LABOR_RELATIONS,
+        "WG art. 9(2): the designation attests that the employer keeps the labor-contract system",
+    ),
+    TypedDetail(
+        "harmEliminated",
+        HARM_ELIMINATED,
+        RecordType.ADMINISTRATIVE_PENALTY,
+        "SH art. 5(2): the party eliminated or mitigated the harm of the violation",
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +127,35 @@ def check_draft(draft: RecordDraft, *, today: date) -> list[FieldProblem]:
     if draft.details is not None and not isinstance(draft.details, dict):
         bad("details", "must be a JSON object")
     return problems
+
+
+def with_typed_details(
+    type: RecordType | None, details: Any, given: Mapping[str, Any]
+) -> tuple[Any, list[FieldProblem]]:
+    """``details`` with the typed fields of ``given`` (camelCase input names; absent or None: not given) under their
+    keys, and what is wrong with them: not true/false, given for a record type the rule does not concern, or
+    contradicting the same key given in ``details``."""
+    problems: list[FieldProblem] = []
+    merged = details
+    for typed in TYPED_DETAILS:
+        value = given.get(typed.field)
+        if value is None:
+            continue
+        if not isinstance(value, bool):
+            problems.append(FieldProblem(typed.field, "must be true or false"))
+            continue
+        if type is not None and type is not typed.type:
+            problems.append(FieldProblem(typed.field, f"applies only to {typed.type.value} records ({typed.rule})"))
+            continue
+        if isinstance(merged, Mapping):
+            if typed.key in merged and merged[typed.key] is not value:
+                problems.append(FieldProblem(typed.field, f"contradicts details.{typed.key}"))
+                continue
+            merged = {**merged, typed.key: value}
+        elif merged is None:
+            merged = {typed.key: value}
+        # details of another shape is refused by check_draft, naming details
+    return merged, problems
 
 
 def _camel(name: str) -> str:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from domain.grading import is_c_from_penalty
 from domain.model import SH, WAGE_REGULATION, Citation, GradeSegment, Record, RestrictionDecision, SubjectFacts
 from domain.periods import ONE_DAY
-from domain.publicity import effect_interval, published_interval, wage_arrears_listing_end
+from domain.publicity import effect_interval, not_dishonesty_penalty, published_interval, wage_arrears_listing_end
 from domain.rules import DEMO_PACK, RulePack, clip
 from domain.supervision import WG_17_1
 from domain.taxonomy import CATEGORY_OF, RecordCategory, RecordType, Sector, Severity, SubjectKind
@@ -215,6 +215,8 @@ def _serious_dishonesty(
     found = []
     for r in records:
         if r.severity is not Severity.SERIOUS or CATEGORY_OF[r.type] is not RecordCategory.DISHONESTY:
+            continue
+        if not_dishonesty_penalty(r.type, r.severity, r.details):  # SH art. 5(2): not dishonesty information
             continue
         window: tuple[date, date | None] | None
         if r.type is RecordType.WAGE_ARREARS_BLACKLIST:

@@ -382,3 +382,19 @@ def test_sh_art_9_in_force_on_is_consistent_with_since_and_until(
         assert x.in_force_on(day) == (x.since <= day <= x.until)
         assert x.in_force_on(x.since) and x.in_force_on(x.until)
         assert not x.in_force_on(x.since - ONE) and not x.in_force_on(x.until + ONE)
+
+
+def test_sh_art_5_2_a_penalty_whose_harm_was_eliminated_draws_no_sh_art_8_2_3_restriction() -> None:
+    """Not dishonesty information (SH art. 5(2), second exception), even when its severity is serious."""
+    r = Record(
+        id=next(_ids),
+        subject_id=1,
+        type=RecordType.ADMINISTRATIVE_PENALTY,
+        severity=Severity.SERIOUS,
+        status=RecordStatus.ACTIVE,
+        decided_on=date(2026, 5, 1),
+        details=MappingProxyType({"harm_eliminated": True}),
+    )
+    assert in_sector(restrictions_for(ORG, [r]), Sector.COMMITMENT_APPROVAL) == []
+    counted = Record(**{**{f: getattr(r, f) for f in ("id", "subject_id", "type", "severity", "status", "decided_on")}})
+    assert in_sector(restrictions_for(ORG, [counted]), Sector.COMMITMENT_APPROVAL)  # without it: restricted
