@@ -26,7 +26,7 @@ class Rows(StrEnum):
     """Row rules (policy.md "rows")."""
 
     ALL = "all"
-    PUBLIC = "public"  # organizations only; dishonesty records only while published
+    PUBLIC = "public"  # organizations only; any record only while published (WG art. 7)
     OWN_UNIT = "own-unit"  # the token's source_unit claim
     OWN_SUBJECT = "own-subject"  # the token's uscc claim
     NONE = "none"
