@@ -13,6 +13,7 @@ from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.utils.str_converters import to_camel_case
 
 from auth.policy import Rows
 from domain import objections as rules
@@ -163,7 +164,7 @@ async def load_objection(info: Info, id: strawberry.ID) -> ObjectionRow:
 @strawberry.input(
     description=(
         "What a decision corrects (WG art. 7: the corrected record is a new version, the old one is kept). "
-        "An omitted field keeps its value; null clears it."
+        "An omitted field keeps its value; null clears it. At least one field must change, unless revoke is true."
     )
 )
 class RecordCorrectionInput:
@@ -199,7 +200,8 @@ def _draft(row: RecordRow) -> RecordDraft:
 
 
 def corrected_content(row: RecordRow, correction: RecordCorrectionInput | None, *, today: date) -> dict[str, Any]:
-    """The content of the new version, checked like an imported record; BAD_USER_INPUT names ``correction.<field>``."""
+    """The content of the new version, checked like an imported record; BAD_USER_INPUT names ``correction.<field>``,
+    or ``correction`` when the correction changes nothing."""
     changes: dict[str, Any] = {}
     if correction is not None:
         for name in sorted(rules.CORRECTABLE_FIELDS):
@@ -209,6 +211,19 @@ def corrected_content(row: RecordRow, correction: RecordCorrectionInput | None, 
     if "title" in changes and not (changes["title"] or "").strip():
         raise BadUserInput("correction.title must not be empty", field="correction.title")
     draft = rules.corrected_draft(_draft(row), changes)
+    content = imports.draft_content(draft)
+    # Compared as stored (trimmed text, enum values): an objection decided as corrected must have changed the
+    # record, or the objector is told "corrected" about a record re-issued as it was.
+    current = imports.draft_content(_draft(row))
+    if content == current:
+        unchanged = [f"correction.{to_camel_case(name)}" for name in changes]
+        named = f" ({', '.join(unchanged)} already as given)" if unchanged else ""
+        raise BadUserInput(
+            f"correction changes nothing in the record{named}: a decision that upholds the objection (SH art. 10) "
+            "must name what it corrects, or revoke the record with correction.revoke",
+            field="correction",
+            unchanged=unchanged,
+        )
     problems = check_draft(draft, today=today)
     if problems:
         first = problems[0]
@@ -217,7 +232,7 @@ def corrected_content(row: RecordRow, correction: RecordCorrectionInput | None, 
             field=f"correction.{first.field}",
             errors=[{"field": f"correction.{p.field}", "message": p.message} for p in problems],
         )
-    return imports.draft_content(draft)
+    return content
 
 
 def _iso(value: Any) -> Any:
@@ -303,8 +318,9 @@ class ObjectionMutations:
 
     @strawberry.mutation(
         description=(
-            "Decide an objection (SH art. 10, WG art. 20): correct=true corrects the record (a new version, or a "
-            "revocation with correction.revoke), correct=false rejects the objection and the record stands. Grades "
+            "Decide an objection (SH art. 10, WG art. 20): correct=true corrects the record (a new version with "
+            "what correction changes, or a revocation with correction.revoke; a correction that changes nothing is "
+            "BAD_USER_INPUT naming correction), correct=false rejects the objection and the record stands. Grades "
             "and restrictions are recomputed and the result is queued for the city credit platform, due within "
             "5 working days (pushDueOn)."
         )

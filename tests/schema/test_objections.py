@@ -308,6 +308,76 @@ async def test_wg_art_7_a_correction_is_checked_and_a_bad_one_changes_nothing(ap
     assert await topics(api) == ["record.created", "record.created"]
 
 
+async def decisions_audited(api: Api) -> list[tuple[str, list[int]]]:
+    """The outcome and subjects of every audited decideObjection, oldest first."""
+    query = (
+        sa.select(audit_log.c.outcome, audit_log.c.subject_ids)
+        .where(sa.literal("Mutation.decideObjection") == sa.any_(audit_log.c.fields_returned))
+        .order_by(audit_log.c.id)
+    )
+    async with api.engine.connect() as conn:
+        return [(r.outcome, list(r.subject_ids)) for r in await conn.execute(query)]
+
+
+async def test_sh_art_10_a_correction_that_changes_nothing_is_refused_naming_correction(api: Api) -> None:
+    setup = await setup_employers(api)
+    filed = await api.gql(SUBMIT, {"r": setup["own_record"], "reason": "信息有误"}, token=setup["token"])
+    objection_id = filed["data"]["submitObjection"]["id"]
+    current = await api.gql(
+        "query ($i: ID!) { node(id: $i) { ... on CreditRecord { title severity } } }", {"i": setup["own_record"]}
+    )
+    title, severity = current["data"]["node"]["title"], current["data"]["node"]["severity"]
+    for correction in (
+        None,  # no correction at all
+        {},
+        {"revoke": False},
+        {"title": title},
+        {"title": f"  {title} ", "severity": severity},  # compared as stored: trimmed
+    ):
+        variables: dict[str, Any] = {"o": objection_id, "correct": True, "decision": "核查属实"}
+        if correction is not None:
+            variables["c"] = correction
+        body = await api.gql(DECIDE, variables)
+        assert code(body) == "BAD_USER_INPUT", (correction, body)
+        assert body["errors"][0]["extensions"]["field"] == "correction"
+        assert body["data"] is None
+    named = await api.gql(DECIDE, {"o": objection_id, "correct": True, "decision": "核查属实", "c": {"title": title}})
+    assert named["errors"][0]["extensions"]["unchanged"] == ["correction.title"]
+    assert "correction.title" in named["errors"][0]["message"]
+
+    # Nothing was written: the objection is open, the record under objection in version 1, no event queued.
+    async with api.engine.connect() as conn:
+        stored = (await conn.execute(sa.select(objections.c.status, objections.c.decided_at))).one()
+        versions = (
+            await conn.execute(
+                sa.select(sa.func.count())
+                .select_from(credit_records)
+                .where(credit_records.c.subject_id == setup["own"]["id"])
+            )
+        ).scalar_one()
+    assert (stored.status, stored.decided_at) == ("SUBMITTED", None) and versions == 1
+    standing = (await api.gql(STANDING, {"u": OWN.uscc}))["data"]["subject"]
+    assert [e["node"] for e in standing["records"]["edges"]] == [
+        {"id": setup["own_record"], "status": "UNDER_OBJECTION", "version": 1}
+    ]
+    assert await topics(api) == ["record.created", "record.created"]
+    # Each refused attempt is audited, as every write that raised is.
+    assert await decisions_audited(api) == [("rolled back with 1 error(s)", [setup["own"]["id"]])] * 6
+
+    # A correction that changes one field is accepted, though it also names one that keeps its value.
+    body = await api.gql(
+        DECIDE,
+        {
+            "o": objection_id,
+            "correct": True,
+            "decision": "核查属实",
+            "c": {"title": "更正后的标题", "severity": severity},
+        },
+    )
+    new = body["data"]["decideObjection"]["correctedRecord"]
+    assert (new["version"], new["title"], new["severity"]) == (2, "更正后的标题", severity), body
+
+
 async def test_wg_art_20_overdue_objections_for_admin_and_inspection_not_procurement(api: Api) -> None:
     uscc = factories.new_uscc()
     decided = date(2026, 9, 1)
