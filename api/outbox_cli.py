@@ -9,6 +9,7 @@ import asyncio
 import os
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
@@ -134,10 +135,16 @@ async def _push(db_url: str, config: RelayConfig) -> tuple[RelaySummary, int]:
 
 @outbox_app.command("export")
 def export(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (created readable by its owner only), not stdout."),
+    ] = None,
     pending_only: Annotated[bool, typer.Option("--pending-only", help="Only the events not pushed yet.")] = False,
 ) -> None:
-    """Write the events as JSON lines in outbox order: the delivery body plus id, pushed_at, attempts, last_error."""
+    """Write the events as JSON lines in outbox order: the delivery body plus id, pushed_at, attempts, last_error.
+
+    A file written with --output has mode 0600 from its creation on: the events are credit information.
+    """
     from api.cli import _settings, database
 
     settings = _settings()
@@ -145,15 +152,28 @@ def export(
         if output is None:
             count = asyncio.run(_export(db_url, sys.stdout, pending_only))
         else:
-            partial = output.with_name(output.name + ".partial")
-            try:
-                with partial.open("w", encoding="utf-8") as target:
-                    count = asyncio.run(_export(db_url, target, pending_only))
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
-            partial.replace(output)  # the file appears whole or not at all
+            count = _export_to_file(db_url, output, pending_only)
     _say(f"exported {count} {'pending ' if pending_only else ''}events" + (f" to {output}" if output else ""))
+
+
+def _export_to_file(db_url: str, output: Path, pending_only: bool) -> int:
+    """Write a new file beside ``output`` and rename it over ``output``: the file appears whole or not at all.
+
+    mkstemp creates it with mode 0600 (O_EXCL, a fresh inode: never a file or link left there by someone else),
+    so the events in it are never readable by others, not even while it is written; the rename gives
+    ``output`` that inode and its mode, whatever mode a file of that name had before.
+    """
+    fd, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".partial")
+    partial = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as target:
+            os.fchmod(target.fileno(), 0o600)  # exactly 0600, whatever the umask let through
+            count = asyncio.run(_export(db_url, target, pending_only))
+        partial.replace(output)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return count
 
 
 async def _export(db_url: str, target: TextIO, pending_only: bool) -> int:

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -457,4 +458,28 @@ async def test_export_writes_json_lines_in_outbox_order(engine: AsyncEngine, dat
     to_file = await invoke(["export", "--pending-only", "--output", str(target)], database_url, tmp_path)
     assert to_file.exit_code == 0 and to_file.stdout == ""
     assert target.read_text(encoding="utf-8") == pending.stdout
-    assert not (tmp_path / "outbox.jsonl.partial").exists()
+    assert [n for n in os.listdir(tmp_path) if "outbox.jsonl" in n] == ["outbox.jsonl"]  # no partial file
+
+
+async def test_export_writes_a_file_only_its_owner_can_read_from_the_first_byte(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    """The file holds credit information: it is created 0600 (not chmod-ed after writing), even under a umask
+    that lets everything through, and an existing file of that name is replaced by one of mode 0600."""
+    await insert_events(engine, 3)
+    fresh, existing = tmp_path / "fresh.jsonl", tmp_path / "existing.jsonl"
+    existing.write_text("old\n")
+    existing.chmod(0o644)
+    previous_umask = os.umask(0)
+    try:
+        for target in (fresh, existing):
+            result = await invoke(["export", "--output", str(target)], database_url, tmp_path)
+            assert result.exit_code == 0, result.output
+            assert stat.S_IMODE(target.stat().st_mode) == 0o600, oct(target.stat().st_mode)
+            assert len(target.read_text(encoding="utf-8").splitlines()) == 3
+    finally:
+        os.umask(previous_umask)
+    assert sorted(n for n in os.listdir(tmp_path) if n.endswith((".jsonl", ".partial"))) == [
+        "existing.jsonl",
+        "fresh.jsonl",
+    ]
