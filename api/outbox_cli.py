@@ -22,6 +22,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from api.relay import RelayConfig, RelaySummary
+    from store.pii import PiiCipher
 
 outbox_app = typer.Typer(
     help="The outbox: changes the city credit platform must receive, written with the change itself.",
@@ -77,6 +78,7 @@ def push(
     """
     from api.cli import _settings, database
     from api.relay import DeliveryStopped, RelayConfig, RelayLocked
+    from store.outbox import UnresolvedSubject
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -94,10 +96,10 @@ def push(
     settings = _settings()
     with database(settings) as db_url:
         try:
-            summary, pending = asyncio.run(_push(db_url, config))
+            summary, pending = asyncio.run(_push(db_url, config, settings.pii_cipher()))
         except RelayLocked as exc:
             raise _fail(str(exc), EXIT_LOCKED) from None
-        except DeliveryStopped as exc:
+        except (DeliveryStopped, UnresolvedSubject) as exc:
             raise _fail(str(exc), EXIT_STOPPED) from None
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             raise _fail(f"database: {exc}", EXIT_STOPPED) from None
@@ -108,7 +110,7 @@ def push(
     )
 
 
-async def _push(db_url: str, config: RelayConfig) -> tuple[RelaySummary, int]:
+async def _push(db_url: str, config: RelayConfig, pii: PiiCipher) -> tuple[RelaySummary, int]:
     from api.relay import Relay
     from store import outbox
     from store.db import create_engine
@@ -123,7 +125,7 @@ async def _push(db_url: str, config: RelayConfig) -> tuple[RelaySummary, int]:
         # Finish the event in flight (at most one request timeout), record it, then stop.
         loop.add_signal_handler(signum, stop.set)
     try:
-        summary = await Relay(engine, config, say=_say, stop=stop).run()
+        summary = await Relay(engine, config, pii=pii, say=_say, stop=stop).run()
         async with engine.connect() as conn:
             pending, _ = await outbox.counts(conn)
         return summary, pending
@@ -143,20 +145,25 @@ def export(
 ) -> None:
     """Write the events as JSON lines in outbox order: the delivery body plus id, pushed_at, attempts, last_error.
 
-    A file written with --output has mode 0600 from its creation on: the events are credit information.
+    A file written with --output has mode 0600 from its creation on: the events are credit information and name individuals by their ID numbers, as the platform receives them.
     """
     from api.cli import _settings, database
+    from store.outbox import UnresolvedSubject
 
     settings = _settings()
+    pii = settings.pii_cipher()
     with database(settings) as db_url:
-        if output is None:
-            count = asyncio.run(_export(db_url, sys.stdout, pending_only))
-        else:
-            count = _export_to_file(db_url, output, pending_only)
+        try:
+            if output is None:
+                count = asyncio.run(_export(db_url, sys.stdout, pending_only, pii))
+            else:
+                count = _export_to_file(db_url, output, pending_only, pii)
+        except UnresolvedSubject as exc:
+            raise _fail(str(exc), EXIT_STOPPED) from None
     _say(f"exported {count} {'pending ' if pending_only else ''}events" + (f" to {output}" if output else ""))
 
 
-def _export_to_file(db_url: str, output: Path, pending_only: bool) -> int:
+def _export_to_file(db_url: str, output: Path, pending_only: bool, pii: PiiCipher) -> int:
     """Write a new file beside ``output`` and rename it over ``output``: the file appears whole or not at all.
 
     mkstemp creates it with mode 0600 (O_EXCL, a fresh inode: never a file or link left there by someone else),
@@ -168,7 +175,7 @@ def _export_to_file(db_url: str, output: Path, pending_only: bool) -> int:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as target:
             os.fchmod(target.fileno(), 0o600)  # exactly 0600, whatever the umask let through
-            count = asyncio.run(_export(db_url, target, pending_only))
+            count = asyncio.run(_export(db_url, target, pending_only, pii))
         partial.replace(output)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -176,7 +183,7 @@ def _export_to_file(db_url: str, output: Path, pending_only: bool) -> int:
     return count
 
 
-async def _export(db_url: str, target: TextIO, pending_only: bool) -> int:
+async def _export(db_url: str, target: TextIO, pending_only: bool, pii: PiiCipher) -> int:
     from store import outbox
     from store.db import create_engine
 
@@ -184,7 +191,7 @@ async def _export(db_url: str, target: TextIO, pending_only: bool) -> int:
     count = 0
     try:
         async with engine.connect() as conn:
-            async for event in outbox.export(conn, pending_only):
+            async for event in outbox.export(conn, pending_only, pii=pii):
                 target.write(orjson.dumps(event.export_line()).decode() + "\n")
                 count += 1
     finally:

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store import outbox
 from store.outbox import LockHolder, OutboxEvent
+from store.pii import PiiCipher
 
 USER_AGENT = "hrss-credit-outbox-relay/1"
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
@@ -152,6 +153,7 @@ class Relay:
         engine: AsyncEngine,
         config: RelayConfig,
         *,
+        pii: PiiCipher,
         say: Callable[[str], None] = lambda _: None,
         stop: asyncio.Event | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -159,6 +161,7 @@ class Relay:
     ) -> None:
         self.engine = engine
         self.config = config
+        self.pii = pii  # decrypts the ID numbers that name individuals in the events (store.outbox)
         self.say = say
         self.stop = stop or asyncio.Event()
         self.transport = transport
@@ -167,7 +170,8 @@ class Relay:
 
     async def run(self) -> RelaySummary:
         """Deliver what is pending (``--once``) or keep delivering (``follow``) until stopped; raises
-        :class:`RelayLocked` when another relay runs and :class:`DeliveryStopped` when an event cannot be delivered."""
+        :class:`RelayLocked` when another relay runs, :class:`DeliveryStopped` when an event cannot be delivered
+        and store.outbox's ``UnresolvedSubject`` when an event cannot name its subject."""
         async with self.engine.connect() as conn:
             async with conn.begin():
                 locked = await outbox.try_lock_relay(conn)
@@ -211,7 +215,7 @@ class Relay:
         delivered = 0
         while not self.stop.is_set():
             async with conn.begin():
-                events = await outbox.pending(conn, self.config.batch, up_to=horizon.max_id)
+                events = await outbox.pending(conn, self.config.batch, up_to=horizon.max_id, pii=self.pii)
             if not events:
                 break
             for event in events:

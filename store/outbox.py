@@ -9,6 +9,16 @@ Outbox order is the order of ``id``, but ids are drawn when a row is inserted, n
 a long transaction may commit id 10 after id 11 is already visible. :func:`delivery_horizon` and
 :func:`writers_running` close that gap: the relay delivers only up to the highest pending id it saw, and only once
 every transaction that was writing to the outbox at that moment has ended, so a lower id can no longer appear.
+
+What an event tells the platform (SH art. 7, 沪人社规〔2023〕26号 第七条: complete and accurate information): beside
+the internal ids, every payload carries ``subject`` (``id``, ``kind``, ``name``, and the identifier the platform
+matches a subject on: an organization's ``uscc``, an individual's ``id_number``) and ``record`` (``id``,
+``version``, ``type``, ``decision_number``, ``source_unit``, ``decided_on``). The platform is the recipient the
+regulation names, so an individual is named by the full 居民身份证号码: a masked number or a keyed hash would
+match nothing on its side. That number is stored only encrypted (store.pii), so it is never written into the
+outbox: :func:`pending` and :func:`export` decrypt it into the event they return, from the subject the event
+names, whose ID number never changes. Everything else is in the stored payload (or, for ``record.created``,
+built from the immutable record when read: migration 0006).
 """
 
 from __future__ import annotations
@@ -19,9 +29,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from store import subjects
+from store.pii import PiiCipher
 from store.tables import outbox
 
 # The key of the session-level advisory lock a relay holds for its whole run ("hrssoutb" in ASCII).
@@ -29,11 +43,46 @@ RELAY_LOCK_KEY = 0x6872_7373_6F75_7462
 LAST_ERROR_MAX_CHARS = 2000
 
 
+class EventWithoutRecord(LookupError):
+    """An event was to be written for a record that does not exist: it could not name its subject."""
+
+
+# SH art. 7 (沪人社规〔2023〕26号 第七条): the payload is the writer's, plus the subject and decision of the record it
+# names (outbox_identification, migration 0009), looked up in the same statement and transaction as the change.
+_APPEND = sa.text(
+    """
+    INSERT INTO outbox (topic, aggregate_id, payload)
+    SELECT e.topic, e.aggregate_id, e.payload || outbox_identification(r, s)
+    FROM jsonb_to_recordset(CAST(:events AS jsonb)) AS e(n integer, topic text, aggregate_id bigint, payload jsonb)
+    JOIN credit_records r ON r.id = CAST(e.payload ->> 'record_id' AS bigint)
+    JOIN subjects s ON s.id = r.subject_id
+    ORDER BY e.n
+    """
+)
+
+
 async def record_events(conn: AsyncConnection, events: list[tuple[str, int, dict[str, Any]]]) -> None:
-    """Append ``(topic, aggregate id, payload)`` events in one statement (a new record's ``record.created``
-    event is written by store.imports with the record, its payload built when it is read)."""
-    if events:
-        await conn.execute(outbox.insert(), [{"topic": t, "aggregate_id": a, "payload": p} for t, a, p in events])
+    """Append ``(topic, aggregate id, payload)`` events in one statement, in this order.
+
+    Every payload names its record (``record_id``); the ``subject`` and ``record`` objects are added from the
+    database (they replace keys of those names). Raises :class:`EventWithoutRecord`, so that the change is
+    rolled back with it, when a record does not exist. A new record's ``record.created`` event is written by
+    store.imports with the record, its payload built when it is read."""
+    if not events:
+        return
+    rows = []
+    for n, (topic, aggregate_id, payload) in enumerate(events):
+        if not isinstance(payload.get("record_id"), int):
+            raise ValueError(f"a {topic} event's payload names its record_id: {sorted(payload)}")
+        rows.append({"n": n, "topic": topic, "aggregate_id": aggregate_id, "payload": payload})
+    written = (await conn.execute(_APPEND, {"events": orjson.dumps(rows).decode()})).rowcount
+    if written != len(events):
+        missing = sorted({p["record_id"] for _, _, p in events})
+        raise EventWithoutRecord(f"outbox events name records that do not exist (among {missing})")
+
+
+class UnresolvedSubject(Exception):
+    """An individual's ID number could not be decrypted for an event: it is not delivered without it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +118,9 @@ class OutboxEvent:
         }
 
 
-# A record.created event's payload is the record it announces, built when the event is read (migration 0006):
-# a record version's content, id, subject and version never change, and a record is never deleted.
+# A record.created event's payload is the record it announces, built when the event is read (migration 0006),
+# with its subject and decision (migration 0009): a record version's content, id, subject and version never
+# change, and a record is never deleted. The subject's name is the one it has when the event is read.
 _PAYLOAD = sa.func.coalesce(
     outbox.c.payload, sa.func.outbox_record_created_payload(outbox.c.aggregate_id, type_=outbox.c.payload.type)
 ).label("payload")
@@ -88,16 +138,46 @@ _COLUMNS = (
 )
 
 
-def _event(row: sa.RowMapping) -> OutboxEvent:
-    return OutboxEvent(**row)
+def _id_number(subject: subjects.SubjectRow | None, pii: PiiCipher) -> str | None:
+    if subject is None or subject.id_number_enc is None:
+        return None
+    try:
+        return pii.decrypt(subject.id_number_enc)
+    except (ValueError, InvalidTag):  # a key that is not configured (any more), or a ciphertext it did not write
+        return None
 
 
-async def pending(conn: AsyncConnection, limit: int, *, up_to: int | None = None) -> list[OutboxEvent]:
+async def _events(conn: AsyncConnection, rows: Sequence[sa.RowMapping], pii: PiiCipher) -> list[OutboxEvent]:
+    """The events of these rows, each individual named by the ID number decrypted from its subject's row (one
+    look-up for all the rows)."""
+
+    def individual(payload: dict[str, Any] | None) -> dict[str, Any] | None:
+        subject = (payload or {}).get("subject")
+        return subject if isinstance(subject, dict) and subject.get("kind") == "INDIVIDUAL" else None
+
+    ids = {int(subject["id"]) for row in rows if (subject := individual(row["payload"]))}
+    stored = await subjects.by_ids(conn, list(ids)) if ids else {}
+    events: list[OutboxEvent] = []
+    for row in rows:
+        payload = row["payload"]
+        if subject := individual(payload):
+            number = _id_number(stored.get(int(subject["id"])), pii)
+            if number is None:
+                raise UnresolvedSubject(
+                    f"event #{row['id']} (event_id {row['event_id']}) names individual subject {subject['id']}, "
+                    "whose ID number cannot be decrypted with the configured PII keys; it is not sent without it"
+                )
+            payload = {**payload, "subject": {**subject, "id_number": number}}
+        events.append(OutboxEvent(**{**row, "payload": payload}))
+    return events
+
+
+async def pending(conn: AsyncConnection, limit: int, *, up_to: int | None = None, pii: PiiCipher) -> list[OutboxEvent]:
     """The first ``limit`` events not yet pushed, in outbox order; with ``up_to``, none above that id."""
     query = sa.select(*_COLUMNS).where(outbox.c.pushed_at.is_(None)).order_by(outbox.c.id).limit(limit)
     if up_to is not None:
         query = query.where(outbox.c.id <= up_to)
-    return [_event(row) for row in (await conn.execute(query)).mappings()]
+    return await _events(conn, list((await conn.execute(query)).mappings()), pii)
 
 
 async def mark_pushed(conn: AsyncConnection, ids: Sequence[int]) -> int:
@@ -121,14 +201,17 @@ async def mark_failed(conn: AsyncConnection, id: int, error: str) -> None:
     )
 
 
-async def export(conn: AsyncConnection, pending_only: bool = False, *, batch: int = 500) -> AsyncIterator[OutboxEvent]:
+async def export(
+    conn: AsyncConnection, pending_only: bool = False, *, pii: PiiCipher, batch: int = 500
+) -> AsyncIterator[OutboxEvent]:
     """Every event (or only the pending ones) in outbox order, streamed from a server-side cursor."""
     query = sa.select(*_COLUMNS).order_by(outbox.c.id).execution_options(yield_per=batch)
     if pending_only:
         query = query.where(outbox.c.pushed_at.is_(None))
     result = await conn.stream(query)
-    async for row in result.mappings():
-        yield _event(row)
+    async for rows in result.mappings().partitions(batch):
+        for event in await _events(conn, rows, pii):
+            yield event
 
 
 async def counts(conn: AsyncConnection) -> tuple[int, int]:

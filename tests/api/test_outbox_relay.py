@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -32,9 +32,15 @@ from typer.testing import CliRunner, Result
 
 from api.outbox_cli import outbox_app
 from api.relay import backoff_delay, classify
+from domain.periods import add_months
+from domain.taxonomy import RecordType
 from store import outbox
-from store.db import create_engine
+from store.db import bureau_today, create_engine
+from store.tables import credit_records
 from store.tables import outbox as outbox_table
+from store.tables import subjects as subjects_table
+from tests import factories
+from tests.conftest import TEST_PII_KEY, Api, leaked_id_numbers
 
 runner = CliRunner()
 
@@ -131,12 +137,15 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 async def insert_events(engine: AsyncEngine, count: int, per_transaction: int = 50) -> list[str]:
-    """``count`` record events, committed ``per_transaction`` at a time; their event ids in outbox order."""
+    """Events for ``count`` new records of one organization (aggregate ids 1 to ``count`` in a fresh database),
+    committed ``per_transaction`` at a time; their event ids in outbox order."""
+    org = await factories.organization(engine)
+    records = [await factories.record(engine, org["id"], RecordType.INTERVIEW) for _ in range(count)]
     for start in range(0, count, per_transaction):
         async with engine.begin() as conn:
             events = [
-                ("record.created", n, {"record_id": n, "subject_id": 1000 + n % 7, "type": "INTERVIEW"})
-                for n in range(start + 1, min(count, start + per_transaction) + 1)
+                ("record.created", n, {"record_id": n, "subject_id": org["id"], "type": "INTERVIEW"})
+                for n in records[start : start + per_transaction]
             ]
             await outbox.record_events(conn, events)
     return await event_ids(engine)
@@ -157,7 +166,7 @@ async def rows(engine: AsyncEngine) -> list[Any]:
 
 
 def env_for(database_url: str, tmp_path: Path) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "HRSS_DATA_DIR": str(tmp_path)}
+    return {"DATABASE_URL": database_url, "HRSS_DATA_DIR": str(tmp_path), "HRSS_PII_KEY": TEST_PII_KEY}
 
 
 async def invoke(args: list[str], database_url: str, tmp_path: Path) -> Result:
@@ -214,7 +223,11 @@ async def test_push_delivers_every_event_once_in_outbox_order(
     first = receiver.bodies[ids[0]]
     assert set(first) == {"event_id", "topic", "aggregate_id", "payload", "created_at"}
     assert first["topic"] == "record.created" and first["aggregate_id"] == 1
-    assert first["payload"] == {"record_id": 1, "subject_id": 1001, "type": "INTERVIEW"}
+    assert {k: first["payload"][k] for k in ("record_id", "subject_id", "type")} == {
+        "record_id": 1,
+        "subject_id": first["payload"]["subject"]["id"],
+        "type": "INTERVIEW",
+    }
     assert datetime.fromisoformat(first["created_at"]).tzinfo is not None
     assert all(r.pushed_at is not None and r.attempts == 1 and r.last_error is None for r in await rows(engine))
 
@@ -304,6 +317,8 @@ async def test_a_permanent_refusal_stops_the_relay_at_that_event(
 async def test_an_event_committed_late_with_a_lower_id_is_not_overtaken(
     receiver: Receiver, engine: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
+    org = await factories.organization(engine)
+    assert [await factories.record(engine, org["id"]) for _ in range(2)] == [1, 2]
     async with engine.connect() as slow_writer:
         await slow_writer.begin()
         await outbox.record_events(slow_writer, [("record.created", 1, {"record_id": 1})])  # draws the lower id
@@ -464,8 +479,9 @@ async def test_export_writes_json_lines_in_outbox_order(engine: AsyncEngine, dat
 async def test_export_writes_a_file_only_its_owner_can_read_from_the_first_byte(
     engine: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
-    """The file holds credit information: it is created 0600 (not chmod-ed after writing), even under a umask
-    that lets everything through, and an existing file of that name is replaced by one of mode 0600."""
+    """The file holds the events as the platform receives them, individuals' ID numbers included: it is created
+    0600 (not chmod-ed after writing), even under a umask that lets everything through, and an existing file of
+    that name is replaced by one of mode 0600."""
     await insert_events(engine, 3)
     fresh, existing = tmp_path / "fresh.jsonl", tmp_path / "existing.jsonl"
     existing.write_text("old\n")
@@ -483,3 +499,142 @@ async def test_export_writes_a_file_only_its_owner_can_read_from_the_first_byte(
         "existing.jsonl",
         "fresh.jsonl",
     ]
+
+
+# -- what the platform receives (SH art. 7) ---------------------------------------------------------------------
+
+IMPORT = """
+mutation ($records: [RecordInput!]!) {
+  importRecords(records: $records) { errors { index field message } records { id decisionNumber } }
+}
+"""
+SUBMIT_OBJECTION = 'mutation ($r: ID!) { submitObjection(recordId: $r, reason: "事实有误") { id } }'
+DECIDE_OBJECTION = """
+mutation ($o: ID!, $c: RecordCorrectionInput) {
+  decideObjection(id: $o, correct: true, decision: "核查属实", correction: $c) { status }
+}
+"""
+APPLY_REPAIR = """
+mutation ($r: ID!) { applyRepair(recordId: $r, statement: "已纠正失信行为，并公开作出信用承诺。", commitment: true) { id } }
+"""
+DECIDE_REPAIR = 'mutation ($id: ID!) { decideRepair(id: $id, approve: true, decision: "准予修复") { status } }'
+REVOKE_RECORD = 'mutation ($id: ID!) { revokeRecord(id: $id, reason: "决定已被撤销") { status } }'
+
+
+def _penalty(subject: dict[str, str], name: str, number: str, unit: str, **overrides: Any) -> dict[str, Any]:
+    decided = bureau_today() - timedelta(days=200)
+    row: dict[str, Any] = {
+        "subject": subject,
+        "subjectName": name,
+        "type": "ADMINISTRATIVE_PENALTY",
+        "severity": "GENERAL",
+        "title": "一般程序行政处罚：未按时足额支付劳动报酬",
+        "decisionNumber": number,
+        "sourceUnit": unit,
+        "legalBasis": "《劳动保障监察条例》第二十六条",
+        "decidedOn": decided.isoformat(),
+        "publicityUntil": add_months(decided, 6).isoformat(),
+        "correctedOn": (decided + timedelta(days=5)).isoformat(),
+        "penaltyFulfilled": True,
+    }
+    return row | overrides
+
+
+async def _ok(api: Api, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    body = await api.gql(query, variables)
+    assert not body.get("errors"), body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def test_sh_art_7_every_platform_event_names_the_subject_decision_and_unit(
+    api: Api, receiver: Receiver, database_url: str, tmp_path: Path
+) -> None:
+    """Every topic, for an organization and for an individual, written through the API and delivered by the relay:
+    each event names its subject by USCC or by ID number, with the name, and its record's decision number, source
+    unit, type and decision day, beside the internal ids it always carried. The outbox never stores the ID number
+    in clear: it is decrypted into the event as it leaves."""
+    org_uscc, person = factories.new_uscc(), factories.new_id_number()
+    subjects = {
+        "ORGANIZATION": ({"uscc": org_uscc}, "上海事件测试有限公司", "上海市人力资源和社会保障局执法总队"),
+        "INDIVIDUAL": ({"idNumber": person}, "李四", "上海市徐汇区人力资源和社会保障局"),
+    }
+    rows = []
+    for kind, (ref, name, unit) in subjects.items():
+        for use in ("correct", "objection-revoke", "repair", "revoke"):
+            rows.append(_penalty(ref, name, f"沪人社监罚〔2026〕{kind[:3]}-{use}号", unit))
+    imported = (await _ok(api, IMPORT, {"records": rows}))["importRecords"]
+    assert imported["errors"] == []
+    record_of = {r["decisionNumber"]: r["id"] for r in imported["records"]}
+    for kind in subjects:
+        number = f"沪人社监罚〔2026〕{kind[:3]}-{{}}号".format
+        filed = await _ok(api, SUBMIT_OBJECTION, {"r": record_of[number("correct")]})
+        await _ok(api, DECIDE_OBJECTION, {"o": filed["submitObjection"]["id"], "c": {"title": "更正后的标题"}})
+        filed = await _ok(api, SUBMIT_OBJECTION, {"r": record_of[number("objection-revoke")]})
+        await _ok(api, DECIDE_OBJECTION, {"o": filed["submitObjection"]["id"], "c": {"revoke": True}})
+        applied = await _ok(api, APPLY_REPAIR, {"r": record_of[number("repair")]})
+        await _ok(api, DECIDE_REPAIR, {"id": applied["applyRepair"]["id"]})
+        await _ok(api, REVOKE_RECORD, {"id": record_of[number("revoke")]})
+
+    async with api.engine.connect() as conn:
+        stored = [r.payload for r in await conn.execute(sa.select(outbox_table.c.payload))]
+        subject_rows = {r.kind: r for r in await conn.execute(sa.select(subjects_table))}
+        records = {r.id: r for r in await conn.execute(sa.select(credit_records))}
+    assert leaked_id_numbers(json.dumps(stored, ensure_ascii=False)) == []
+
+    result = await invoke(push_args(receiver), database_url, tmp_path)
+    assert result.exit_code == 0, result.output
+    bodies = [receiver.bodies[key] for key in receiver.applied]
+    assert len(bodies) == len(stored) == 8 + 2 * (2 + 2 + 1 + 1)
+    expected_subject = {
+        "ORGANIZATION": {
+            "id": subject_rows["ORGANIZATION"].id,
+            "kind": "ORGANIZATION",
+            "name": "上海事件测试有限公司",
+            "uscc": org_uscc,
+        },
+        "INDIVIDUAL": {"id": subject_rows["INDIVIDUAL"].id, "kind": "INDIVIDUAL", "name": "李四", "id_number": person},
+    }
+    kind_of = {row.id: kind for kind, row in subject_rows.items()}
+    seen: dict[str, set[str]] = {"ORGANIZATION": set(), "INDIVIDUAL": set()}
+    for body in bodies:
+        payload = body["payload"]
+        record = records[payload["record_id"]]
+        kind = kind_of[record.subject_id]
+        assert payload["subject"] == expected_subject[kind], body
+        assert payload["subject_id"] == record.subject_id  # the internal ids stay for existing consumers
+        assert payload["record"] == {
+            "id": record.id,
+            "version": record.version,
+            "type": "ADMINISTRATIVE_PENALTY",
+            "decision_number": record.decision_number,
+            "source_unit": subjects[kind][2],
+            "decided_on": record.decided_on.isoformat(),
+        }, body
+        seen[kind].add(body["topic"])
+    topics = {"record.created", "record.corrected", "record.revoked", "record.repaired", "objection.decided"}
+    assert seen == {"ORGANIZATION": topics, "INDIVIDUAL": topics}
+
+    exported = await invoke(["export"], database_url, tmp_path)
+    assert [json.loads(line)["payload"] for line in exported.stdout.splitlines()] == [b["payload"] for b in bodies]
+
+
+async def test_sh_art_7_an_event_is_not_sent_without_the_id_number_that_names_its_individual(
+    receiver: Receiver, engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    """A relay configured with keys that cannot decrypt the subject's ID number stops before sending the event,
+    naming it without the number; with the right key the same event goes out whole."""
+    person = await factories.individual(engine)
+    record_id = await factories.record(engine, person["id"])
+    async with engine.begin() as conn:
+        await outbox.record_events(conn, [("record.revoked", record_id, {"record_id": record_id, "status": "REVOKED"})])
+    env = env_for(database_url, tmp_path) | {"HRSS_PII_KEY": "another-pii-key-0123456789abcdef0123456789"}
+    refused = await asyncio.to_thread(runner.invoke, outbox_app, push_args(receiver), env=env)
+    assert refused.exit_code == 1, refused.output
+    assert f"names individual subject {person['id']}" in refused.output and "not sent without it" in refused.output
+    assert person["id_number"] not in refused.output and receiver.received == []
+
+    result = await invoke(push_args(receiver), database_url, tmp_path)
+    assert result.exit_code == 0, result.output
+    (body,) = receiver.bodies.values()
+    assert body["payload"]["subject"]["id_number"] == person["id_number"]

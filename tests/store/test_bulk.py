@@ -229,7 +229,7 @@ async def test_a_landed_records_event_carries_the_record_and_a_time_ordered_even
     async with engine.begin() as conn:
         assert (await land_and_settle(conn, rows)).created == 2
     async with engine.connect() as conn:
-        events = await store_outbox.pending(conn, 10)
+        events = await store_outbox.pending(conn, 10, pii=PII)
         records = {r.id: r for r in await conn.execute(sa.select(credit_records).order_by(credit_records.c.id))}
         stored = list((await conn.execute(sa.select(outbox.c.payload).order_by(outbox.c.id))).scalars())
     assert stored == [None, None]  # nothing copied
@@ -253,6 +253,16 @@ async def test_a_landed_records_event_carries_the_record_and_a_time_ordered_even
         "penalty_fulfilled": None,
         "corrected_on": None,
         "details": {"amount_yuan": 30000},
+        # SH art. 7: the subject the platform matches on and the decision, as every topic carries them.
+        "subject": {"id": first.subject_id, "kind": "ORGANIZATION", "name": "上海批量导入测试有限公司", "uscc": uscc},
+        "record": {
+            "id": first.id,
+            "version": 1,
+            "type": "ADMINISTRATIVE_PENALTY",
+            "decision_number": "沪人社监罚〔2026〕1号",
+            "source_unit": "上海市人力资源和社会保障局执法总队",
+            "decided_on": decided.isoformat(),
+        },
     }
     assert events[1].payload["details"] is None and events[1].payload["decision_number"] == "沪人社监罚〔2026〕2号"
     for event in events:  # UUIDv7: version 7, RFC 9562 variant, the first 48 bits the Unix time in milliseconds
