@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.settings import Settings
+from domain.taxonomy import RecordType
 from domain.workdays import WorkCalendar
 from store import bulk, evaluation, grading, notify, pending
 from store.db import bureau_today, create_engine
@@ -207,3 +208,36 @@ async def test_a_listener_reconnects_when_its_connection_is_dropped(engine: Asyn
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_ndrc_2025_36_migration_0010_queues_the_subjects_whose_restrictions_follow_the_new_terms(
+    settings: Settings, database_url: str, engine: AsyncEngine
+) -> None:
+    """Records written before the default publication term keep their content (they are immutable); the migration
+    queues their subjects, and the first read gets the restrictions the articles give today."""
+    from store import migrations
+
+    listed = await factories.organization(engine)
+    penalized = await factories.organization(engine)
+    untouched = await factories.organization(engine)
+    decided = bureau_today() - timedelta(days=30)
+    await factories.record(
+        engine, listed["id"], RecordType.WAGE_ARREARS_BLACKLIST, severity="SERIOUS", decided_on=decided
+    )
+    await factories.record(engine, penalized["id"], severity="SERIOUS", decided_on=decided)
+    await factories.record(engine, untouched["id"], decided_on=decided)  # GENERAL: restricts nothing
+    await asyncio.to_thread(migrations.downgrade, database_url, "0009")
+    await asyncio.to_thread(migrations.upgrade, database_url)
+    assert await queued(engine) == {listed["id"], penalized["id"]}
+
+    quiet = settings.model_copy(update={"recompute_drain_seconds": 0})
+    async with running_app(quiet, database_url) as app:
+        query = (
+            """query ($u: String!) { subject(ref: {uscc: $u}) { restrictions { sector legalBasis { article } } } }"""
+        )
+        body = await app.gql(query, {"u": penalized["uscc"]})
+        assert {"sector": "COMMITMENT_APPROVAL", "legalBasis": {"article": "第八条第（二）项第3目"}} in body["data"][
+            "subject"
+        ]["restrictions"]
+        body = await app.gql(query, {"u": listed["uscc"]})
+        assert len(body["data"]["subject"]["restrictions"]) == 9  # SC 724 art. 48's eight sectors, SH art. 8(2)3
