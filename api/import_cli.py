@@ -1,25 +1,31 @@
-"""``hrss-credit import FILE``: bulk import of credit records from CSV or JSON lines (issue #5).
+"""``hrss-credit import FILE``: bulk import of credit records from CSV or JSON lines.
 
-The file is read in chunks of ``--chunk`` rows; each chunk is checked exactly as the ``importRecords`` mutation
-checks a batch (``store.bulk.build_rows``) and written in its own transaction (``store.bulk.land_chunk``: the
-records, their outbox events and their subjects queued for recomputation), so a bad row rejects its whole chunk
-and nothing of that chunk is written, while the other chunks still land. ``--workers`` processes check and write
-chunks side by side, each on its own connection (``_Lander``); their outcomes are taken in file order. Once every
-chunk has landed they recompute the queued grades and restrictions together (``store.pending.drain``; a reader
-meanwhile recomputes what it reads). The rejected rows (file row number, field, reason) go to a CSV
-report, summarized on stderr; the exit status is 1 when any row was rejected.
+The file is read in chunks of ``--chunk`` rows; each row is checked exactly as the ``importRecords`` mutation
+checks a row (``store.bulk.build_rows``) and each chunk is written in its own transaction
+(``store.bulk.land_accepted_rows``: the records, their outbox events and their subjects queued for recomputation).
+Unlike the mutation, which writes a batch whole or not at all, a file import skips a row that fails its own
+checks (a bad field or identifier, an unknown subject without subjectName, a decision number recorded before with
+other content) and writes the other rows of its chunk: one bad row in a large file must not hold back the good
+rows around it. A chunk is refused whole only for a failure that is no one row's (its transaction fails in the
+database, or the connection does): then nothing of it is written and every row of it goes to the report, "its
+chunk was refused because …". ``--workers`` processes check and write chunks side by side, each on its own
+connection (``_Lander``); their outcomes are taken in file order. Once every chunk has landed they recompute the
+queued grades and restrictions together (``store.pending.drain``; a reader meanwhile recomputes what it reads). The report (file row number, field,
+reason) is a CSV file, summarized on stderr with the count of rows created, unchanged, skipped and refused; the
+exit status is 1 when any row is in the report.
 
 Resumption: ``FILE.progress`` (JSON) names the file (its size and the SHA-256 of its first 64 KiB), the chunk
-size, the last chunk committed and the chunks rejected before it; a re-run after an interruption skips the
-chunks already committed (rejected ones are checked and reported again), and a changed file ignores a stale
-progress file. The progress file is removed once every chunk was processed, so a later run of the same file
-replays it whole: created 0, unchanged N. A crash between a commit and the progress update only makes the re-run
-redo that chunk, which the import's idempotency by (source unit, decision number) turns into "unchanged"; so do
-chunks that workers committed after the last one recorded (the progress file records chunks in file order).
+size, the last chunk committed and the chunks with rows in the report before it; a re-run after an interruption
+skips the chunks already committed whole (the others are checked, written and reported again, so the report of
+the run that finishes names every row of the file it did not write), and a changed file ignores a stale progress
+file. The progress file is removed once every chunk was processed, so a later run of the same file replays it
+whole: created 0, unchanged N. A crash between a commit and the progress update only makes the re-run redo that
+chunk, which the import's idempotency by (source unit, decision number) turns into "unchanged"; so do chunks that
+workers committed after the last one recorded (the progress file records chunks in file order).
 
 Chunks written side by side commit in no fixed order. When rows of two neighbouring chunks give one decision
-number with different content, one of the two chunks is rejected ("already recorded ... with other content"):
-with ``--workers 0`` always the later one, with workers the one that commits second.
+number with different content, one of the two rows is skipped ("already recorded ... with other content"): with
+``--workers 0`` always the later one, with workers the one whose chunk commits second.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import asyncio
 import collections
 import concurrent.futures
 import csv
+import dataclasses
 import gc
 import hashlib
 import multiprocessing
@@ -48,7 +55,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from domain.workdays import WorkCalendar
-    from store.imports import ImportOutcome, ImportRow, RowError
+    from store.imports import ImportRow, RowError
     from store.pii import PiiCipher
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -81,6 +88,7 @@ HEAD_BYTES = 64 * 1024
 MAX_CHUNK = 10_000
 ACTOR = "cli:import"
 REPORT_COLUMNS = ("row", "field", "reason")
+REFUSED = "its chunk was refused because"  # how the report's reason begins for a row of a chunk refused whole
 
 
 class ImportFileError(Exception):
@@ -96,17 +104,25 @@ class SourceRow(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class RejectedRow:
+    """A line of the report: a row not written, the field at fault (None: the whole row) and why."""
+
     row: int
     field: str | None
     reason: str
 
 
+def _row(line: RejectedRow) -> int:
+    """The report's order: by file row (a stable sort keeps a row's lines in the order they were found)."""
+    return line.row
+
+
 @dataclass(frozen=True, slots=True)
-class RejectedChunk:
+class RefusedChunk:
     number: int  # 1-based
     first_row: int
     last_row: int
-    rows: int
+    rows: int  # its rows that passed their own checks, and were not written for its failure
+    reason: str  # "its chunk was refused because …"
 
 
 @dataclass
@@ -118,18 +134,21 @@ class ImportSummary:
     chunks: int = 0
     created: int = 0
     unchanged: int = 0
+    bad_rows: int = 0  # skipped for their own problems; the rest of their chunks was written
+    refused_rows: int = 0  # rows that passed their own checks in chunks refused whole
     skipped_rows: int = 0  # committed by an earlier, interrupted run
     skipped_chunks: int = 0
     resumed_after: int | None = None  # the last chunk an earlier run committed
     stale_progress: bool = False  # a progress file of another version of the file was ignored
-    rejected: list[RejectedRow] = field(default_factory=list)
-    rejected_chunks: list[RejectedChunk] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)  # the report: every row not written, and why
+    refused_chunks: list[RefusedChunk] = field(default_factory=list)
     recomputed: int = 0  # subjects whose grades and restrictions were recomputed after the records landed
     landed_seconds: float = 0.0  # until every chunk was committed
     seconds: float = 0.0  # until the grades and restrictions were recomputed too
 
     @property
     def processed_rows(self) -> int:
+        """The rows this run read: created + unchanged + bad_rows + refused_rows."""
         return self.rows - self.skipped_rows
 
 
@@ -377,10 +396,11 @@ class ProgressState:
     fingerprint: Fingerprint
     chunk_size: int
     last_committed_chunk: int = 0  # 1-based; 0: none yet
-    rejected_chunks: list[int] = field(default_factory=list)  # processed (and rejected) before the last commit
+    # Processed before the last commit with rows in the report: refused, or committed without their bad rows.
+    rejected_chunks: list[int] = field(default_factory=list)
 
     def done(self, number: int) -> bool:
-        """Whether an earlier run committed this chunk (rejected ones are checked again and reported again)."""
+        """Whether an earlier run committed the whole of this chunk (the others are done again and reported again)."""
         return number <= self.last_committed_chunk and number not in self.rejected_chunks
 
     def to_json(self) -> bytes:
@@ -436,45 +456,63 @@ def write_report(path: Path, rejected: list[RejectedRow]) -> None:
 
 @dataclass
 class _Prepared:
-    rows: list[ImportRow]
-    numbers: list[int]  # the file row number of each item given to build_rows
-    problems: list[RejectedRow]
+    rows: list[ImportRow]  # the rows that passed their checks, each indexed by its file row number
+    problems: list[RejectedRow]  # those of the other rows, in file order
 
 
 def prepare_chunk(chunk: Chunk, header: list[str], *, today: date, source_unit: str | None) -> _Prepared:
-    """Read and check one chunk's rows (no database): the rows to write, or every problem found."""
+    """Read and check one chunk's rows (no database): the rows that pass, and the problems of the others."""
     from store import bulk
 
     items: list[dict[str, Any]] = []
     numbers: list[int] = []
     problems: list[RejectedRow] = []
+    unreadable: set[int] = set()  # rows with a cell that did not parse: checked for their other problems only
     for number, raw in zip(chunk.numbers, chunk.raws, strict=True):
         item, found = parse_row(raw, header, source_unit=source_unit)
         if found:
             problems += [RejectedRow(number, f, m) for f, m in found]
+            unreadable.add(number)
         if item is not None:
             items.append(item)
             numbers.append(number)
-    rows, errors = bulk.build_rows(items, today=today, start_index=0, own_unit=source_unit)
-    problems += [RejectedRow(numbers[e.index], e.field, e.message) for e in errors]
-    problems.sort(key=lambda r: r.row)  # stable: a row's problems keep their order
-    return _Prepared(rows, numbers, problems)
+    # The rows are indexed by their file row numbers, so that what the store says of a row later ("repeats row
+    # 12 with other content") names file rows too. build_rows numbers them from start_index: the file's numbers
+    # when they follow each other, as they usually do; otherwise (blank lines, line breaks in CSV cells, rows
+    # that did not parse) they are renumbered.
+    consecutive = not numbers or numbers[-1] - numbers[0] == len(numbers) - 1
+    rows, errors = bulk.build_rows(
+        items, today=today, start_index=numbers[0] if numbers and consecutive else 0, own_unit=source_unit
+    )
+    if consecutive:
+        problems += [RejectedRow(e.index, e.field, e.message) for e in errors]
+    else:
+        rows = [dataclasses.replace(r, index=numbers[r.index]) for r in rows]
+        problems += [RejectedRow(numbers[e.index], e.field, e.message) for e in errors]
+    if unreadable:
+        rows = [r for r in rows if r.index not in unreadable]
+    problems.sort(key=_row)  # stable: a row's problems keep their order
+    return _Prepared(rows, problems)
 
 
-class _Rejected(Exception):
-    def __init__(self, errors: list[RowError]) -> None:
-        super().__init__("chunk rejected")
-        self.errors = errors
+class _ChunkRefused(Exception):
+    """A failure of a chunk's transaction that is no one row's; ``reason`` is the report's."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
 class _Landed:
-    """What became of a chunk: committed, or rejected (nothing of it written) with every problem found."""
+    """What became of a chunk: the rows written (created or unchanged), the report's lines of the others, how many
+    rows were skipped for their own problems, and why the chunk was refused, if it was (nothing of it written)."""
 
     created: int
     unchanged: int
-    rejected: bool
     problems: list[RejectedRow]
+    bad_rows: int
+    refused: str | None = None
 
 
 async def import_path(
@@ -539,14 +577,9 @@ async def import_path(
                     summary.skipped_chunks += 1
                     summary.skipped_rows += len(chunk)
                 else:
-                    if landed.rejected:
-                        _reject(summary, state, number, chunk, landed.problems)
-                    else:
-                        summary.created += landed.created
-                        summary.unchanged += landed.unchanged
-                        state.last_committed_chunk = number
+                    _count(summary, state, number, chunk, landed)
                     state.save(state_path)
-                    if not landed.rejected and after_chunk:
+                    if landed.refused is None and after_chunk:
                         after_chunk(number)
                 if on_rows:
                     on_rows(len(chunk))
@@ -577,10 +610,17 @@ class _ChunkContext:
 
     async def land(self, engine: AsyncEngine, chunk: Chunk) -> _Landed:
         prepared = prepare_chunk(chunk, self.header, today=self.today, source_unit=self.source_unit)
-        outcome = await _write(engine, prepared, pii=self.pii, actor=self.actor)
-        if outcome is None:
-            return _Landed(0, 0, True, prepared.problems)
-        return _Landed(outcome.created, outcome.unchanged, False, [])
+        try:
+            created, unchanged, skipped = await _write(engine, prepared, pii=self.pii, actor=self.actor)
+        except _ChunkRefused as refused:
+            bad = len({p.row for p in prepared.problems})
+            lines = [*prepared.problems, *(RejectedRow(n, None, refused.reason) for n in chunk.numbers)]
+            lines.sort(key=_row)  # stable: a bad row's own problems come before its chunk's
+            return _Landed(0, 0, lines, bad, refused.reason)
+        problems = prepared.problems
+        if skipped:
+            problems = sorted([*problems, *(RejectedRow(e.index, e.field, e.message) for e in skipped)], key=_row)
+        return _Landed(created, unchanged, problems, len({p.row for p in problems}))
 
 
 class _Lander:
@@ -748,49 +788,60 @@ _RETRIED_SQLSTATES = frozenset({"23505", "40P01", "40001"})
 WRITE_ATTEMPTS = 5
 
 
-async def _write(engine: AsyncEngine, prepared: _Prepared, *, pii: PiiCipher, actor: str) -> ImportOutcome | None:
-    """Write a checked chunk in one transaction; None when it is rejected (its problems added to ``prepared``).
+async def _write(
+    engine: AsyncEngine, prepared: _Prepared, *, pii: PiiCipher, actor: str
+) -> tuple[int, int, list[RowError]]:
+    """Write a checked chunk's rows in one transaction: (created, unchanged, the problems of the rows skipped).
 
-    A chunk with bad rows is still shown to the store, in a transaction that is rolled back, so that the report
-    names at once the problems only the database can tell in its other rows (an unknown subject without
-    subjectName, a decision number recorded before with other content). A transaction that fails on a unique
-    key or a deadlock (a chunk written side by side got there first) is tried again from the start.
+    A transaction that fails on a unique key or a deadlock (a chunk written side by side got there first) is tried
+    again from the start. Any other failure of the transaction, or of the connection, is the chunk's: it raises
+    ``_ChunkRefused`` and nothing of the chunk is written.
     """
     from sqlalchemy.exc import DBAPIError
 
+    from store import bulk
+
+    if not prepared.rows:
+        return 0, 0, []
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            return await _write_once(engine, prepared, pii=pii, actor=actor)
+            async with engine.begin() as conn:
+                outcome, skipped = await bulk.land_accepted_rows(conn, prepared.rows, actor=actor, pii=pii)
         except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) not in _RETRIED_SQLSTATES or attempt == WRITE_ATTEMPTS:
-                raise
-            await asyncio.sleep(0.02 * attempt)
+            sqlstate = getattr(exc.orig, "sqlstate", None)
+            if sqlstate in _RETRIED_SQLSTATES and attempt < WRITE_ATTEMPTS:
+                await asyncio.sleep(0.02 * attempt)
+                continue
+            raise _ChunkRefused(_refusal("its transaction failed", exc.orig, sqlstate, attempt)) from exc
+        except OSError as exc:  # the connection could not be made, or broke
+            raise _ChunkRefused(_refusal("the connection to the database failed", exc, None, attempt)) from exc
+        return outcome.created, outcome.unchanged, skipped
     raise AssertionError("unreachable")
 
 
-async def _write_once(engine: AsyncEngine, prepared: _Prepared, *, pii: PiiCipher, actor: str) -> ImportOutcome | None:
-    from store import bulk
-
-    try:
-        async with engine.begin() as conn:
-            if prepared.problems:
-                raise _Rejected(await bulk.store_problems(conn, prepared.rows, pii=pii))
-            outcome: ImportOutcome = await bulk.land_chunk(conn, prepared.rows, actor=actor, pii=pii)
-            if outcome.errors:
-                raise _Rejected(outcome.errors)  # leaves the block: the transaction is rolled back
-    except _Rejected as rejected:
-        prepared.problems += [RejectedRow(prepared.numbers[e.index], e.field, e.message) for e in rejected.errors]
-        prepared.problems.sort(key=lambda r: r.row)
-        return None
-    return outcome
+def _refusal(what: str, error: BaseException | None, sqlstate: str | None, attempts: int) -> str:
+    # The message's first line, without the error's detail: PostgreSQL puts the values of the row at fault there
+    # (personal information, maybe).
+    message = str(error).strip().partition("\n")[0] if error is not None else ""
+    said = f": {message}" if message else ""
+    code = f" (SQLSTATE {sqlstate})" if sqlstate else ""
+    tries = f", {attempts} attempts" if attempts > 1 else ""
+    return f"{REFUSED} {what}{said}{code}{tries}"
 
 
-def _reject(
-    summary: ImportSummary, state: ProgressState, number: int, chunk: Chunk, problems: list[RejectedRow]
-) -> None:
-    summary.rejected += problems
-    summary.rejected_chunks.append(RejectedChunk(number, chunk.first, chunk.last, len(chunk)))
-    if number not in state.rejected_chunks:
+def _count(summary: ImportSummary, state: ProgressState, number: int, chunk: Chunk, landed: _Landed) -> None:
+    """Take a chunk's outcome into the summary and the progress state."""
+    summary.created += landed.created
+    summary.unchanged += landed.unchanged
+    summary.bad_rows += landed.bad_rows
+    summary.rejected += landed.problems
+    if landed.refused is None:
+        state.last_committed_chunk = number
+    else:
+        refused = len(chunk) - landed.bad_rows
+        summary.refused_rows += refused
+        summary.refused_chunks.append(RefusedChunk(number, chunk.first, chunk.last, refused, landed.refused))
+    if landed.problems and number not in state.rejected_chunks:
         state.rejected_chunks.append(number)
 
 
@@ -812,31 +863,26 @@ def summary_lines(summary: ImportSummary) -> list[str]:
             f"run): skipped {_n(summary.skipped_rows, 'row')} ({_n(summary.skipped_chunks, 'chunk')}) committed by "
             f"an earlier run"
         )
-    bad_rows = len({r.row for r in summary.rejected})
-    not_written = sum(c.rows for c in summary.rejected_chunks)
     rate = summary.processed_rows / summary.landed_seconds if summary.landed_seconds > 0 else 0.0
     lines.append(
         f"imported {summary.file.name}: {_n(summary.rows, 'row')} in {_n(summary.chunks, 'chunk')} of "
-        f"{summary.chunk_size}: created {summary.created}, unchanged {summary.unchanged}, rejected "
-        f"{_n(bad_rows, 'row')} ({_n(len(summary.rejected_chunks), 'chunk')}, {_n(not_written, 'row')} not written) "
-        f"in {summary.landed_seconds:.1f} s ({rate:,.0f} rows/s)"
+        f"{summary.chunk_size}: created {summary.created}, unchanged {summary.unchanged}, skipped "
+        f"{_n(summary.bad_rows, 'bad row')}, refused {_n(summary.refused_rows, 'row')} with "
+        f"{_n(len(summary.refused_chunks), 'chunk')} in {summary.landed_seconds:.1f} s ({rate:,.0f} rows/s)"
     )
     lines.append(
         f"recomputed the grades and restrictions of {_n(summary.recomputed, 'subject')} in "
         f"{summary.seconds - summary.landed_seconds:.1f} s; done in {summary.seconds:.1f} s"
     )
-    for chunk in summary.rejected_chunks[:20]:
-        bad = {r.row for r in summary.rejected if chunk.first_row <= r.row <= chunk.last_row}
-        lines.append(
-            f"  chunk {chunk.number} (rows {chunk.first_row}-{chunk.last_row}) rejected for {_n(len(bad), 'bad row')}; "
-            f"nothing of it was written"
-        )
-    if len(summary.rejected_chunks) > 20:
-        lines.append(f"  … and {_n(len(summary.rejected_chunks) - 20, 'more chunk')}")
-    for r in summary.rejected[:10]:
+    for chunk in summary.refused_chunks[:20]:
+        lines.append(f"  chunk {chunk.number} (rows {chunk.first_row}-{chunk.last_row}): {chunk.reason}")
+    if len(summary.refused_chunks) > 20:
+        lines.append(f"  … and {_n(len(summary.refused_chunks) - 20, 'more refused chunk')}")
+    problems = [r for r in summary.rejected if not r.reason.startswith(REFUSED)]  # the rows' own
+    for r in problems[:10]:
         lines.append(f"  row {r.row}, {r.field or '(row)'}: {r.reason}")
-    if len(summary.rejected) > 10:
-        lines.append(f"  … and {_n(len(summary.rejected) - 10, 'more problem')}")
+    if len(problems) > 10:
+        lines.append(f"  … and {_n(len(problems) - 10, 'more problem')}")
     if summary.rejected:
         lines.append(f"rejected rows: {summary.report}")
     return lines
@@ -847,11 +893,10 @@ def import_file(
         Path,
         typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV (.csv) or JSON lines (.jsonl, .ndjson)."),
     ],
-    chunk: Annotated[
-        int, typer.Option("--chunk", min=1, max=MAX_CHUNK, help="Rows per transaction (all or nothing).")
-    ] = 1000,
+    chunk: Annotated[int, typer.Option("--chunk", min=1, max=MAX_CHUNK, help="Rows per transaction.")] = 1000,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Where the rejected rows go (default: FILE.rejected.csv).")
+        Path | None,
+        typer.Option("--report", help="Where the rows not written go, with why (default: FILE.rejected.csv)."),
     ] = None,
     source_unit: Annotated[
         str | None,
@@ -876,8 +921,9 @@ def import_file(
 
     JSON lines (.jsonl, .ndjson): one RecordInput object a line, subject {"uscc": …} or {"idNumber": …}.
 
-    A bad row rejects its chunk; the others land. Idempotent by (sourceUnit, decisionNumber). Exit status 1 when
-    any row was rejected (see --report); re-run the same command after an interruption to resume.
+    A row that fails its checks is skipped and the rest of its chunk lands; a chunk is refused whole only when its
+    transaction fails. Idempotent by (sourceUnit, decisionNumber). Exit status 1 when any row was not written (see
+    --report); re-run the same command after an interruption to resume.
     """
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn

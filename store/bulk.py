@@ -5,7 +5,9 @@ row gives) into ``ImportRow`` values and reports every problem with its row inde
 rules as the mutation: the subject's identifier (GB 32100-2015 / GB 11643-1999, ``domain.identifiers``), then
 ``domain.records.check_draft``, then the source-unit restriction of a source unit's client (policy.md).
 ``land_chunk`` writes one all-or-nothing batch through ``store.imports.import_records`` and queues every subject
-it touched (and the organizations they represent, SH art. 9(2)2) for recomputation (store.pending).
+it touched (and the organizations they represent, SH art. 9(2)2) for recomputation (store.pending);
+``land_accepted_rows`` writes the same way the rows of a file import's chunk that the store accepts, and skips the
+others.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from store import imports
 from store.imports import ImportOutcome, ImportRow, RowError, SubjectKey
 from store.pii import PiiCipher
 
-__all__ = ["RECORD_FIELDS", "build_rows", "land_chunk", "store_problems", "subject_key_of"]
+__all__ = ["RECORD_FIELDS", "build_rows", "land_accepted_rows", "land_chunk", "subject_key_of"]
 
 # The fields of the contract's RecordInput (plus ``category``, which the API accepts and checks against the type).
 RECORD_FIELDS = (
@@ -241,10 +243,23 @@ async def land_chunk(conn: AsyncConnection, rows: Sequence[ImportRow], *, actor:
     return await imports.import_records(conn, rows, actor=actor, pii=pii, queue=True)
 
 
-async def store_problems(conn: AsyncConnection, rows: Sequence[ImportRow], *, pii: PiiCipher) -> list[RowError]:
-    """The problems only the database can tell in rows that passed ``build_rows``: an unknown subject without
-    subjectName, a decision number this source unit recorded before with other content, a repeated decision
-    number. Found by ``import_records`` itself, which may write: the caller rolls its transaction back."""
-    if not rows:
-        return []
-    return (await imports.import_records(conn, rows, actor="check", pii=pii)).errors
+async def land_accepted_rows(
+    conn: AsyncConnection, rows: Sequence[ImportRow], *, actor: str, pii: PiiCipher
+) -> tuple[ImportOutcome, list[RowError]]:
+    """Write, as ``land_chunk`` does, the rows the store accepts; the problems of the rows it skipped.
+
+    The problems here are those only the database can tell in rows that passed ``build_rows``: an unknown
+    subject without subjectName, a decision number this source unit recorded before with other content, a
+    decision number repeated with other content. Each is one row's: that row is skipped and the others are
+    written in the caller's transaction. ``import_records`` writes nothing when it finds a problem, so the rows
+    left are shown to it again, until it accepts them all (dropping rows only takes problems away).
+    """
+    skipped: list[RowError] = []
+    left = list(rows)
+    while True:
+        outcome = await imports.import_records(conn, left, actor=actor, pii=pii, queue=True)
+        if not outcome.errors:
+            return outcome, skipped
+        skipped += outcome.errors
+        bad = {e.index for e in outcome.errors}
+        left = [r for r in left if r.index not in bad]

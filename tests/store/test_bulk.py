@@ -18,7 +18,7 @@ from store import outbox as store_outbox
 from store.db import bureau_today, create_engine
 from store.imports import ImportOutcome, ImportRow, SubjectKey
 from store.pii import PiiCipher
-from store.tables import credit_records, outbox, subjects
+from store.tables import credit_records, outbox, recompute_queue, subjects
 from tests import factories
 from tests.conftest import TEST_PII_KEY
 
@@ -272,6 +272,7 @@ async def test_a_landed_records_event_carries_the_record_and_a_time_ordered_even
 
 
 async def test_a_chunk_the_store_rejects_writes_nothing_and_names_the_rows(engine: AsyncEngine) -> None:
+    """land_chunk (a batch of the importRecords mutation's kind): all or nothing."""
     known = await factories.organization(engine)
     rows, errors = bulk.build_rows(
         [penalty(known["uscc"], subjectName=None), penalty(factories.new_uscc(), "2号", subjectName=None)],
@@ -280,14 +281,53 @@ async def test_a_chunk_the_store_rejects_writes_nothing_and_names_the_rows(engin
     )
     assert errors == []
     async with engine.begin() as conn:
-        found = await bulk.store_problems(conn, rows, pii=PII)
-        await conn.rollback()
-    assert [(e.index, e.field) for e in found] == [(41, "subjectName")]
-    async with engine.begin() as conn:
         outcome = await land_and_settle(conn, rows)
         await conn.rollback()
     assert outcome.created == 0 and [(e.index, e.field) for e in outcome.errors] == [(41, "subjectName")]
     assert await count(engine, credit_records) == 0
+
+
+async def test_the_rows_the_store_refuses_are_skipped_and_the_others_of_the_chunk_land(engine: AsyncEngine) -> None:
+    """land_accepted_rows (a chunk of a file import): an unknown subject without a name, a decision number
+    recorded before with other content and one repeated in the chunk with other content are each one row's
+    problem; the other rows are written, with their events and queued subjects, and a resend is unchanged."""
+    known = await factories.organization(engine)
+    earlier, _ = bulk.build_rows([penalty(known["uscc"], "1号")], today=TODAY)
+    async with engine.begin() as conn:
+        assert (await land_and_settle(conn, earlier)).created == 1
+    fresh = factories.new_uscc()
+    items = [
+        penalty(known["uscc"], "2号", subjectName=None),  # known subject: no name needed
+        penalty(factories.new_uscc(), "3号", subjectName=None),  # unknown subject, no name
+        penalty(known["uscc"], "1号", title="另一份决定书"),  # recorded before with other content
+        penalty(fresh, "4号"),
+        penalty(fresh, "4号", title="另一份决定书"),  # repeats the row before with other content
+        penalty(fresh, "4号"),  # repeats it unchanged
+    ]
+    rows, errors = bulk.build_rows(items, today=TODAY, start_index=10)
+    assert errors == []
+    async with engine.begin() as conn:
+        outcome, skipped = await bulk.land_accepted_rows(conn, rows, actor="test", pii=PII)
+    assert [(e.index, e.field) for e in skipped] == [
+        (11, "subjectName"),
+        (12, "decisionNumber"),
+        (14, "decisionNumber"),
+    ]
+    assert skipped[2].message == "repeats row 13 with other content"
+    assert (outcome.created, outcome.unchanged, outcome.errors) == (2, 1, [])
+    async with engine.connect() as conn:
+        stored = set((await conn.execute(sa.select(credit_records.c.decision_number, credit_records.c.title))).all())
+        queued = set((await conn.execute(sa.select(recompute_queue.c.subject_id))).scalars())
+    assert {number for number, _ in stored} == {"1号", "2号", "4号"}
+    assert ("1号", "一般程序行政处罚：未按时足额支付劳动报酬") in stored
+    assert await count(engine, outbox) == 3
+    assert queued == outcome.touched_subjects and len(queued) == 2
+
+    async with engine.begin() as conn:
+        again, skipped_again = await bulk.land_accepted_rows(conn, rows, actor="test", pii=PII)
+    assert (again.created, again.unchanged) == (0, 3)
+    assert [(e.index, e.field) for e in skipped_again] == [(e.index, e.field) for e in skipped]
+    assert await count(engine, credit_records) == 3
 
 
 async def test_details_are_stored_as_given_and_a_missing_one_as_json_null(engine: AsyncEngine) -> None:
