@@ -253,13 +253,22 @@ async def land_accepted_rows(
     decision number repeated with other content. Each is one row's: that row is skipped and the others are
     written in the caller's transaction. ``import_records`` writes nothing when it finds a problem, so the rows
     left are shown to it again, until it accepts them all (dropping rows only takes problems away).
+
+    A first refusal is not taken on trust: the rows are all shown once more. The store looks up the subjects,
+    then the decision numbers; a chunk written side by side that commits in between (the same subject and
+    decision number, in a row of the same content) makes a row look like a resend with other content: its
+    subject not known yet, its decision number recorded already. The second look sees that commit.
     """
     skipped: list[RowError] = []
     left = list(rows)
+    looked_again = False
     while True:
         outcome = await imports.import_records(conn, left, actor=actor, pii=pii, queue=True)
         if not outcome.errors:
             return outcome, skipped
+        if not looked_again:
+            looked_again = True
+            continue
         skipped += outcome.errors
         bad = {e.index for e in outcome.errors}
         left = [r for r in left if r.index not in bad]
