@@ -9,8 +9,9 @@ other content) and writes the other rows of its chunk: one bad row in a large fi
 rows around it. A chunk is refused whole only for a failure that is no one row's (its transaction fails in the
 database, or the connection does): then nothing of it is written and every row of it goes to the report, "its
 chunk was refused because …". ``--workers`` processes check and write chunks side by side, each on its own
-connection (``_Lander``); their outcomes are taken in file order. Once every chunk has landed they recompute the
-queued grades and restrictions together (``store.pending.drain``; a reader meanwhile recomputes what it reads). The report (file row number, field,
+connection (``_Lander``); their outcomes are taken in file order, and a worker ends with the command, even one
+killed outright. Once every chunk has landed they recompute the queued grades and restrictions together
+(``store.pending.drain``; a reader meanwhile recomputes what it reads). The report (file row number, field,
 reason) is a CSV file, summarized on stderr with the count of rows created, unchanged, skipped and refused; the
 exit status is 1 when any row is in the report.
 
@@ -87,6 +88,7 @@ _FALSE = frozenset({"false", "0", "no", "n", "否"})
 HEAD_BYTES = 64 * 1024
 MAX_CHUNK = 10_000
 ACTOR = "cli:import"
+APPLICATION_NAME = "hrss-credit import"
 REPORT_COLUMNS = ("row", "field", "reason")
 REFUSED = "its chunk was refused because"  # how the report's reason begins for a row of a chunk refused whole
 
@@ -645,7 +647,10 @@ class _Lander:
             import store.bulk  # noqa: F401  (what a chunk needs, loaded once here rather than by every worker)
 
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                self._workers, mp_context=_worker_context(), initializer=_start_worker, initargs=(self._context,)
+                self._workers,
+                mp_context=_worker_context(),
+                initializer=_start_worker,
+                initargs=(self._context, os.getpid()),
             )
             self._pool.submit(_ready)  # the pool forks every worker at its first task: here, before any reading
         return self
@@ -716,17 +721,21 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 
 def _engine(url: str) -> AsyncEngine:
-    """The import's connection, in this process and in each worker: one, with a long statement timeout."""
+    """The import's connection, in this process and in each worker: one, with a long statement timeout, named
+    for ``pg_stat_activity``."""
     from store.db import create_engine
 
-    return create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
+    return create_engine(
+        url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000, application_name=APPLICATION_NAME
+    )
 
 
-def _start_worker(context: _ChunkContext) -> None:
+def _start_worker(context: _ChunkContext, command: int) -> None:
     import multiprocessing.util
     import signal
 
     global _worker  # the worker process's own state, set once by the pool's initializer
+    _end_with(command)
     # A forked worker is a copy of the command's thread that was running its event loop. It leaves alone what it
     # inherited: the collector never looks at those objects (so no finalizer of a copied connection runs), the
     # copied loop is forgotten (as Python 3.12 does itself after a fork) and the worker opens a connection of
@@ -741,6 +750,42 @@ def _start_worker(context: _ChunkContext) -> None:
     _worker = (context, loop, engine)
     multiprocessing.util.Finalize(None, _stop_worker, exitpriority=10)
     loop.run_until_complete(_connect(engine))
+
+
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+_PARENT_POLL_SECONDS = 1.0
+
+
+def _end_with(command: int) -> None:
+    """End this worker when the command that forked it ends, however it ends.
+
+    A command killed outright (``kill -9``, the OOM killer) neither stops its pool nor closes the pipe its workers
+    wait on for chunks (each worker holds that pipe's other end too): they would wait for ever, each holding a
+    connection, under an init that reaps them only once they end. On Linux the kernel sends the worker SIGKILL
+    when the thread that forked it ends: the command's main thread, which submits the pool's first task, and
+    the pool forks every worker then. The chunk a worker is writing at that moment is rolled back with its
+    connection, which loses nothing: the command that would have recorded the commit in the progress file is
+    gone, and the re-run redoes that chunk. Elsewhere a thread checks, every second, that the command is still
+    the worker's parent.
+    """
+    import signal
+    import sys
+
+    if sys.platform == "linux":
+        import ctypes
+
+        if ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+            if os.getppid() != command:  # the command ended before the signal was asked for
+                os._exit(1)
+            return
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == command:
+            time.sleep(_PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-command", daemon=True).start()
 
 
 def tune_collector() -> None:
@@ -759,7 +804,7 @@ async def _connect(engine: AsyncEngine) -> None:
 
 
 def _ready() -> None:
-    """Nothing: submitted once so that the pool starts its workers at once."""
+    """Nothing: submitted once so that the pool starts its workers at once, from the thread that submits it."""
 
 
 def _stop_worker() -> None:

@@ -1,9 +1,10 @@
 """`hrss-credit import FILE`: chunked transactions that skip bad rows, the report of the rows not written,
-refused chunks, resumption, idempotent replays."""
+refused chunks, resumption, idempotent replays, workers that end with the command."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import os
 import signal
@@ -25,6 +26,7 @@ from typer.testing import CliRunner, Result
 
 from api.cli import app
 from api.import_cli import (
+    APPLICATION_NAME,
     CSV_COLUMNS,
     ImportFileError,
     ProgressState,
@@ -554,6 +556,110 @@ async def test_ctrl_c_stops_the_command_and_its_workers_after_the_chunks_under_w
     assert "resumed after chunk" in resumed.stderr.decode()
     assert await count(engine, credit_records) == await count(engine, outbox) == 4000
     assert len(await decision_numbers(engine)) == 4000
+
+
+# An init process for the command alone: PR_SET_CHILD_SUBREAPER makes the processes orphaned under it (the
+# workers of a killed command) its children, and it reaps every child, as init does, until none is left. It prints
+# the command's pid, then, once it has no child left, the pids it reaped.
+_REAPER = """
+import ctypes, os, subprocess, sys
+
+if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+    sys.exit("prctl(PR_SET_CHILD_SUBREAPER) failed")
+command = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(command.pid, flush=True)
+reaped = []
+while True:
+    try:
+        reaped.append(os.waitpid(-1, 0)[0])
+    except ChildProcessError:
+        break
+print(*reaped, flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_CHILD_SUBREAPER is Linux's")
+async def test_kill_9_of_the_command_ends_its_workers_and_leaves_no_process_and_no_connection(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    """The real command with its two forked workers, killed with SIGKILL while they write: it has no chance to
+    stop them. They end by themselves, so its init reaps them and no process is left behind, running or a zombie,
+    nor a connection of theirs; only whole chunks are in the database, and the same command then resumes and
+    writes every row once."""
+    file = write_jsonl(tmp_path / "records.jsonl", [record(n) for n in range(1, 4001)])
+    command = [str(Path(sys.executable).with_name("hrss-credit")), "import", str(file), "--chunk", "10"]
+    env = {**os.environ, "DATABASE_URL": database_url, "HRSS_DATA_DIR": str(tmp_path), "HRSS_PII_KEY": TEST_PII_KEY}
+    reaper = _start_reaped([*command, "--workers", "2"], env)
+    workers: list[int] = []
+    try:
+        assert reaper.stdout is not None
+        pid = int(await asyncio.to_thread(reaper.stdout.readline))
+        deadline = time.monotonic() + 60
+        while (state := ProgressState.load(progress_path(file))) is None or state.last_committed_chunk < 3:
+            assert reaper.poll() is None, "the import ended before it was killed"
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        workers = _children(pid)
+        assert len(workers) == 2, workers
+        os.kill(pid, signal.SIGKILL)
+        rest, _ = await asyncio.to_thread(reaper.communicate, timeout=60)
+    finally:
+        if reaper.poll() is None:  # the workers did not end: stop them and their init
+            for worker in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker, signal.SIGKILL)
+            reaper.kill()
+            reaper.wait()
+    assert reaper.returncode == 0
+    assert {pid, *workers} <= {int(p) for p in rest.split()}
+    assert _existing(workers) == [], "a worker is left behind"
+    assert _processes_running(file) == []
+    deadline = time.monotonic() + 30
+    while await _import_connections(engine):  # PostgreSQL ends a backend once it sees its client gone
+        assert time.monotonic() < deadline, "a connection of the killed import is left"
+        await asyncio.sleep(0.01)
+    written = await count(engine, credit_records)
+    assert written % 10 == 0 and 30 <= written < 4000
+    assert await count(engine, outbox) == written
+
+    resumed = await asyncio.to_thread(
+        subprocess.run, command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    )
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert "resumed after chunk" in resumed.stderr.decode()
+    assert await count(engine, credit_records) == await count(engine, outbox) == 4000
+    assert len(await decision_numbers(engine)) == 4000
+
+
+def _start_reaped(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", _REAPER, *command], env=env, stdout=subprocess.PIPE)  # noqa: S603
+
+
+def _existing(pids: list[int]) -> list[int]:
+    """Those of ``pids`` that are processes still, running or zombies."""
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (the fourth field of /proc/PID/stat, after the command's name)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # the process has ended meanwhile
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+async def _import_connections(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        statement = sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = :name"
+        )
+        return int((await conn.execute(statement, {"name": APPLICATION_NAME})).scalar_one())
 
 
 def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
