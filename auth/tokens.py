@@ -111,6 +111,9 @@ def _numeric_date(claims: Mapping[str, Any], name: str, *, required: bool) -> fl
     return float(value)
 
 
+MAX_CACHED_TOKENS = 10_000
+
+
 class TokenValidator:
     """Validate JWT access tokens (RFC 9068) signed by a key of the given JWK Set.
 
@@ -126,6 +129,7 @@ class TokenValidator:
         jwks: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
         algorithms: Sequence[str] = ("ES256",),
         leeway_seconds: int = 30,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not issuer or not audience:
             raise ValueError("issuer and audience are required")
@@ -144,19 +148,47 @@ class TokenValidator:
         self.leeway_seconds = leeway_seconds
         self._jwks = jwks
         self._imported: dict[str, Key] = {}
+        self._verified: dict[str, tuple[Principal, str]] = {}
+        self.clock = clock
         self._lock = threading.Lock()
 
     def validate(self, token: str) -> Principal:
-        """Return the principal of a valid access token; raise :class:`InvalidToken` for anything else."""
+        """Return the principal of a valid access token; raise :class:`InvalidToken` for anything else.
+
+        A verified token is remembered (at most ``MAX_CACHED_TOKENS``) so that a client sending the same token
+        with every request pays for one signature check, not one a request. A remembered token is still refused
+        once it expires and as soon as its key is no longer published (a withdrawn key ends its tokens at once)."""
+        cached = self._verified.get(token) if isinstance(token, str) else None
+        if cached is not None:
+            principal, kid = cached
+            try:
+                if kid in self._published_kids():
+                    self._check_times(principal.claims)
+                    return principal
+            except InvalidToken:
+                with self._lock:
+                    self._verified.pop(token, None)
+                raise
         try:
-            return self._validate(token)
+            principal, kid = self._validate(token)
         except InvalidToken:
             raise
         except Exception as exc:
             # Defence in depth: whatever a library raises on hostile input is still just an invalid token.
             raise InvalidToken("invalid token") from exc
+        with self._lock:
+            if len(self._verified) >= MAX_CACHED_TOKENS:
+                self._verified.clear()  # bounded: a flood of distinct tokens costs their verification, not memory
+            self._verified[token] = (principal, kid)
+        return principal
 
-    def _validate(self, token: str) -> Principal:
+    def _published_kids(self) -> frozenset[str]:
+        keys = self._current_jwks().get("keys")
+        if not isinstance(keys, list | tuple):
+            return frozenset()
+        return frozenset(k["kid"] for k in keys if isinstance(k, Mapping) and isinstance(k.get("kid"), str))
+
+    def _validate(self, token: str) -> tuple[Principal, str]:
         if not isinstance(token, str):
             raise InvalidToken("malformed token")
         if not token:
@@ -193,7 +225,7 @@ class TokenValidator:
         if verified.payload is None:
             raise InvalidToken("malformed token payload")
         claims = _json_object(verified.payload, "payload")
-        return self._principal(claims)
+        return self._principal(claims), kid
 
     def _current_jwks(self) -> Mapping[str, Any]:
         source = self._jwks
@@ -236,10 +268,22 @@ class TokenValidator:
                 self._imported[cache_key] = imported
         return imported
 
-    def _principal(self, claims: dict[str, Any]) -> Principal:
-        now = time.time()
+    def _check_times(self, claims: Mapping[str, Any]) -> None:
+        now = self.clock()
         leeway = self.leeway_seconds
+        exp = _numeric_date(claims, "exp", required=True)
+        assert exp is not None
+        if now >= exp + leeway:
+            raise InvalidToken("token expired")
+        nbf = _numeric_date(claims, "nbf", required=False)
+        if nbf is not None and nbf > now + leeway:
+            raise InvalidToken("token not yet valid")
+        iat = _numeric_date(claims, "iat", required=True)
+        assert iat is not None
+        if iat > now + leeway:
+            raise InvalidToken("token issued in the future")
 
+    def _principal(self, claims: dict[str, Any]) -> Principal:
         if claims.get("iss") != self.issuer:
             raise InvalidToken("wrong issuer")
         aud = claims.get("aud")
@@ -252,17 +296,7 @@ class TokenValidator:
         if self.audience not in audiences:
             raise InvalidToken("wrong audience")
 
-        exp = _numeric_date(claims, "exp", required=True)
-        assert exp is not None
-        if now >= exp + leeway:
-            raise InvalidToken("token expired")
-        nbf = _numeric_date(claims, "nbf", required=False)
-        if nbf is not None and nbf > now + leeway:
-            raise InvalidToken("token not yet valid")
-        iat = _numeric_date(claims, "iat", required=True)
-        assert iat is not None
-        if iat > now + leeway:
-            raise InvalidToken("token issued in the future")
+        self._check_times(claims)
 
         client_id = claims.get("client_id")
         if not isinstance(client_id, str) or not client_id:

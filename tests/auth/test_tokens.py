@@ -392,3 +392,33 @@ def test_broken_jwks(keys: SigningKeys, jwks: dict[str, Any]) -> None:
     validator = TokenValidator(issuer=ISSUER, audience=AUDIENCE, jwks=jwks)
     reject(validator, sign(keys.private_key(), good_claims(), kid="k"))
     reject(validator, sign(keys.private_key(), good_claims(), kid=keys.kid))
+
+
+def test_a_remembered_token_is_still_refused_once_it_expires(keys: SigningKeys) -> None:
+    now = [float(int(time.time()))]
+    validator = TokenValidator(issuer=ISSUER, audience=AUDIENCE, jwks=keys.public_jwks(), clock=lambda: now[0])
+    token = sign(keys.private_key(), good_claims(exp=int(now[0]) + 60, iat=int(now[0])), kid=keys.kid)
+    assert validator.validate(token).client_id == "procurement"
+    now[0] += 60 + LEEWAY - 1
+    assert validator.validate(token).client_id == "procurement"  # the last second of its leeway
+    now[0] += 1
+    assert reject(validator, token).reason == "token expired"
+    assert reject(validator, token).reason == "token expired"  # and not served from memory afterwards
+
+
+def test_a_remembered_token_is_refused_as_soon_as_its_key_is_withdrawn(keys: SigningKeys) -> None:
+    published = [keys.public_jwks()]
+    validator = TokenValidator(issuer=ISSUER, audience=AUDIENCE, jwks=lambda: published[0])
+    token = sign(keys.private_key(), good_claims(), kid=keys.kid)
+    assert validator.validate(token).client_id == "procurement"
+    published[0] = {"keys": []}
+    assert reject(validator, token).reason == "unknown key"
+
+
+def test_a_remembered_token_costs_no_second_signature_check(keys: SigningKeys) -> None:
+    validator = TokenValidator(issuer=ISSUER, audience=AUDIENCE, jwks=keys.public_jwks())
+    token = sign(keys.private_key(), good_claims(), kid=keys.kid)
+    first = validator.validate(token)
+    assert validator.validate(token) is first
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert reject(validator, tampered).reason in ("bad signature", "signature verification failed")
