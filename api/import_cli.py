@@ -80,8 +80,11 @@ CSV_COLUMNS = (
     "publicityUntil",
     "penaltyFulfilled",
     "correctedOn",
+    "laborContractAttested",
+    "harmEliminated",
     "details",
 )
+_CSV_BOOLEANS = frozenset({"penaltyFulfilled", "laborContractAttested", "harmEliminated"})
 _CSV_REQUIRED = ("type", "title", "decisionNumber", "decidedOn")
 _TRUE = frozenset({"true", "1", "yes", "y", "是"})
 _FALSE = frozenset({"false", "0", "no", "n", "否"})
@@ -318,7 +321,7 @@ def parse_row(
                 continue
             if column in CSV_SUBJECT_COLUMNS:
                 subject[CSV_SUBJECT_COLUMNS[column]] = cell
-            elif column == "penaltyFulfilled":
+            elif column in _CSV_BOOLEANS:
                 word = cell.strip().lower()
                 if word in _TRUE or word in _FALSE:
                     item[column] = word in _TRUE

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from domain.publicity import is_published
+from domain.publicity import HARM_ELIMINATED, is_published
+from domain.records import LABOR_CONTRACT_ATTESTED
 from schema.common import LegalBasis, Node, PageInfo, legal_basis_from_text
 from schema.context import Info, path_of
 from schema.enums import RecordCategory, RecordStatus, RecordType, Severity
@@ -92,6 +93,20 @@ class CreditRecord(Node):
         return legal_basis_from_text(self.row.legal_basis) if self.row.legal_basis else None
 
     @strawberry.field(
+        description="WG art. 9(2) (舞人社〔2022〕127号 第九条第（二）项): a designation attested for the labor-contract "
+        "condition; null when not said (details.labor_contract_attested)."
+    )
+    def labor_contract_attested(self) -> bool | None:
+        return _flag(self.row.details, LABOR_CONTRACT_ATTESTED)
+
+    @strawberry.field(
+        description="SH art. 5(2) (沪人社规〔2023〕26号 第五条第（二）项): the party eliminated or mitigated the harm of "
+        "the violation, so the penalty is not dishonesty information; null when not said (details.harm_eliminated)."
+    )
+    def harm_eliminated(self) -> bool | None:
+        return _flag(self.row.details, HARM_ELIMINATED)
+
+    @strawberry.field(
         description=(
             "The last day the record is published (inclusive): publicityUntil, or when the source unit gave none, "
             "the longest window the national rule allows (国家发展改革委令2025年第36号: serious dishonesty 3 years, "
@@ -154,3 +169,8 @@ class CreditRecordConnection:
             page_info=PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None),
             total_count=page.total,
         )
+
+
+def _flag(details: Any, key: str) -> bool | None:
+    value = details.get(key) if isinstance(details, dict) else None
+    return value if isinstance(value, bool) else None

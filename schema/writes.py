@@ -47,6 +47,23 @@ class RecordInput:
     publicity_until: date | None = None
     penalty_fulfilled: bool | None = None
     corrected_on: date | None = None
+    labor_contract_attested: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "HARMONIOUS_LABOR_RELATIONS only: the designation attests that the employer keeps the labor-contract "
+            "system (舞人社〔2022〕127号 第九条第（二）项); without it the designation gives no A+. Stored as "
+            "details.labor_contract_attested, which is still accepted."
+        ),
+    )
+    harm_eliminated: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "ADMINISTRATIVE_PENALTY only: the party eliminated or mitigated the harm of the violation "
+            "(主动消除、减轻违法行为危害后果, 沪人社规〔2023〕26号 第五条第（二）项): the penalty is then not dishonesty "
+            "information and is not published, yet still counts for the grade (舞人社〔2022〕127号 第十二条第（一）项). "
+            "Stored as details.harm_eliminated, which is still accepted."
+        ),
+    )
     details: JSON | None = None
 
 
@@ -110,6 +127,8 @@ def _record_item(item: RecordInput) -> dict[str, Any]:
         "publicityUntil": item.publicity_until,
         "penaltyFulfilled": item.penalty_fulfilled,
         "correctedOn": item.corrected_on,
+        "laborContractAttested": item.labor_contract_attested,
+        "harmEliminated": item.harm_eliminated,
         "details": item.details,
     }
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import identifiers
-from domain.records import RecordDraft, check_draft
+from domain.records import TYPED_DETAILS, RecordDraft, check_draft, with_typed_details
 from domain.taxonomy import RecordCategory, RecordType, Severity
 from store import imports
 from store.imports import ImportOutcome, ImportRow, RowError, SubjectKey
@@ -45,6 +45,7 @@ RECORD_FIELDS = (
     "publicityUntil",
     "penaltyFulfilled",
     "correctedOn",
+    *(typed.field for typed in TYPED_DETAILS),
     "details",
 )
 _FIELD_SET = frozenset(RECORD_FIELDS)
@@ -205,6 +206,8 @@ def build_rows(
         if fulfilled is not None and not isinstance(fulfilled, bool):
             problems.append(("penaltyFulfilled", "must be true or false"))
             fulfilled = None
+        details, typed_problems = with_typed_details(v["type"], item.get("details"), item)
+        problems += [(p.field, p.message) for p in typed_problems]
         if v["type"] is not None and v["decidedOn"] is not None and all(v[f] is not None for f in _REQUIRED_TEXT):
             draft = RecordDraft(
                 type=v["type"],
@@ -219,7 +222,7 @@ def build_rows(
                 publicity_until=v["publicityUntil"],
                 penalty_fulfilled=fulfilled,
                 corrected_on=v["correctedOn"],
-                details=item.get("details"),
+                details=details,
             )
             judged = check_draft(draft, today=today)
             if judged:  # a field that did not parse is not judged again (a bad severity is not also "missing")

@@ -87,8 +87,9 @@ def write_csv(path: Path, items: list[dict[str, Any]]) -> Path:
             cells["subjectIdNumber"] = item["subject"].get("idNumber")
             if "details" in item:
                 cells["details"] = orjson.dumps(item["details"]).decode()
-            if "penaltyFulfilled" in item:
-                cells["penaltyFulfilled"] = str(item["penaltyFulfilled"]).lower()
+            for flag in ("penaltyFulfilled", "laborContractAttested", "harmEliminated"):
+                if flag in item:
+                    cells[flag] = str(item[flag]).lower()
             writer.writerow(["" if cells.get(c) is None else cells[c] for c in CSV_COLUMNS])
     return path
 
@@ -374,7 +375,7 @@ async def test_csv_rows_are_numbered_from_the_first_data_line_and_bad_cells_are_
     assert result.exit_code == 1, result.output
     report = report_rows(default_report_path(file))
     assert [(row, field) for row, field, _ in report] == [(2, "details"), (3, "penaltyFulfilled"), (6, ""), (7, "")]
-    assert report[2][2] == "has 2 cells, the header has 16"
+    assert report[2][2] == "has 2 cells, the header has 18"
     assert report[3][2] == "is not a CSV row: field larger than field limit (131072)"
     assert await decision_numbers(engine) == {"沪人社导〔2026〕1号", "沪人社导〔2026〕4号"}
 
@@ -766,3 +767,21 @@ def test_rows_are_counted_and_chunked_as_they_are_read_with_a_bom_and_blank_line
     blank_start = tmp_path / "blank.jsonl"
     blank_start.write_bytes(b"\xef\xbb\xbf \n" + lines[0])
     assert count_rows(blank_start, "jsonl") == len(list(read_rows(blank_start, "jsonl"))) == 1
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+async def test_sh_art_5_2_and_wg_art_9_2_typed_facts_are_columns_of_a_file(
+    engine: AsyncEngine, database_url: str, tmp_path: Path, fmt: str
+) -> None:
+    eliminated = record(3, harmEliminated=True, publicityUntil=None)  # a penalty
+    misplaced = record(1, harmEliminated=True)  # a lost arbitration case has no harm exception (SH art. 5(2))
+    writer = write_csv if fmt == "csv" else write_jsonl
+    file = writer(tmp_path / f"records.{fmt}", [eliminated, misplaced])
+    result = await invoke([str(file)], database_url, tmp_path)
+    assert result.exit_code == 1, result.output
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(credit_records.c.decision_number, credit_records.c.details))).all()
+    assert [(r.decision_number, r.details.get("harm_eliminated")) for r in rows] == [
+        (eliminated["decisionNumber"], True)
+    ]
+    assert [(row, field) for row, field, _ in report_rows(default_report_path(file))] == [(2, "harmEliminated")]

@@ -252,3 +252,73 @@ async def test_source_unit_token_without_its_unit_claim_writes_nothing(api: Api)
     assert await count(api, credit_records) == 1
     status = "query ($id: ID!) { node(id: $id) { ... on CreditRecord { status } } }"
     assert (await api.gql(status, {"id": record_id}))["data"]["node"]["status"] == "ACTIVE"
+
+
+TYPED = """query ($u: String!) { subject(ref: {uscc: $u}) {
+  grade { level rule { article } }
+  restrictions { sector legalBasis { article } }
+  records(first: 5) { edges { node { type laborContractAttested harmEliminated published publishedUntil } } } } }"""
+
+
+async def test_sh_art_5_2_a_penalty_whose_harm_was_eliminated_is_not_published_yet_grades_c(api: Api) -> None:
+    uscc = factories.new_uscc()
+    row = penalty(uscc, severity="SERIOUS", publicityUntil=None, harmEliminated=True)
+    assert (await api.gql(IMPORT, {"records": [row]}))["data"]["importRecords"]["created"] == 1
+    subject = (await api.gql(TYPED, {"u": uscc}))["data"]["subject"]
+    (node,) = [e["node"] for e in subject["records"]["edges"]]
+    assert node == {
+        "type": "ADMINISTRATIVE_PENALTY",
+        "laborContractAttested": None,
+        "harmEliminated": True,
+        "published": False,
+        "publishedUntil": None,
+    }
+    assert subject["grade"] == {"level": "C", "rule": {"article": "第十二条第（一）项"}}  # still a penalty
+    assert "第八条第（二）项第3目" not in {r["legalBasis"]["article"] for r in subject["restrictions"]}
+    # The older form, the key in details, is the same fact; a window for it is refused naming publicityUntil.
+    other = factories.new_uscc()
+    old_form = penalty(other, details={"harm_eliminated": True})
+    body = await api.gql(IMPORT, {"records": [old_form]})
+    assert [e["field"] for e in body["data"]["importRecords"]["errors"]] == ["publicityUntil"]
+
+
+async def test_wg_art_9_2_the_attestation_is_a_typed_field_and_gives_a_plus(api: Api) -> None:
+    uscc = factories.new_uscc()
+    designation = {
+        "subject": {"uscc": uscc},
+        "subjectName": "上海和谐劳动关系有限公司",
+        "type": "HARMONIOUS_LABOR_RELATIONS",
+        "title": "和谐劳动关系达标企业",
+        "decisionNumber": "沪人社关〔2026〕和1号",
+        "sourceUnit": "上海市人力资源和社会保障局",
+        "decidedOn": (TODAY - timedelta(days=30)).isoformat(),
+        "laborContractAttested": True,
+    }
+    assert (await api.gql(IMPORT, {"records": [designation]}))["data"]["importRecords"]["created"] == 1
+    subject = (await api.gql(TYPED, {"u": uscc}))["data"]["subject"]
+    assert subject["grade"]["level"] == "A_PLUS"
+    assert subject["records"]["edges"][0]["node"]["laborContractAttested"] is True
+    # Without the attestation the same designation gives no A+ (WG art. 9(2)).
+    plain = factories.new_uscc()
+    unattested = {**designation, "subject": {"uscc": plain}, "decisionNumber": "沪人社关〔2026〕和2号"}
+    del unattested["laborContractAttested"]
+    assert (await api.gql(IMPORT, {"records": [unattested]}))["data"]["importRecords"]["created"] == 1
+    assert (await api.gql(TYPED, {"u": plain}))["data"]["subject"]["grade"]["level"] == "A"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"type": "FALSE_MATERIALS", "harmEliminated": True}, "harmEliminated"),
+        ({"laborContractAttested": True}, "laborContractAttested"),
+        ({"harmEliminated": True, "details": {"harm_eliminated": False}}, "harmEliminated"),
+    ],
+    ids=["harm on another type", "attestation on a penalty", "contradicting details"],
+)
+async def test_a_typed_fact_out_of_place_rejects_the_batch_naming_it(
+    api: Api, overrides: dict[str, Any], field: str
+) -> None:
+    row = penalty(factories.new_uscc(), publicityUntil=None, **overrides)
+    body = await api.gql(IMPORT, {"records": [row]})
+    result = body["data"]["importRecords"]
+    assert result["created"] == 0 and [e["field"] for e in result["errors"]] == [field], result
