@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -36,7 +37,7 @@ from domain.workdays import WorkCalendar
 from schema.audiences import AudienceSchemas
 from schema.build import build_schema
 from store import holidays, migrations
-from store.db import create_engine
+from store.db import BUREAU_TIME_ZONE, asyncpg_connect_kwargs, create_engine
 from store.demo import named_subjects
 from store.notify import RestrictionFeed
 from store.pending import Drainer
@@ -159,6 +160,7 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
         drainer = Drainer(engine, database_url, interval=settings.recompute_drain_seconds)
         if settings.recompute_drain_seconds > 0:
             drainer.start()
+        compiled_pool = await compiled_reads_pool(database_url, settings) if settings.compiled_reads else None
         app.state.graphql = GraphQLRouter(
             schemas,
             engine=engine,
@@ -167,10 +169,13 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             validator=validator,
             max_body_bytes=settings.max_body_bytes,
             allow_get=settings.accepts_get_queries,
+            compiled_pool=compiled_pool,
         )
         try:
             yield
         finally:
+            if compiled_pool is not None:
+                await compiled_pool.close()
             await drainer.stop()
             await app.state.restriction_feed.stop()
             throttle.bind(None)
@@ -237,3 +242,20 @@ class _GraphQLEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await scope["app"].state.graphql(scope, receive, send)
+
+
+async def compiled_reads_pool(database_url: str, settings: Settings) -> Any:
+    """asyncpg's own pool for compiled reads: its connections keep their prepared statements, and a read costs
+    no SQLAlchemy connection checkout. It connects lazily (min_size 0), so the app starts during an outage."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    return await asyncpg.create_pool(
+        **asyncpg_connect_kwargs(database_url),
+        min_size=0,
+        max_size=settings.pool_size,
+        server_settings={
+            "statement_timeout": str(settings.statement_timeout_ms),
+            "application_name": "hrss-credit compiled reads",
+            "TimeZone": BUREAU_TIME_ZONE,
+        },
+    )

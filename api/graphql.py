@@ -18,6 +18,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from auth.policy import Audience, Rows
 from auth.tokens import InvalidToken, Principal, TokenValidator
 from schema.audiences import MAX_COMPILED, AudienceSchemas
+from schema.compiled import CompiledReads
 from schema.context import Context
 from schema.loaders import Loaders
 from schema.rows import RowRules
@@ -48,6 +49,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.audience = audience
         self.engine = engine
         self.pii = pii
+        self.graphql_schema = schema._schema  # the audience's graphql-core schema, for compiled reads
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = request.scope.get("principal")
@@ -98,21 +100,21 @@ class GraphQLApp(GraphQL[Context, None]):
                 await db.finish(commit=False)
 
 
-def _refuse_body(scope: Any, headers: dict[bytes, bytes], body: bytes) -> str | None:
-    """Why a JSON body cannot be a GraphQL request (not UTF-8, not JSON, nested past orjson's limit, not an
-    object), or None; strawberry would answer these with a 500."""
+def _read_body(scope: Any, headers: dict[bytes, bytes], body: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """A JSON POST body as parsed, and why it cannot be a GraphQL request (not UTF-8, not JSON, nested past
+    orjson's limit, not an object; strawberry would answer these with a 500). (None, None) for other requests."""
     if scope.get("method") != "POST":
-        return None
+        return None, None
     content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
     if content_type != b"application/json":
-        return None
+        return None, None
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        return f"the body is not JSON in UTF-8: {exc}"[:200]
+        return None, f"the body is not JSON in UTF-8: {exc}"[:200]
     if not isinstance(parsed, dict):
-        return "the body must be a JSON object with a query"
-    return None
+        return None, "the body must be a JSON object with a query"
+    return parsed, None
 
 
 def _has_control_characters(text: str) -> bool:
@@ -147,8 +149,12 @@ class GraphQLRouter:
         connection_init_timeout: float = 10.0,
         max_body_bytes: int = 1024 * 1024,
         allow_get: bool = True,
+        compiled_pool: Any = None,
     ) -> None:
         self.schemas = schemas
+        # An asyncpg pool for compiled reads (schema/compiled.py); None: every request takes the resolvers.
+        self.compiled_pool = compiled_pool
+        self.compiled = CompiledReads()
         self.max_body_bytes = max_body_bytes
         self.allow_get = allow_get
         self.validator = validator
@@ -198,7 +204,7 @@ class GraphQLRouter:
                 limit=self.max_body_bytes,
             )(scope, receive, send)
             return
-        refusal = _refuse_body(scope, headers, body)
+        parsed, refusal = _read_body(scope, headers, body)
         if refusal is not None:
             await _error_response(400, refusal, code="BAD_REQUEST")(scope, receive, send)
             return
@@ -228,7 +234,45 @@ class GraphQLRouter:
                 await response(scope, receive, send)
                 return
             view = self.view_for(audience, principal.scopes)
+            if parsed is not None and self.compiled_pool is not None:
+                answer = await self._compiled(view, principal, scope, headers, parsed)
+                if answer is not None:
+                    await Response(answer, media_type="application/json")(scope, receive, send)
+                    return
         await view(scope, receive, send)
+
+    async def _compiled(
+        self,
+        view: GraphQLApp,
+        principal: Principal,
+        scope: Any,
+        headers: dict[bytes, bytes],
+        request: dict[str, Any],
+    ) -> bytes | None:
+        """The answer of a compiled plan (schema/compiled.py), or None to take the general path."""
+        query = request.get("query")
+        operation = request.get("operationName")
+        variables = request.get("variables")
+        if not isinstance(query, str) or not isinstance(operation, str | None) or request.get("extensions"):
+            return None
+        if variables is None:
+            variables = {}
+        elif not isinstance(variables, dict):
+            return None
+        plan = self.compiled.plan(view.graphql_schema, query, operation)
+        if plan is None:
+            return None
+        audience = view.audience
+        purpose = unquote(headers.get(b"x-purpose", b"").decode("latin-1")).strip()
+        return await plan.run(
+            self.compiled_pool,
+            variables=variables,
+            principal=dataclasses.replace(principal, scopes=principal.scopes & audience.scopes),
+            audience=audience,
+            today=bureau_today(),
+            request_id=scope.get("state", {}).get("request_id"),
+            purpose=purpose[:200] if purpose else None,
+        )
 
     async def _bounded_body(self, scope: Any, headers: dict[bytes, bytes], receive: Any) -> bytes | None:
         """The whole body, or None as soon as it (or a GET's query string) passes the limit: a large document is

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     pool_size: int = 20
     max_overflow: int = 10
     statement_timeout_ms: int = 5000
+    compiled_reads: bool = Field(
+        default=True,
+        description="Answer the single restriction check by one prepared statement (schema/compiled.py); false: "
+        "every request takes the resolvers.",
+    )
     log_level: str = "INFO"
     log_json: bool = True
     recompute_drain_seconds: float = Field(

@@ -1,0 +1,275 @@
+"""Compiled reads: the hot single check answered by one prepared statement instead of the resolvers.
+
+"Is this subject restricted in this sector?" is most of the traffic of procurement and finance systems. A document
+of that shape, ``subject(ref: {uscc: …}) { id kind name uscc restrictions(sector: …, asOf: …) { … } }``, is
+compiled once per audience schema into a plan: it is validated against the audience's own schema (so the field
+policy holds exactly as on the general path), its selection becomes the JSON the statement builds, and the audit
+entry's fields are computed once. A request then costs one round trip (store/compiled.py).
+
+The plan answers only what it can answer exactly as the resolvers would; everything else returns None and the
+request takes the general path: another document shape, aliases or fragments, a variable of the wrong type, an
+invalid USCC, a sector outside the caller's scopes, a subject outside the row rule, an unknown subject, a subject
+waiting to be recomputed, the database failing. Those answers (errors, nulls, refusals) and their audit entries
+therefore come from one place only. tests/api/test_compiled.py holds the two paths to the same answers and the
+same audit entries on random documents and data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+from graphql import (
+    EnumValueNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    StringValueNode,
+    ValueNode,
+    VariableNode,
+    parse,
+    validate,
+)
+
+from auth.policy import Audience, Rows
+from auth.tokens import Principal
+from domain import identifiers
+from domain.taxonomy import Sector
+from schema.audit import selected_fields
+from schema.ids import global_id
+from store import compiled as store
+
+SUBJECT_FIELDS = frozenset({"id", "kind", "name", "uscc", "restrictions"})
+MAX_DOCUMENT_CHARS = 2000  # the shape is small; a longer text is not worth parsing twice
+
+
+@dataclass(frozen=True)
+class Input:
+    """An argument of the plan: a literal, or the variable that carries it."""
+
+    literal: str | None = None
+    variable: str | None = None
+
+    def value(self, variables: Mapping[str, Any]) -> Any:
+        return self.literal if self.variable is None else variables.get(self.variable)
+
+
+@dataclass(frozen=True)
+class SubjectCheck:
+    """A compiled single check: what to read, and how to answer and audit it."""
+
+    uscc: Input
+    sector: Input | None  # None: restrictions not selected
+    as_of: Input | None
+    subject_fields: tuple[str, ...]
+    operation: str
+    fields_returned: tuple[str, ...]
+    variables: frozenset[str]
+    sql: str
+    public_sql: str  # the same, for an audience that sees organizations only
+
+    async def run(
+        self,
+        pool: Any,
+        *,
+        variables: Mapping[str, Any],
+        principal: Principal,
+        audience: Audience,
+        today: date,
+        request_id: str | None,
+        purpose: str | None,
+    ) -> bytes | None:
+        """The response body, or None when the general path must answer."""
+        if set(variables) - self.variables:
+            return None
+        uscc = self.uscc.value(variables)
+        if not isinstance(uscc, str):
+            return None
+        try:
+            uscc = identifiers.validate_uscc(uscc)
+        except identifiers.InvalidIdentifier:
+            return None
+        sector_value: str | None = None
+        if self.sector is not None:
+            given = self.sector.value(variables)
+            if not isinstance(given, str) or given not in Sector.__members__:
+                return None
+            if not principal.has(Sector(given).scope):
+                return None
+            sector_value = given
+        day = today
+        if self.as_of is not None:
+            given = self.as_of.value(variables)
+            if given is not None:
+                if not isinstance(given, str):
+                    return None
+                try:
+                    day = date.fromisoformat(given)
+                except ValueError:
+                    return None
+                if day.isoformat() != given:  # the Date scalar reads ISO dates only
+                    return None
+        if audience.rows in (Rows.ALL, Rows.OWN_UNIT):
+            sql = self.sql
+        elif audience.rows is Rows.PUBLIC:
+            sql = self.public_sql
+        else:  # an employer's own subject, or nothing: the general path hides and audits the refusal
+            return None
+        try:
+            row = await store.subject_check(
+                pool,
+                sql,
+                uscc=uscc,
+                sector=sector_value or "",
+                day=day,
+                actor=principal.subject,
+                audience=audience.name,
+                operation=self.operation,
+                request_id=request_id,
+                purpose=purpose,
+                fields_returned=self.fields_returned,
+            )
+        except Exception:  # an outage or a timeout: the general path answers it (503, its codes)
+            return None
+        if row is None:
+            return None
+        values: dict[str, Any] = {
+            "id": global_id("Subject", row.id),
+            "kind": row.kind,
+            "name": row.name,
+            "uscc": row.uscc,
+            "restrictions": orjson.Fragment(row.found or "[]"),
+        }
+        subject = {name: values[name] for name in self.subject_fields}
+        return orjson.dumps({"data": {"subject": subject}})
+
+
+def _input(node: ValueNode) -> Input | None:
+    if isinstance(node, VariableNode):
+        return Input(variable=node.name.value)
+    if isinstance(node, StringValueNode | EnumValueNode):
+        return Input(literal=node.value)
+    return None
+
+
+def _plain_fields(selection: SelectionSetNode | None) -> list[FieldNode] | None:
+    """The selection's fields when it has nothing else (no fragments, aliases or directives)."""
+    if selection is None:
+        return None
+    fields: list[FieldNode] = []
+    for node in selection.selections:
+        if not isinstance(node, FieldNode) or node.alias is not None or node.directives:
+            return None
+        fields.append(node)
+    return fields
+
+
+def _restriction_fields(node: FieldNode) -> list[str | tuple[str, list[str]]] | None:
+    fields = _plain_fields(node.selection_set)
+    if fields is None:
+        return None
+    out: list[str | tuple[str, list[str]]] = []
+    for f in fields:
+        name = f.name.value
+        if f.arguments:
+            return None
+        if name == "legalBasis":
+            sub = _plain_fields(f.selection_set)
+            if sub is None or any(s.arguments or s.name.value not in store.LEGAL_BASIS_COLUMNS for s in sub):
+                return None
+            out.append((name, [s.name.value for s in sub]))
+        elif name in store.RESTRICTION_COLUMNS:
+            out.append(name)
+        else:
+            return None
+    return out
+
+
+def compile_check(schema: GraphQLSchema, query: str, operation_name: str | None) -> SubjectCheck | None:
+    """The plan of a single-check document valid in ``schema``, or None for any other document."""
+    if len(query) > MAX_DOCUMENT_CHARS:
+        return None
+    try:
+        document = parse(query, no_location=True)
+    except GraphQLError:
+        return None
+    if len(document.definitions) != 1 or validate(schema, document):
+        return None
+    op = document.definitions[0]
+    if not isinstance(op, OperationDefinitionNode) or op.operation is not OperationType.QUERY or op.directives:
+        return None
+    name = op.name.value if op.name else None
+    if operation_name is not None and operation_name != name:
+        return None
+    definitions = op.variable_definitions or ()
+    if any(v.default_value is not None or v.directives for v in definitions):
+        return None
+    roots = _plain_fields(op.selection_set)
+    if roots is None or len(roots) != 1 or roots[0].name.value != "subject":
+        return None
+    root = roots[0]
+    root_arguments = root.arguments or ()
+    if len(root_arguments) != 1 or root_arguments[0].name.value != "ref":
+        return None
+    ref = root_arguments[0].value
+    if not isinstance(ref, ObjectValueNode) or len(ref.fields) != 1 or ref.fields[0].name.value != "uscc":
+        return None
+    uscc = _input(ref.fields[0].value)
+    fields = _plain_fields(root.selection_set)
+    if uscc is None or fields is None:
+        return None
+    sector = as_of = None
+    restriction_sql: str | None = None
+    for f in fields:
+        if f.name.value not in SUBJECT_FIELDS:
+            return None
+        if f.name.value != "restrictions":
+            if f.arguments or f.selection_set:
+                return None
+            continue
+        arguments = {a.name.value: a.value for a in f.arguments or ()}
+        if set(arguments) - {"sector", "asOf"} or "sector" not in arguments:
+            return None  # without a sector, every sector the caller may see: left to the general path
+        sector = _input(arguments["sector"])
+        as_of = _input(arguments["asOf"]) if "asOf" in arguments else None
+        selected = _restriction_fields(f)
+        if sector is None or selected is None or ("asOf" in arguments and as_of is None):
+            return None
+        restriction_sql = store.restriction_json(selected)
+    return SubjectCheck(
+        uscc=uscc,
+        sector=sector,
+        as_of=as_of,
+        subject_fields=tuple(f.name.value for f in fields),
+        operation=name or "anonymous",
+        fields_returned=selected_fields(schema, document, operation_name),
+        variables=frozenset(v.variable.name.value for v in definitions),
+        sql=store.subject_check_sql(restriction_sql, organizations_only=False),
+        public_sql=store.subject_check_sql(restriction_sql, organizations_only=True),
+    )
+
+
+class CompiledReads:
+    """Plans by (audience schema, document, operation name), ``None`` remembered too; bounded."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        # The schema itself is in the key (not its id): a plan never outlives the schema it was validated in.
+        self._plans: dict[tuple[GraphQLSchema, str, str | None], SubjectCheck | None] = {}
+        self._limit = limit
+
+    def plan(self, schema: GraphQLSchema, query: str, operation_name: str | None) -> SubjectCheck | None:
+        key = (schema, query, operation_name)
+        if key in self._plans:
+            return self._plans[key]
+        plan = compile_check(schema, query, operation_name)
+        if len(self._plans) >= self._limit:
+            self._plans.pop(next(iter(self._plans)))
+        self._plans[key] = plan
+        return plan

@@ -1,0 +1,108 @@
+"""The single restriction check as one prepared statement: the subject, whether it waits for a recompute, its
+restrictions in force as finished JSON, and the read's audit entry, in one round trip.
+
+schema/compiled.py decides when a request may take this path (the document, the caller's rows and sector); this
+module only runs the statement. The statement is built once per selection and prepared once per connection
+(asyncpg's statement cache), so a request costs no statement building, no compile-cache look-up and no
+BEGIN/COMMIT: it is one implicit transaction, and the audit entry is durable when the answer is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+# Restriction fields a compiled check may select, as SQL over the ``restrictions`` row ``x``.
+RESTRICTION_COLUMNS = {
+    "sector": "x.sector",
+    "measure": "x.measure",
+    "since": "x.since",
+    "until": "x.until",
+    "exception": "x.exception",
+    "disputed": "x.disputed",
+}
+LEGAL_BASIS_COLUMNS = {"document": "x.legal_document", "article": "x.legal_article", "text": "x.legal_text"}
+
+
+def _json_object(pairs: Sequence[tuple[str, str]]) -> str:
+    return "json_build_object(" + ", ".join(f"'{key}', {sql}" for key, sql in pairs) + ")"
+
+
+def restriction_json(fields: Sequence[str | tuple[str, Sequence[str]]]) -> str:
+    """The SQL of one restriction as a JSON object with the selected keys, in the order selected. ``fields``: a
+    name, or ``("legalBasis", names)`` for the nested object; only names of the two tables above."""
+    pairs: list[tuple[str, str]] = []
+    for f in fields:
+        if isinstance(f, tuple):
+            name, sub = f
+            pairs.append((name, _json_object([(s, LEGAL_BASIS_COLUMNS[s]) for s in sub])))
+        else:
+            pairs.append((f, RESTRICTION_COLUMNS[f]))
+    return _json_object(pairs)
+
+
+def subject_check_sql(restriction: str | None, *, organizations_only: bool) -> str:
+    """The statement: $1 USCC, $2 sector, $3 day, $4 … $9 the audit entry (actor, audience, operation, request id,
+    purpose, fields returned). It returns no row for an unknown USCC, and writes no audit entry when the subject
+    waits in the recompute queue: the caller then takes the general path, which answers and audits both.
+
+    Restrictions in force: not superseded, since ≤ day ≤ until (until null: open), in the order the general
+    path gives (store.restrictions.in_force: since, then id)."""
+    kind = " AND kind = 'ORGANIZATION'" if organizations_only else ""
+    # Only names from the two fixed tables above reach the text (no input does): S608 does not apply.
+    found = (
+        f"""(SELECT coalesce(json_agg({restriction} ORDER BY x.since, x.id), '[]'::json)::text
+             FROM restrictions x
+             WHERE x.subject_id = s.id AND x.sector = $2 AND x.superseded_at IS NULL
+               AND x.since <= $3 AND (x.until IS NULL OR x.until >= $3))"""  # noqa: S608
+        if restriction is not None
+        else "NULL::text"
+    )
+    return f"""
+        WITH s AS (SELECT id, kind, name, uscc FROM subjects WHERE uscc = $1{kind}),
+        q AS (SELECT s.id, EXISTS (SELECT 1 FROM recompute_queue r WHERE r.subject_id = s.id) AS queued FROM s),
+        a AS (
+          INSERT INTO audit_log (actor, audience, operation, operation_type, outcome, request_id, purpose,
+                                 subject_ids, fields_returned, fields_refused, prev_hash, hash)
+          SELECT $4, $5, $6, 'query', 'ok', $7, $8, ARRAY[q.id], $9::text[], '{{}}'::text[], NULL, NULL
+          FROM q WHERE NOT q.queued
+          RETURNING id
+        )
+        SELECT s.id, s.kind, s.name, s.uscc, q.queued, {found} AS found, (SELECT count(*) FROM a) AS audited
+        FROM s JOIN q ON q.id = s.id
+    """  # noqa: S608
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRow:
+    id: int
+    kind: str
+    name: str
+    uscc: str | None
+    found: str | None  # the restrictions as JSON text, ready to embed
+
+
+async def subject_check(
+    pool: Any,
+    sql: str,
+    *,
+    uscc: str,
+    sector: str,
+    day: date,
+    actor: str,
+    audience: str,
+    operation: str,
+    request_id: str | None,
+    purpose: str | None,
+    fields_returned: Sequence[str],
+) -> CheckRow | None:
+    """Run the check; None when the general path must answer (unknown subject, or one waiting to be recomputed)."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            sql, uscc, sector, day, actor, audience, operation, request_id, purpose, list(fields_returned)
+        )
+    if row is None or row["queued"]:
+        return None
+    return CheckRow(id=row["id"], kind=row["kind"], name=row["name"], uscc=row["uscc"], found=row["found"])
