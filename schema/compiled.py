@@ -1,7 +1,8 @@
-"""Compiled reads: the hot single check answered by one prepared statement instead of the resolvers.
+"""Compiled reads: the hot single check and batch screen answered by one prepared statement each.
 
 "Is this subject restricted in this sector?" is most of the traffic of procurement and finance systems. A document
-of that shape, ``subject(ref: {uscc: …}) { id kind name uscc restrictions(sector: …, asOf: …) { … } }``, is
+of that shape, ``subject(ref: {uscc: …}) { id kind name uscc restrictions(sector: …, asOf: …) { … } }``, or a
+``screen(sector: …, refs: $refs, asOf: …) { ref found restricted subject { … } restrictions { … } }`` of USCCs, is
 compiled once per audience schema into a plan: it is validated against the audience's own schema (so the field
 policy holds exactly as on the general path), its selection becomes the JSON the statement builds, and the audit
 entry's fields are computed once. A request then costs one round trip (store/compiled.py).
@@ -98,24 +99,12 @@ class SubjectCheck:
             return None
         sector_value: str | None = None
         if self.sector is not None:
-            given = self.sector.value(variables)
-            if not isinstance(given, str) or given not in Sector.__members__:
+            sector_value = _sector(self.sector, variables, principal)
+            if sector_value is None:
                 return None
-            if not principal.has(Sector(given).scope):
-                return None
-            sector_value = given
-        day = today
-        if self.as_of is not None:
-            given = self.as_of.value(variables)
-            if given is not None:
-                if not isinstance(given, str):
-                    return None
-                try:
-                    day = date.fromisoformat(given)
-                except ValueError:
-                    return None
-                if day.isoformat() != given:  # the Date scalar reads ISO dates only
-                    return None
+        day = _day(self.as_of, variables, today)
+        if day is None:
+            return None
         if audience.rows in (Rows.ALL, Rows.OWN_UNIT):
             sql = self.sql
         elif audience.rows is Rows.PUBLIC:
@@ -149,6 +138,104 @@ class SubjectCheck:
         }
         subject = {name: values[name] for name in self.subject_fields}
         return orjson.dumps({"data": {"subject": subject}})
+
+
+MAX_SCREEN = 1000  # as schema/restrictions.py: more is BAD_USER_INPUT, which the general path answers
+
+
+@dataclass(frozen=True)
+class ScreenCheck:
+    """A compiled screen of USCC references: one statement for the verdicts, in request order, and the audit."""
+
+    refs: str  # the variable carrying the references
+    sector: Input
+    as_of: Input | None
+    operation: str
+    fields_returned: tuple[str, ...]
+    variables: frozenset[str]
+    sql: str
+    public_sql: str
+
+    async def run(
+        self,
+        pool: Any,
+        *,
+        variables: Mapping[str, Any],
+        principal: Principal,
+        audience: Audience,
+        today: date,
+        request_id: str | None,
+        purpose: str | None,
+    ) -> bytes | None:
+        if set(variables) - self.variables:
+            return None
+        refs = variables.get(self.refs)
+        if not isinstance(refs, list) or len(refs) > MAX_SCREEN:
+            return None
+        sent: list[str] = []
+        usccs: list[str] = []
+        for ref in refs:
+            # Only references that give a USCC and nothing else: ID numbers are echoed masked and looked up by
+            # keyed hash, ids are decoded; the general path does both.
+            if not isinstance(ref, dict) or set(ref) != {"uscc"} or not isinstance(ref["uscc"], str):
+                return None
+            try:
+                usccs.append(identifiers.validate_uscc(ref["uscc"]))
+            except identifiers.InvalidIdentifier:
+                return None
+            sent.append(ref["uscc"])
+        sector = _sector(self.sector, variables, principal)
+        day = _day(self.as_of, variables, today)
+        if sector is None or day is None:
+            return None
+        if audience.rows in (Rows.ALL, Rows.OWN_UNIT):
+            sql = self.sql
+        elif audience.rows is Rows.PUBLIC:
+            sql = self.public_sql
+        else:  # an employer screens only itself: refusals come from the general path
+            return None
+        try:
+            results = await store.screen(
+                pool,
+                sql,
+                refs=sent,
+                usccs=usccs,
+                sector=sector,
+                day=day,
+                actor=principal.subject,
+                audience=audience.name,
+                operation=self.operation,
+                request_id=request_id,
+                purpose=purpose,
+                fields_returned=self.fields_returned,
+            )
+        except Exception:  # an outage or a timeout: the general path answers it (503, its codes)
+            return None
+        if results is None:
+            return None
+        return orjson.dumps({"data": {"screen": orjson.Fragment(results)}})
+
+
+def _sector(given: Input, variables: Mapping[str, Any], principal: Principal) -> str | None:
+    """The sector asked for, when the caller may see it (else the general path answers FORBIDDEN)."""
+    value = given.value(variables)
+    if not isinstance(value, str) or value not in Sector.__members__ or not principal.has(Sector(value).scope):
+        return None
+    return value
+
+
+def _day(given: Input | None, variables: Mapping[str, Any], today: date) -> date | None:
+    """asOf (default: today); None for a value the Date scalar would refuse."""
+    value = given.value(variables) if given is not None else None
+    if value is None:
+        return today
+    if not isinstance(value, str):
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    return day if day.isoformat() == value else None
 
 
 def _input(node: ValueNode) -> Input | None:
@@ -192,8 +279,8 @@ def _restriction_fields(node: FieldNode) -> list[str | tuple[str, list[str]]] | 
     return out
 
 
-def compile_check(schema: GraphQLSchema, query: str, operation_name: str | None) -> SubjectCheck | None:
-    """The plan of a single-check document valid in ``schema``, or None for any other document."""
+def compile_check(schema: GraphQLSchema, query: str, operation_name: str | None) -> SubjectCheck | ScreenCheck | None:
+    """The plan of a single-check or screen document valid in ``schema``, or None for any other document."""
     if len(query) > MAX_DOCUMENT_CHARS:
         return None
     try:
@@ -212,9 +299,16 @@ def compile_check(schema: GraphQLSchema, query: str, operation_name: str | None)
     if any(v.default_value is not None or v.directives for v in definitions):
         return None
     roots = _plain_fields(op.selection_set)
-    if roots is None or len(roots) != 1 or roots[0].name.value != "subject":
+    if roots is None or len(roots) != 1:
         return None
     root = roots[0]
+    operation = name or "anonymous"
+    variables = frozenset(v.variable.name.value for v in definitions)
+    returned = selected_fields(schema, document, operation_name)
+    if root.name.value == "screen":
+        return _compile_screen(root, operation, variables, returned)
+    if root.name.value != "subject":
+        return None
     root_arguments = root.arguments or ()
     if len(root_arguments) != 1 or root_arguments[0].name.value != "ref":
         return None
@@ -248,11 +342,60 @@ def compile_check(schema: GraphQLSchema, query: str, operation_name: str | None)
         sector=sector,
         as_of=as_of,
         subject_fields=tuple(f.name.value for f in fields),
-        operation=name or "anonymous",
-        fields_returned=selected_fields(schema, document, operation_name),
-        variables=frozenset(v.variable.name.value for v in definitions),
+        operation=operation,
+        fields_returned=returned,
+        variables=variables,
         sql=store.subject_check_sql(restriction_sql, organizations_only=False),
         public_sql=store.subject_check_sql(restriction_sql, organizations_only=True),
+    )
+
+
+SCREEN_FIELDS = frozenset({"ref", "found", "restricted", "subject", "restrictions"})
+
+
+def _compile_screen(
+    root: FieldNode, operation: str, variables: frozenset[str], returned: tuple[str, ...]
+) -> ScreenCheck | None:
+    arguments = {a.name.value: a.value for a in root.arguments or ()}
+    if set(arguments) - {"sector", "refs", "asOf"} or not isinstance(arguments.get("refs"), VariableNode):
+        return None
+    refs = arguments["refs"]
+    assert isinstance(refs, VariableNode)
+    sector = _input(arguments["sector"])
+    as_of = _input(arguments["asOf"]) if "asOf" in arguments else None
+    fields = _plain_fields(root.selection_set)
+    if sector is None or fields is None or ("asOf" in arguments and as_of is None):
+        return None
+    results: list[str | tuple[str, list[str]]] = []
+    restriction = store.restriction_json(["sector"])  # "restricted" needs the list even when it is not selected
+    for f in fields:
+        field = f.name.value
+        if field not in SCREEN_FIELDS or f.arguments:
+            return None
+        if field == "subject":
+            sub = _plain_fields(f.selection_set)
+            if sub is None or any(
+                s.arguments or s.selection_set or s.name.value not in store.SUBJECT_COLUMNS for s in sub
+            ):
+                return None
+            results.append((field, [s.name.value for s in sub]))
+        elif field == "restrictions":
+            selected = _restriction_fields(f)
+            if selected is None:
+                return None
+            restriction = store.restriction_json(selected)
+            results.append(field)
+        else:
+            results.append(field)
+    return ScreenCheck(
+        refs=refs.name.value,
+        sector=sector,
+        as_of=as_of,
+        operation=operation,
+        fields_returned=returned,
+        variables=variables,
+        sql=store.screen_sql(results, restriction, organizations_only=False),
+        public_sql=store.screen_sql(results, restriction, organizations_only=True),
     )
 
 
@@ -261,10 +404,10 @@ class CompiledReads:
 
     def __init__(self, limit: int = 1000) -> None:
         # The schema itself is in the key (not its id): a plan never outlives the schema it was validated in.
-        self._plans: dict[tuple[GraphQLSchema, str, str | None], SubjectCheck | None] = {}
+        self._plans: dict[tuple[GraphQLSchema, str, str | None], SubjectCheck | ScreenCheck | None] = {}
         self._limit = limit
 
-    def plan(self, schema: GraphQLSchema, query: str, operation_name: str | None) -> SubjectCheck | None:
+    def plan(self, schema: GraphQLSchema, query: str, operation_name: str | None) -> SubjectCheck | ScreenCheck | None:
         key = (schema, query, operation_name)
         if key in self._plans:
             return self._plans[key]

@@ -106,3 +106,106 @@ async def subject_check(
     if row is None or row["queued"]:
         return None
     return CheckRow(id=row["id"], kind=row["kind"], name=row["name"], uscc=row["uscc"], found=row["found"])
+
+
+# Subject fields a compiled screen may select, as SQL over its row ``h`` of subjects (the id as the API's opaque
+# global id, schema/ids.py: base64url of "Subject:<id>" without padding).
+SUBJECT_COLUMNS = {
+    "id": "rtrim(translate(encode(convert_to('Subject:' || h.id, 'UTF8'), 'base64'), '+/', '-_'), '=')",
+    "kind": "h.kind",
+    "name": "h.name",
+    "uscc": "h.uscc",
+}
+
+
+def screen_sql(
+    results: Sequence[str | tuple[str, Sequence[str]]], restriction: str, *, organizations_only: bool
+) -> str:
+    """One statement for a screen of USCCs: $1 the references as sent, $2 the same normalized, $3 sector, $4 day,
+    $5 … $9 the audit entry (actor, audience, operation, request id, purpose), $10 fields returned. Results come
+    in request order as one JSON array with the selected keys; the entry lists every subject found. No entry is
+    written when a subject found waits in the recompute queue: the caller then takes the general path."""
+    kind = " AND s.kind = 'ORGANIZATION'" if organizations_only else ""
+    pairs: list[tuple[str, str]] = []
+    for f in results:
+        if isinstance(f, tuple):
+            name, sub = f
+            if name == "subject":
+                subject = _json_object([(c, SUBJECT_COLUMNS[c]) for c in sub])
+                pairs.append((name, f"CASE WHEN h.id IS NULL THEN NULL ELSE {subject} END"))
+            continue
+        pairs.append(
+            (
+                f,
+                {
+                    "ref": "h.ref",
+                    "found": "h.id IS NOT NULL",
+                    "restricted": "h.id IS NOT NULL AND json_array_length(h.found) > 0",
+                    "restrictions": "h.found",
+                }[f],
+            )
+        )
+    result = _json_object(pairs)
+    # Only names from the fixed tables above reach the text (no input does): S608 does not apply.
+    return f"""
+        WITH refs AS (SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r(ref, uscc, position)),
+        h AS (
+          SELECT refs.position, refs.ref, s.id, s.kind, s.name, s.uscc,
+                 s.id IS NOT NULL AND EXISTS (SELECT 1 FROM recompute_queue q WHERE q.subject_id = s.id) AS queued,
+                 CASE WHEN s.id IS NULL THEN '[]'::json ELSE (
+                   SELECT coalesce(json_agg({restriction} ORDER BY x.since, x.id), '[]'::json)
+                   FROM restrictions x
+                   WHERE x.subject_id = s.id AND x.sector = $3 AND x.superseded_at IS NULL
+                     AND x.since <= $4 AND (x.until IS NULL OR x.until >= $4)) END AS found
+          FROM refs LEFT JOIN subjects s ON s.uscc = refs.uscc{kind}
+        ),
+        flags AS (SELECT coalesce(bool_or(queued), false) AS queued FROM h),
+        a AS (
+          INSERT INTO audit_log (actor, audience, operation, operation_type, outcome, request_id, purpose,
+                                 subject_ids, fields_returned, fields_refused, prev_hash, hash)
+          SELECT $5, $6, $7, 'query', 'ok', $8, $9,
+                 coalesce((SELECT array_agg(DISTINCT id ORDER BY id) FROM h WHERE id IS NOT NULL), '{{}}'),
+                 $10::text[], '{{}}'::text[], NULL, NULL
+          FROM flags WHERE NOT flags.queued
+          RETURNING id
+        )
+        SELECT (SELECT queued FROM flags) AS queued,
+               coalesce((SELECT json_agg({result} ORDER BY h.position) FROM h), '[]'::json)::text AS results,
+               (SELECT count(*) FROM a) AS audited
+    """  # noqa: S608
+
+
+async def screen(
+    pool: Any,
+    sql: str,
+    *,
+    refs: Sequence[str],
+    usccs: Sequence[str],
+    sector: str,
+    day: date,
+    actor: str,
+    audience: str,
+    operation: str,
+    request_id: str | None,
+    purpose: str | None,
+    fields_returned: Sequence[str],
+) -> str | None:
+    """The results as JSON text, or None when the general path must answer (a subject waiting to be recomputed)."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            sql,
+            list(refs),
+            list(usccs),
+            sector,
+            day,
+            actor,
+            audience,
+            operation,
+            request_id,
+            purpose,
+            list(fields_returned),
+        )
+    if row is None or row["queued"]:
+        return None
+    results: str = row["results"]
+    return results

@@ -80,6 +80,34 @@ def document(rng: random.Random, usccs: list[str]) -> tuple[str, dict[str, Any],
     return f"{head} {{ subject(ref: {{uscc: {ref}}}) {{ {' '.join(fields)} }} }}", variables, name
 
 
+def screen_document(rng: random.Random, usccs: list[str]) -> tuple[str, dict[str, Any], str | None]:
+    """A random screen document: USCC references (with repeats, unknown and sometimes invalid ones)."""
+    valid = usccs[:5]  # the last two are not USCCs: a screen holding one is the general path's to refuse
+    pool = usccs if rng.random() < 0.1 else valid
+    variables: dict[str, Any] = {"r": [{"uscc": rng.choice(pool)} for _ in range(rng.randint(0, 12))]}
+    definitions = ["$r: [SubjectRef!]!"]
+    sector = rng.choice(SECTORS)
+    if rng.random() < 0.5:
+        definitions.append("$s: Sector!")
+        variables["s"] = sector
+        arguments = "sector: $s, refs: $r"
+    else:
+        arguments = f"sector: {sector}, refs: $r"
+    if rng.random() < 0.3:
+        arguments += f', asOf: "{(bureau_today() + timedelta(days=rng.randint(-400, 1400))).isoformat()}"'
+    fields = rng.sample(["ref", "found", "restricted"], rng.randint(0, 3))
+    if rng.random() < 0.6:
+        fields.insert(
+            rng.randint(0, len(fields)), f"subject {{ {' '.join(rng.sample(SUBJECT_FIELDS, rng.randint(1, 4)))} }}"
+        )
+    if rng.random() < 0.7:
+        inner = " ".join(rng.sample(RESTRICTION_FIELDS, rng.randint(1, len(RESTRICTION_FIELDS))))
+        fields.insert(rng.randint(0, len(fields)), f"restrictions {{ {inner} }}")
+    if not fields:
+        fields = ["found"]
+    return f"query ({', '.join(definitions)}) {{ screen({arguments}) {{ {' '.join(fields)} }} }}", variables, None
+
+
 async def last_audit(api: Api) -> dict[str, Any]:
     async with api.engine.connect() as conn:
         row = (await conn.execute(sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(1))).one()
@@ -109,9 +137,10 @@ async def test_compiled_reads_answer_and_audit_exactly_as_the_resolvers(pair: tu
     usccs = [listed, penalized, queued, clean["uscc"], factories.new_uscc(), "91310000MA1FL0000X", str(person["id"])]
     tokens = {client: await compiled.token(client) for client in CLIENTS}
     rng = random.Random(20261203)
-    answered_by_plan = 0
-    for _ in range(60):
-        query, variables, _name = document(rng, usccs)
+    answered_by_plan = {document: 0, screen_document: 0}
+    for _ in range(90):
+        make = document if rng.random() < 0.6 else screen_document
+        query, variables, _name = make(rng, usccs)
         client = rng.choice(CLIENTS)
         purpose = rng.choice([None, "政府采购资格审查"])
         headers = {"X-Purpose": quote(purpose)} if purpose else {}
@@ -123,8 +152,9 @@ async def test_compiled_reads_answer_and_audit_exactly_as_the_resolvers(pair: tu
         assert ours.status_code == theirs.status_code, (query, client)
         assert ours.json() == theirs.json(), (query, variables, client)
         assert ours_audit == theirs_audit, (query, client)
-        answered_by_plan += not general.statements
-    assert answered_by_plan >= 10  # the documents are not all outside the compiled shape
+        answered_by_plan[make] += not general.statements
+    # The documents are not all outside the compiled shapes.
+    assert answered_by_plan[document] >= 10 and answered_by_plan[screen_document] >= 10, answered_by_plan
 
 
 async def test_a_compiled_single_check_is_one_round_trip(settings: Settings, database_url: str) -> None:
@@ -144,3 +174,24 @@ async def test_a_compiled_single_check_is_one_round_trip(settings: Settings, dat
         assert body["data"]["subject"]["restrictions"][0]["legalBasis"] == {"article": "第四十八条"}
         assert general.statements == []
         assert len([q for q in queries if "audit_log" in q]) == 1, queries
+
+
+SCREEN = """query ($r: [SubjectRef!]!) { screen(sector: GOVERNMENT_PROCUREMENT, refs: $r) {
+  ref found restricted restrictions { sector since until } } }"""
+
+
+async def test_a_compiled_screen_of_a_thousand_is_one_round_trip(settings: Settings, database_url: str) -> None:
+    one = settings.model_copy(update={"recompute_drain_seconds": 0, "pool_size": 1})
+    async with running_app(one, database_url) as api:
+        listed = factories.new_uscc()
+        await api.gql(IMPORT, {"records": [blacklisting(listed, bureau_today() - timedelta(days=5))]})
+        token = await api.token("procurement")
+        refs = [{"uscc": listed}] + [{"uscc": factories.new_uscc()} for _ in range(999)]
+        with count_statements(api.engine) as general:
+            body = (await api.post(SCREEN, {"r": refs}, token=token)).json()
+        assert general.statements == []
+        results = body["data"]["screen"]
+        assert len(results) == 1000 and results[0]["ref"] == listed and results[0]["restricted"] is True
+        assert not any(r["found"] for r in results[1:])
+        audit = await last_audit(api)
+        assert audit["operation"] == "anonymous" and len(audit["subject_ids"]) == 1
