@@ -9,6 +9,8 @@ Run a part with `python -m bench authz` (or evaluate, screen, import).
 4. import: `hrss-credit import` of a fresh file of --rows records into a database already holding --records
    records (records/s); with --repeat N, N fresh files one after the other and their median; not run by default
    (it loads its own population, in the database hrss_bench_import).
+5. race: hrss-credit against PostGraphile 5 on the same data, with wrk (`python -m bench race --help`); not run
+   by default (it needs wrk and Node, and its own database hrss_bench_race).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import asyncio
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +33,7 @@ from api.settings import Settings
 from bench.authz import bench_authz
 from bench.imports import bench_import
 from bench.population import TODAY, bench_server, fresh_database, load
+from bench.race import main as race_main
 from domain.workdays import WorkCalendar
 from store import evaluation
 from store.db import create_engine
@@ -92,6 +96,9 @@ async def bench_screen(url: str, codes: list[str], rounds: int) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["race"]:  # its own options: it runs two servers, not the app in process
+        race_main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--organizations", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=50)
