@@ -637,6 +637,13 @@ def _kib(value: str | None) -> int:
     return int(value.split()[0]) if value else 0
 
 
+def load_average(when: str) -> str:
+    """wrk, PostgreSQL and both servers share the cores: anything else running slows the rounds it overlaps, both
+    runs of a round alike for the most part, since they follow each other."""
+    one, five, _ = os.getloadavg()
+    return f"load average {when}: {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
 def rss_kib(server: Server) -> tuple[int, int]:
     """VmRSS of the server and its child processes (uvicorn workers, if any), and how many processes."""
     pids = _descendants(server.pid)
@@ -728,8 +735,10 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             f"wrk: {args.rounds} rounds of {args.duration} s a side and case, interleaved, after {args.warmup} s "
             f"untimed; ours with a fresh procurement token a run, peer without authentication"
         )
+        print(load_average("before the rounds"))
         race(wrk, ours, peer, all_cases, args.rounds, args.duration, args.warmup)
         print()
+        print(load_average("after them"))
         for side in (ours, peer):
             print(memory(side, before[side.name]))
         if args.keep_db:
