@@ -20,6 +20,7 @@ from auth.tokens import InvalidToken, Principal, TokenValidator
 from schema.audiences import MAX_COMPILED, AudienceSchemas
 from schema.compiled import CompiledReads
 from schema.context import Context
+from schema.limits import RequestLimits
 from schema.loaders import Loaders
 from schema.rows import RowRules
 from store.db import bureau_today
@@ -150,11 +151,12 @@ class GraphQLRouter:
         max_body_bytes: int = 1024 * 1024,
         allow_get: bool = True,
         compiled_pool: Any = None,
+        limits: RequestLimits = RequestLimits(),  # noqa: B008 - a frozen dataclass
     ) -> None:
         self.schemas = schemas
         # An asyncpg pool for compiled reads (schema/compiled.py); None: every request takes the resolvers.
         self.compiled_pool = compiled_pool
-        self.compiled = CompiledReads()
+        self.compiled = CompiledReads(limits)
         self.max_body_bytes = max_body_bytes
         self.allow_get = allow_get
         self.validator = validator
@@ -260,7 +262,7 @@ class GraphQLRouter:
         elif not isinstance(variables, dict):
             return None
         plan = self.compiled.plan(view.graphql_schema, query, operation)
-        if plan is None:
+        if plan is None or not plan.affordable(variables, self.compiled.limits):
             return None
         audience = view.audience
         purpose = unquote(headers.get(b"x-purpose", b"").decode("latin-1")).strip()

@@ -17,6 +17,7 @@ same audit entries on random documents and data.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +25,7 @@ from typing import Any
 
 import orjson
 from graphql import (
+    DocumentNode,
     EnumValueNode,
     FieldNode,
     GraphQLError,
@@ -36,8 +38,10 @@ from graphql import (
     ValueNode,
     VariableNode,
     parse,
+    specified_rules,
     validate,
 )
+from graphql.validation import ASTValidationRule
 
 from auth.policy import Audience, Rows
 from auth.tokens import Principal
@@ -45,6 +49,7 @@ from domain import identifiers
 from domain.taxonomy import Sector
 from schema.audit import selected_fields
 from schema.ids import global_id
+from schema.limits import RequestLimits, limit_rules, operation_cost
 from store import compiled as store
 
 SUBJECT_FIELDS = frozenset({"id", "kind", "name", "uscc", "restrictions"})
@@ -75,6 +80,11 @@ class SubjectCheck:
     variables: frozenset[str]
     sql: str
     public_sql: str  # the same, for an audience that sees organizations only
+    costs: Any = None  # the document and its operation name, to hold a request to the cost limit
+
+    def affordable(self, variables: Mapping[str, Any], limits: RequestLimits) -> bool:
+        document, name = self.costs
+        return operation_cost(document, name, variables) <= limits.max_cost
 
     async def run(
         self,
@@ -155,6 +165,11 @@ class ScreenCheck:
     variables: frozenset[str]
     sql: str
     public_sql: str
+    costs: Any = None
+
+    def affordable(self, variables: Mapping[str, Any], limits: RequestLimits) -> bool:
+        document, name = self.costs
+        return operation_cost(document, name, variables) <= limits.max_cost
 
     async def run(
         self,
@@ -279,16 +294,31 @@ def _restriction_fields(node: FieldNode) -> list[str | tuple[str, list[str]]] | 
     return out
 
 
-def compile_check(schema: GraphQLSchema, query: str, operation_name: str | None) -> SubjectCheck | ScreenCheck | None:
-    """The plan of a single-check or screen document valid in ``schema``, or None for any other document."""
+def compile_check(
+    schema: GraphQLSchema,
+    query: str,
+    operation_name: str | None,
+    limits: RequestLimits = RequestLimits(),  # noqa: B008 - a frozen dataclass
+    rules: tuple[type[ASTValidationRule], ...] | None = None,
+) -> SubjectCheck | ScreenCheck | None:
+    """The plan of a single-check or screen document valid in ``schema`` within ``limits`` (tokens, depth,
+    aliases: the general path's validation; the cost is checked per request), or None for any other document."""
     if len(query) > MAX_DOCUMENT_CHARS:
         return None
     try:
-        document = parse(query, no_location=True)
+        document = parse(query, no_location=True, max_tokens=limits.max_tokens)
     except GraphQLError:
         return None
-    if len(document.definitions) != 1 or validate(schema, document):
+    every_rule = rules if rules is not None else (*specified_rules, *limit_rules(limits))
+    if len(document.definitions) != 1 or validate(schema, document, every_rule):
         return None
+    plan = _compile(schema, document, operation_name)
+    return dataclasses.replace(plan, costs=(document, operation_name)) if plan is not None else None
+
+
+def _compile(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> SubjectCheck | ScreenCheck | None:
     op = document.definitions[0]
     if not isinstance(op, OperationDefinitionNode) or op.operation is not OperationType.QUERY or op.directives:
         return None
@@ -402,7 +432,9 @@ def _compile_screen(
 class CompiledReads:
     """Plans by (audience schema, document, operation name), ``None`` remembered too; bounded."""
 
-    def __init__(self, limit: int = 1000) -> None:
+    def __init__(self, limits: RequestLimits = RequestLimits(), limit: int = 1000) -> None:  # noqa: B008
+        self.limits = limits
+        self._rules = (*specified_rules, *limit_rules(limits))
         # The schema itself is in the key (not its id): a plan never outlives the schema it was validated in.
         self._plans: dict[tuple[GraphQLSchema, str, str | None], SubjectCheck | ScreenCheck | None] = {}
         self._limit = limit
@@ -411,7 +443,7 @@ class CompiledReads:
         key = (schema, query, operation_name)
         if key in self._plans:
             return self._plans[key]
-        plan = compile_check(schema, query, operation_name)
+        plan = compile_check(schema, query, operation_name, self.limits, self._rules)
         if len(self._plans) >= self._limit:
             self._plans.pop(next(iter(self._plans)))
         self._plans[key] = plan

@@ -195,3 +195,15 @@ async def test_a_compiled_screen_of_a_thousand_is_one_round_trip(settings: Setti
         assert not any(r["found"] for r in results[1:])
         audit = await last_audit(api)
         assert audit["operation"] == "anonymous" and len(audit["subject_ids"]) == 1
+
+
+async def test_the_request_limits_hold_on_the_compiled_path(settings: Settings, database_url: str) -> None:
+    """A screen over the cost limit, or a check deeper than the depth limit, is refused as on the general path."""
+    tight = settings.model_copy(update={"recompute_drain_seconds": 0, "max_cost": 50, "max_depth": 2})
+    async with running_app(tight, database_url) as api:
+        token = await api.token("procurement")
+        refs = [{"uscc": factories.new_uscc()} for _ in range(100)]
+        costly = (await api.post(SCREEN, {"r": refs}, token=token)).json()
+        assert costly["errors"][0]["extensions"]["code"] == "COST_LIMIT"
+        deep = (await api.post(SINGLE_CHECK, {"u": factories.new_uscc()}, token=token)).json()
+        assert deep["errors"][0]["extensions"]["code"] == "QUERY_TOO_DEEP"
