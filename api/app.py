@@ -259,4 +259,11 @@ async def compiled_reads_pool(database_url: str, settings: Settings) -> Any:
             "application_name": "hrss-credit compiled reads",
             "TimeZone": BUREAU_TIME_ZONE,
         },
+        # The default reset on release is a round trip (RESET ALL, UNLISTEN *, ...) for state these connections
+        # never take: each read is one statement in its own implicit transaction, with no session settings.
+        reset=_keep_session,
     )
+
+
+async def _keep_session(_connection: Any) -> None:
+    return None
