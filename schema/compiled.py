@@ -80,11 +80,12 @@ class SubjectCheck:
     variables: frozenset[str]
     sql: str
     public_sql: str  # the same, for an audience that sees organizations only
-    costs: Any = None  # the document and its operation name, to hold a request to the cost limit
+
+    # A single check's cost does not depend on its variables (no list or page size is one): computed once.
+    cost: int = 0
 
     def affordable(self, variables: Mapping[str, Any], limits: RequestLimits) -> bool:
-        document, name = self.costs
-        return operation_cost(document, name, variables) <= limits.max_cost
+        return self.cost <= limits.max_cost
 
     async def run(
         self,
@@ -313,7 +314,11 @@ def compile_check(
     if len(document.definitions) != 1 or validate(schema, document, every_rule):
         return None
     plan = _compile(schema, document, operation_name)
-    return dataclasses.replace(plan, costs=(document, operation_name)) if plan is not None else None
+    if isinstance(plan, SubjectCheck):
+        return dataclasses.replace(plan, cost=operation_cost(document, operation_name, {}))
+    if isinstance(plan, ScreenCheck):
+        return dataclasses.replace(plan, costs=(document, operation_name))
+    return None
 
 
 def _compile(
