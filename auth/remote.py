@@ -31,7 +31,7 @@ from http.client import HTTPMessage
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .tokens import MAX_TOKEN_LENGTH, InvalidToken, Principal, TokenValidator
+from .tokens import MAX_CACHED_TOKENS, MAX_TOKEN_LENGTH, InvalidToken, Principal, TokenValidator
 
 __all__ = ["DiscoveryError", "IssuerDispatch", "RemoteIssuer", "fetch_json"]
 
@@ -401,10 +401,19 @@ class IssuerDispatch(TokenValidator):
 
     def __init__(self, validators: Mapping[str, TokenValidator]) -> None:
         self._validators = dict(validators)
+        # Which validator a token went to: a client sends the same token with every request, and reading its
+        # issuer again (base64 and JSON) would cost more than the remembered verification it leads to.
+        self._routed: dict[str, TokenValidator] = {}
 
     def validate(self, token: str) -> Principal:
-        issuer = _unverified_issuer(token)
-        validator = self._validators.get(issuer) if issuer else None
+        validator = self._routed.get(token) if isinstance(token, str) else None
         if validator is None:
-            raise InvalidToken("unknown issuer")
-        return validator.validate(token)
+            issuer = _unverified_issuer(token)
+            validator = self._validators.get(issuer) if issuer else None
+            if validator is None:
+                raise InvalidToken("unknown issuer")
+        principal = validator.validate(token)
+        if len(self._routed) >= MAX_CACHED_TOKENS:
+            self._routed.clear()
+        self._routed[token] = validator
+        return principal

@@ -149,6 +149,7 @@ class TokenValidator:
         self._jwks = jwks
         self._imported: dict[str, Key] = {}
         self._verified: dict[str, tuple[Principal, str]] = {}
+        self._kids: tuple[Mapping[str, Any], frozenset[str]] | None = None
         self.clock = clock
         self._lock = threading.Lock()
 
@@ -183,10 +184,18 @@ class TokenValidator:
         return principal
 
     def _published_kids(self) -> frozenset[str]:
-        keys = self._current_jwks().get("keys")
-        if not isinstance(keys, list | tuple):
-            return frozenset()
-        return frozenset(k["kid"] for k in keys if isinstance(k, Mapping) and isinstance(k.get("kid"), str))
+        jwks = self._current_jwks()
+        remembered = self._kids
+        if remembered is not None and remembered[0] is jwks:  # the same key set as last time: the same kids
+            return remembered[1]
+        keys = jwks.get("keys")
+        kids = (
+            frozenset(k["kid"] for k in keys if isinstance(k, Mapping) and isinstance(k.get("kid"), str))
+            if isinstance(keys, list | tuple)
+            else frozenset()
+        )
+        self._kids = (jwks, kids)
+        return kids
 
     def _validate(self, token: str) -> tuple[Principal, str]:
         if not isinstance(token, str):
