@@ -36,7 +36,7 @@ from auth.tokens import TokenValidator
 from domain.workdays import WorkCalendar
 from schema.audiences import AudienceSchemas
 from schema.build import build_schema
-from store import holidays, migrations
+from store import audit, holidays, migrations
 from store.db import BUREAU_TIME_ZONE, asyncpg_connect_kwargs, create_engine
 from store.demo import named_subjects
 from store.notify import RestrictionFeed
@@ -160,6 +160,12 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
         drainer = Drainer(engine, database_url, interval=settings.recompute_drain_seconds)
         if settings.recompute_drain_seconds > 0:
             drainer.start()
+        # Reads hand their audit entries to the group writer; one process at a time seals the chain
+        # (store.audit), on a connection of its own.
+        sealer_engine = create_engine(database_url, pool_size=1, max_overflow=0, application_name="hrss-audit-sealer")
+        sealer = audit.Sealer(sealer_engine)
+        app.state.audit_writer = audit.AuditWriter(engine, on_durable=sealer.wake)
+        sealer.start()
         compiled_pool = await compiled_reads_pool(database_url, settings) if settings.compiled_reads else None
         app.state.graphql = GraphQLRouter(
             schemas,
@@ -177,6 +183,9 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
         finally:
             if compiled_pool is not None:
                 await compiled_pool.close()
+            await app.state.audit_writer.close()
+            await sealer.stop()
+            await sealer_engine.dispose()
             await drainer.stop()
             await app.state.restriction_feed.stop()
             throttle.bind(None)

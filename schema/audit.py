@@ -1,7 +1,10 @@
-"""Every operation that touched credit information leaves an audit entry, in the request's own transaction.
+"""Every operation that touched credit information leaves a durable audit entry before its response goes out.
 
 An operation-level extension (not a per-field one): after execution it appends who, what (operation, root
-fields, subjects returned, fields refused), when and for what purpose, then commits the request.
+fields, subjects returned, fields refused), when and for what purpose. A mutation's entry is written in the
+request's own transaction, so that the write and its entry commit together or not at all; a read commits its
+transaction first and hands its entry to the process's group writer (store.audit.AuditWriter on
+``app.state.audit_writer``), which returns once the entry is durable.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from schema.errors import BadUserInput
 from schema.ids import global_id, parse_global_id
 from store import audit
 
+SEAL_WAIT_SECONDS = 2.0
 _REFUSED_FIELD = re.compile(r"Cannot query field '(\w+)' on type '(\w+)'")
 _REFUSED_ARGUMENT = re.compile(r"Unknown argument '(\w+)' on field '(\w+)\.(\w+)'")
 
@@ -102,6 +106,16 @@ class AuditExtension(SchemaExtension):
 
     async def _record(self, ctx: Context, refused_fields: list[str]) -> None:
         result = self.execution_context.result
+        writer = _writer(ctx)
+        if self.execution_context.operation_type is not OperationType.MUTATION and writer is not None:
+            outcome = "ok"
+            try:
+                await ctx.db.finish(commit=True)
+            except DBAPIError:
+                # The operation's transaction failed: nothing of it is kept, but the attempt is recorded.
+                outcome = "failed"
+            await writer.append(self._entry(ctx, outcome, refused_fields))
+            return
         if self.execution_context.operation_type is OperationType.MUTATION and result and result.errors:
             # A write that raised keeps nothing of what it did (all or nothing), but the attempt is recorded.
             await ctx.db.finish(commit=False)
@@ -116,6 +130,11 @@ class AuditExtension(SchemaExtension):
             await ctx.db.finish(commit=False)
             await ctx.db.run(lambda conn: audit.append(conn, self._entry(ctx, "failed", refused_fields)))
             await ctx.db.finish(commit=True)
+
+
+def _writer(ctx: Context) -> audit.AuditWriter | None:
+    writer = getattr(ctx.request.app.state, "audit_writer", None)
+    return writer if isinstance(writer, audit.AuditWriter) else None
 
 
 @strawberry.type(description="An entry of the append-only, hash-chained audit log (SH art. 12, WG art. 7).")
@@ -179,6 +198,10 @@ async def audit_log_page(
     subject_id = None
     if subject:
         kind, subject_id = parse_global_id(subject, field="subject")
+    if before_id is None:
+        # The log lists sealed entries (an unsealed one has no hash yet): give the sealer a moment to chain what
+        # was committed before this read, so that the newest page is complete.
+        await info.context.db.run(lambda conn: audit.wait_until_sealed(conn, within=SEAL_WAIT_SECONDS))
     rows = await info.context.db.run(
         lambda conn: audit.page(conn, first=size, before_id=before_id, subject_id=subject_id, actor=actor)
     )

@@ -232,7 +232,8 @@ repairs = sa.Table(
 audit_log = sa.Table(
     "audit_log",
     metadata,
-    # Append-only and hash-chained (SH art. 12, WG art. 7): triggers compute prev_hash/hash on insert and refuse
+    # Append-only and hash-chained (SH art. 12, WG art. 7): an entry is inserted unsealed (prev_hash and hash
+    # NULL) and the sealer chains it once, in id order (store.audit, migration 0011); triggers refuse every other
     # UPDATE, DELETE and TRUNCATE.
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("clock_timestamp()")),
@@ -246,8 +247,23 @@ audit_log = sa.Table(
     sa.Column("fields_refused", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Column("purpose", sa.Text),
     sa.Column("outcome", sa.Text, nullable=False),
-    sa.Column("prev_hash", sa.LargeBinary, nullable=False),
-    sa.Column("hash", sa.LargeBinary, nullable=False),
+    sa.Column("prev_hash", sa.LargeBinary),
+    sa.Column("hash", sa.LargeBinary),
+    sa.CheckConstraint("(prev_hash IS NULL) = (hash IS NULL)", name="sealed_whole"),
+    sa.Index("ix_audit_log_unsealed", "id", postgresql_where=sa.text("hash IS NULL")),
+)
+
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    # The chain head signed with the ES256 key of the JWKS (store.audit.Checkpoint): copies kept outside the
+    # database anchor the chain against its owner. Append-only like the log.
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("entry_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("entry_hash", sa.LargeBinary, nullable=False),
+    sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("kid", sa.Text, nullable=False),
+    sa.Column("jws", sa.Text, nullable=False),
 )
 
 outbox = sa.Table(

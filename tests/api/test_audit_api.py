@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from api.cli import app
+from store import audit
 from tests import factories
 from tests.conftest import Api
 from tests.schema.test_subjects import refused_by_schema
@@ -47,6 +48,9 @@ async def test_audit_verify_reports_the_first_broken_link(api: Api, database_url
     org = await factories.organization(api.engine)
     for _ in range(3):
         await api.gql("query ($u: String!) { subject(ref: {uscc: $u}) { name } }", {"u": org["uscc"]})
+    async with api.engine.connect() as conn:
+        # The app's sealer chains the entries in the background.
+        assert await audit.wait_until_sealed(conn, within=10)
     env = {"DATABASE_URL": database_url, "HRSS_DATA_DIR": str(tmp_path)}
     ok = await asyncio.to_thread(runner.invoke, app, ["audit", "verify"], env=env)
     assert ok.exit_code == 0 and "audit chain intact: 3 entries" in ok.output

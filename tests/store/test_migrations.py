@@ -161,6 +161,7 @@ async def test_audit_log_is_append_only_and_its_chain_verifies(database_url: str
                 ),
             )
     async with engine.connect() as conn:
+        assert await audit.seal(conn) == 3
         report = await audit.verify(conn)
     assert report.entries == 3 and report.first_broken_id is None
     for statement in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
@@ -178,6 +179,8 @@ async def test_audit_verify_reports_the_first_tampered_entry(database_url: str) 
                 conn, audit.AuditEntry(actor=f"c{i}", operation="q", operation_type="query", outcome="ok")
             )
         ids = [r[0] for r in await conn.execute(sa.text("SELECT id FROM audit_log ORDER BY id"))]
+    async with engine.connect() as conn:
+        await audit.seal(conn)
     async with engine.begin() as conn:
         # Only a superuser bypassing the trigger can do this; the chain still gives it away.
         await conn.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
