@@ -160,10 +160,10 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
         drainer = Drainer(engine, database_url, interval=settings.recompute_drain_seconds)
         if settings.recompute_drain_seconds > 0:
             drainer.start()
-        # Reads hand their audit entries to the group writer; one process at a time seals the chain
-        # (store.audit), on a connection of its own.
+        # Reads hand their audit entries to the group writer; one process at a time seals the chain and signs
+        # its checkpoints (store.audit), on a connection of its own.
         sealer_engine = create_engine(database_url, pool_size=1, max_overflow=0, application_name="hrss-audit-sealer")
-        sealer = audit.Sealer(sealer_engine)
+        sealer = audit.Sealer(sealer_engine, signer=keys, issuer=settings.issuer)
         app.state.audit_writer = audit.AuditWriter(engine, on_durable=sealer.wake)
         sealer.start()
         compiled_pool = await compiled_reads_pool(database_url, settings) if settings.compiled_reads else None

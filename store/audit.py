@@ -1,4 +1,4 @@
-"""The audit log (SH art. 12, WG art. 7): append-only, and hash-chained in id order by one sealer.
+"""The audit log (SH art. 12, WG art. 7): append-only, hash-chained by one sealer, anchored by signed checkpoints.
 
 Appending takes no lock that another writer waits for: an entry is inserted unsealed (``prev_hash`` and ``hash``
 NULL) with the id its identity draws (migration 0011). Two ways in:
@@ -15,6 +15,10 @@ gap the way the outbox relay does (store.outbox): it reads the highest unsealed 
 transaction holding a write lock on the log, waits until each of those has ended, and only then seals up to that
 id, which no transaction can undercut any more.
 
+Checkpoints: the sealer signs the chain head (entry id, hash, time) with the ES256 key whose public half is in
+the JWKS, keeps it in ``audit_checkpoints`` and lets ``hrss-credit audit checkpoints`` export it to the auditor
+and the city platform. :func:`verify` checks that the chain still passes through every checkpoint it is given,
+so a chain recomputed from scratch by the table's owner, who can bypass every trigger, no longer verifies.
 docs/audit.md states what each part guarantees.
 """
 
@@ -25,22 +29,27 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
 import structlog
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store.outbox import writers_running
 from store.session import DatabaseUnavailable, _unreachable
-from store.tables import audit_log
+from store.tables import audit_checkpoints, audit_log
 
 log = structlog.get_logger("hrss_credit.audit")
 
 # The key of the session-level advisory lock the sealer holds while it is the sealer ("hrssseal" in ASCII).
 SEALER_LOCK_KEY = 0x6872_7373_7365_616C
 GENESIS = bytes(32)  # the prev_hash of the first entry
+CHECKPOINT_TYPE = "hrss-audit-checkpoint+jws"
 
 
 @dataclass
@@ -411,6 +420,137 @@ async def wait_until_sealed(conn: AsyncConnection, *, within: float) -> bool:
         pause = min(pause * 2, 0.1)
 
 
+# --- checkpoints -----------------------------------------------------------------------------------------------
+
+
+class CheckpointSigner(Protocol):
+    """What signs a checkpoint: auth.keys.SigningKeys, the key of the JWKS."""
+
+    @property
+    def alg(self) -> str: ...
+
+    @property
+    def kid(self) -> str: ...
+
+    def private_key(self) -> ECKey: ...
+
+
+class InvalidCheckpoint(ValueError):
+    """A checkpoint whose signature, key or content does not hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The chain head ``entry_id``/``entry_hash`` as signed at ``signed_at`` by the key ``kid`` of ``issuer``."""
+
+    entry_id: int
+    entry_hash: bytes
+    signed_at: datetime
+    kid: str
+    issuer: str
+    jws: str
+
+    def export_line(self) -> dict[str, Any]:
+        """What the auditor and the city platform keep: the signed JWS, and its content for a reader."""
+        return {
+            "entry_id": self.entry_id,
+            "hash": self.entry_hash.hex(),
+            "signed_at": self.signed_at.isoformat(),
+            "kid": self.kid,
+            "iss": self.issuer,
+            "jws": self.jws,
+        }
+
+
+def sign_checkpoint(at: Head, signer: CheckpointSigner, *, issuer: str, now: datetime | None = None) -> Checkpoint:
+    signed_at = (now or datetime.now(UTC)).astimezone(UTC)
+    payload = {
+        "iss": issuer,
+        "entry_id": at.entry_id,
+        "hash": at.hash.hex(),
+        "signed_at": signed_at.isoformat(),
+    }
+    header = {"alg": signer.alg, "kid": signer.kid, "typ": CHECKPOINT_TYPE}
+    token = jws.serialize_compact(header, orjson.dumps(payload), signer.private_key(), algorithms=[signer.alg])
+    return Checkpoint(at.entry_id, at.hash, signed_at, signer.kid, issuer, token)
+
+
+def open_checkpoint(token: str, jwks: dict[str, Any]) -> Checkpoint:
+    """Check the signature of a checkpoint against a JWK Set (as served at ``/.well-known/jwks.json``) and read
+    it; raises :class:`InvalidCheckpoint`."""
+    try:
+        keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+        signed = jws.deserialize_compact(token.strip(), keys, algorithms=["ES256"])
+        headers = signed.headers()
+        if headers.get("typ") != CHECKPOINT_TYPE:
+            raise InvalidCheckpoint(f"not an audit checkpoint (typ {headers.get('typ')!r})")
+        body = orjson.loads(signed.payload)
+        return Checkpoint(
+            entry_id=int(body["entry_id"]),
+            entry_hash=bytes.fromhex(body["hash"]),
+            signed_at=datetime.fromisoformat(body["signed_at"]),
+            kid=str(headers.get("kid")),
+            issuer=str(body.get("iss", "")),
+            jws=token.strip(),
+        )
+    except InvalidCheckpoint:
+        raise
+    except (JoseError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidCheckpoint(f"{type(exc).__name__}: {exc}"[:300]) from exc
+
+
+def checkpoint_tokens(text: str) -> list[str]:
+    """The JWS of each line of an exported file (JSON lines of :meth:`Checkpoint.export_line`, or bare JWS)."""
+    tokens = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            tokens.append(str(orjson.loads(line)["jws"]))
+        else:
+            tokens.append(line)
+    return tokens
+
+
+async def store_checkpoint(conn: AsyncConnection, checkpoint: Checkpoint) -> None:
+    await conn.execute(
+        audit_checkpoints.insert().values(
+            entry_id=checkpoint.entry_id,
+            entry_hash=checkpoint.entry_hash,
+            signed_at=checkpoint.signed_at,
+            kid=checkpoint.kid,
+            jws=checkpoint.jws,
+        )
+    )
+
+
+async def checkpoint(
+    conn: AsyncConnection, signer: CheckpointSigner, *, issuer: str, now: datetime | None = None
+) -> Checkpoint | None:
+    """Sign the current head and store it, in the connection's transaction; None when nothing is sealed yet."""
+    at = await head(conn)
+    if at is None:
+        return None
+    signed = sign_checkpoint(at, signer, issuer=issuer, now=now)
+    await store_checkpoint(conn, signed)
+    return signed
+
+
+async def stored_checkpoint_tokens(conn: AsyncConnection, *, after_entry: int | None = None) -> list[str]:
+    query = sa.select(audit_checkpoints.c.jws).order_by(audit_checkpoints.c.id)
+    if after_entry is not None:
+        query = query.where(audit_checkpoints.c.entry_id > after_entry)
+    return [r.jws for r in await conn.execute(query)]
+
+
+async def latest_checkpoint(conn: AsyncConnection) -> tuple[int, datetime] | None:
+    """The entry and time of the newest stored checkpoint."""
+    c = audit_checkpoints.c
+    row = (await conn.execute(sa.select(c.entry_id, c.signed_at).order_by(c.id.desc()).limit(1))).first()
+    return None if row is None else (row.entry_id, row.signed_at)
+
+
 # --- the sealer task -------------------------------------------------------------------------------------------
 
 
@@ -420,7 +560,9 @@ class Sealer:
 
     The holder seals whenever it is woken (:meth:`wake`, called by the process's :class:`AuditWriter`) and at
     least every ``interval`` seconds; after a pass that sealed something it rests ``rest`` seconds, so that
-    under load each pass (a few statements and a commit) chains a batch, not an entry. Give it an engine of its own (one connection, an ``application_name`` that names it): it never
+    under load each pass (a few statements and a commit) chains a batch, not an entry. With a ``signer`` it
+    stores a checkpoint of the head when there is none and then every ``checkpoint_every`` seconds while the
+    head moves. Give it an engine of its own (one connection, an ``application_name`` that names it): it never
     takes a request's connection, and its session, which holds the lock, is never handed to anyone else.
     """
 
@@ -428,15 +570,21 @@ class Sealer:
         self,
         engine: AsyncEngine,
         *,
+        signer: CheckpointSigner | None = None,
+        issuer: str = "",
         interval: float = 0.2,
         rest: float = 0.02,
         standby: float = 2.0,
+        checkpoint_every: float = 300.0,
         batch: int = 5000,
     ) -> None:
         self._engine = engine
+        self._signer = signer
+        self._issuer = issuer
         self._interval = interval
         self._rest = rest
         self._standby = standby
+        self._checkpoint_every = checkpoint_every
         self._batch = batch
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -488,6 +636,8 @@ class Sealer:
         while not self._stop.is_set():
             self._wake.clear()
             sealed = await seal(conn, batch=self._batch, stop=self._stop, waiting=self._waiting)
+            if self._signer is not None:
+                await self._checkpoint_if_due(conn, self._signer)
             if sealed:
                 await self._sleep(self._rest)
             else:
@@ -495,6 +645,18 @@ class Sealer:
 
     def _waiting(self, running: int) -> None:
         log.info("audit sealer waiting for open transactions that write to the log", transactions=running)
+
+    async def _checkpoint_if_due(self, conn: AsyncConnection, signer: CheckpointSigner) -> None:
+        async with conn.begin():
+            last = await latest_checkpoint(conn)
+            at = await head(conn)
+            if at is None:
+                return
+            if last is not None:
+                entry_id, signed_at = last
+                if entry_id >= at.entry_id or (datetime.now(UTC) - signed_at).total_seconds() < self._checkpoint_every:
+                    return
+            await store_checkpoint(conn, sign_checkpoint(at, signer, issuer=self._issuer))
 
     async def _pause(self, seconds: float) -> None:
         """Until woken, stopped, or ``seconds`` passed."""
@@ -510,19 +672,27 @@ class Sealer:
 # --- verification ----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class CheckpointFailure:
+    entry_id: int
+    reason: str
+
+
 @dataclass(frozen=True)
 class ChainReport:
     """``entries`` sealed entries walked, ``first_broken_id`` the first that does not hold (an entry left out of
-    the chain counts), ``unsealed`` entries not chained yet."""
+    the chain counts), ``unsealed`` entries not chained yet, ``checkpoints`` checked against the chain."""
 
     entries: int
     first_broken_id: int | None
     unsealed: int = 0
     head: Head | None = None
+    checkpoints: int = 0
+    checkpoint_failures: tuple[CheckpointFailure, ...] = ()
 
     @property
     def intact(self) -> bool:
-        return self.first_broken_id is None
+        return self.first_broken_id is None and not self.checkpoint_failures
 
 
 _WALK = sa.text(
@@ -535,13 +705,19 @@ _WALK = sa.text(
 )
 
 
-async def verify(conn: AsyncConnection) -> ChainReport:
-    """Walk the chain in id order: every sealed entry links to the one before and its digest holds, and sealed
-    entries come before unsealed ones."""
+async def verify(conn: AsyncConnection, checkpoints: Iterable[Checkpoint] = ()) -> ChainReport:
+    """Walk the chain in id order: every sealed entry links to the one before and its digest holds, sealed
+    entries come before unsealed ones, and the chain passes through every checkpoint (the entry it names exists,
+    is sealed, and has the hash that was signed)."""
+    wanted: dict[int, list[Checkpoint]] = {}
+    for c in checkpoints:
+        wanted.setdefault(c.entry_id, []).append(c)
     count = unsealed_count = 0
     first_broken: int | None = None
     first_unsealed: int | None = None
     last: Head | None = None
+    failures: list[CheckpointFailure] = []
+    checked = 0
     rows = await conn.stream(_WALK.execution_options(yield_per=5000))
     async for r in rows:
         if r.hash is None:
@@ -553,7 +729,24 @@ async def verify(conn: AsyncConnection) -> ChainReport:
             last = Head(r.id, r.hash)
             if first_broken is None and (first_unsealed is not None or not r.ok):
                 first_broken = first_unsealed if first_unsealed is not None else r.id
-    return ChainReport(entries=count, first_broken_id=first_broken, unsealed=unsealed_count, head=last)
+        for c in wanted.pop(r.id, ()):
+            checked += 1
+            if r.hash is None:
+                failures.append(CheckpointFailure(c.entry_id, "the entry is not sealed"))
+            elif r.hash != c.entry_hash:
+                failures.append(CheckpointFailure(c.entry_id, "the entry's hash is not the one signed"))
+    for entry_id, missing in wanted.items():
+        checked += len(missing)
+        failures.extend(CheckpointFailure(entry_id, "the entry is missing") for _ in missing)
+    failures.sort(key=lambda f: f.entry_id)
+    return ChainReport(
+        entries=count,
+        first_broken_id=first_broken,
+        unsealed=unsealed_count,
+        head=last,
+        checkpoints=checked,
+        checkpoint_failures=tuple(failures),
+    )
 
 
 # --- reading ---------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The API runs as a member of ``hrss_app``, the role migration 0011 makes: it reads, writes and audits, its sealer
-chains, and that role can neither disable the audit triggers nor change an entry."""
+chains and signs, and that role can neither disable the audit triggers nor change an entry."""
 
 from __future__ import annotations
 
@@ -59,5 +59,6 @@ async def test_the_api_serves_and_audits_as_the_app_role(
             await conn.rollback()
     async with owner.connect() as conn:
         report = await audit.verify(conn)
+        assert await audit.latest_checkpoint(conn) is not None  # signed by the app's sealer
     await owner.dispose()
     assert report.intact and report.entries == 3

@@ -1,5 +1,6 @@
 """The audit log's store: appends that wait for no other writer, group commit, one sealer chaining in id order past
-transactions that commit late, and the app's role that can neither disable the triggers nor change an entry."""
+transactions that commit late, signed checkpoints that catch a chain rewritten by its owner, and the app's role
+that can neither disable the triggers nor change an entry."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from auth.keys import SigningKeys
 from store import audit
 from store.db import create_engine
+
+ISSUER = "http://127.0.0.1:8000"
 
 
 @pytest.fixture
@@ -46,9 +50,9 @@ async def seal_all(engine: AsyncEngine) -> int:
         return await audit.seal(conn)
 
 
-async def verify(engine: AsyncEngine) -> audit.ChainReport:
+async def verify(engine: AsyncEngine, checkpoints: list[audit.Checkpoint] | None = None) -> audit.ChainReport:
     async with engine.connect() as conn:
-        return await audit.verify(conn)
+        return await audit.verify(conn, checkpoints or [])
 
 
 async def test_an_append_waits_for_no_other_writer(engine: AsyncEngine) -> None:
@@ -261,9 +265,14 @@ async def test_an_entry_in_a_rolled_back_transaction_is_gone_with_it(engine: Asy
     assert (await verify(engine)).first_broken_id is None  # the rolled-back id is a gap, not a break
 
 
-async def test_the_sealer_task_seals_one_process_at_a_time(engine: AsyncEngine, database_url: str) -> None:
+async def test_the_sealer_task_seals_and_signs_checkpoints_one_process_at_a_time(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    keys = SigningKeys.generate()
     engines = [create_engine(database_url, pool_size=1, max_overflow=0) for _ in range(2)]
-    sealers = [audit.Sealer(e, interval=0.02, standby=0.05) for e in engines]
+    sealers = [
+        audit.Sealer(e, signer=keys, issuer=ISSUER, interval=0.02, standby=0.05, checkpoint_every=0.0) for e in engines
+    ]
 
     def wake() -> None:
         for s in sealers:
@@ -281,6 +290,13 @@ async def test_the_sealer_task_seals_one_process_at_a_time(engine: AsyncEngine, 
         await asyncio.gather(*(writer.append(entry(f"r{n}")) for n in range(20)))
         async with engine.connect() as conn:
             assert await audit.wait_until_sealed(conn, within=10)
+
+        async def checkpoint_of_head() -> bool:
+            async with engine.connect() as conn:
+                at, last = await audit.head(conn), await audit.latest_checkpoint(conn)
+            return at is not None and last is not None and last[0] == at.entry_id
+
+        await until(checkpoint_of_head)
         assert sum(s.sealing for s in sealers) == 1
         # The holder goes away: the other one takes over.
         holder = next(s for s in sealers if s.sealing)
@@ -294,14 +310,75 @@ async def test_the_sealer_task_seals_one_process_at_a_time(engine: AsyncEngine, 
         await writer.append(entry("after"))
         async with engine.connect() as conn:
             assert await audit.wait_until_sealed(conn, within=10)
+            tokens = await audit.stored_checkpoint_tokens(conn)
     finally:
         await writer.close()
         for s in sealers:
             await s.stop()
         for e in engines:
             await e.dispose()
-    report = await verify(engine)
-    assert report.intact and report.entries == 21
+    kept = [audit.open_checkpoint(t, keys.public_jwks()) for t in tokens]
+    report = await verify(engine, kept)
+    assert report.intact and report.entries == 21 and report.checkpoints == len(kept) >= 1
+
+
+async def test_a_chain_rewritten_by_its_owner_fails_against_the_kept_checkpoints(engine: AsyncEngine) -> None:
+    keys = SigningKeys.generate()
+    async with engine.begin() as conn:
+        for n in range(5):
+            await audit.append(conn, entry(f"client-{n}"))
+    await seal_all(engine)
+    async with engine.begin() as conn:
+        signed = await audit.checkpoint(conn, keys, issuer=ISSUER)
+    assert signed is not None
+    # What the auditor keeps: the exported line, re-read and checked against the JWKS.
+    kept = [audit.open_checkpoint(t, keys.public_jwks()) for t in audit.checkpoint_tokens(_line(signed))]
+    assert (await verify(engine, kept)).intact
+    second = (await rows(engine))[1].id
+    async with engine.begin() as conn:
+        # The owner bypasses every trigger, changes an entry, rebuilds a chain that verifies on its own and
+        # removes the stored checkpoints.
+        await conn.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+        await conn.execute(sa.text("ALTER TABLE audit_checkpoints DISABLE TRIGGER USER"))
+        await conn.execute(sa.text("UPDATE audit_log SET actor = 'nobody' WHERE id = :id"), {"id": second})
+        await conn.execute(sa.text("UPDATE audit_log SET prev_hash = NULL, hash = NULL"))
+        await conn.execute(sa.text("DELETE FROM audit_checkpoints"))
+        await conn.execute(sa.text("SELECT audit_log_seal(1000000, 1000)"))
+        await conn.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
+        await conn.execute(sa.text("ALTER TABLE audit_checkpoints ENABLE TRIGGER USER"))
+    assert (await verify(engine)).intact  # nothing inside the database can tell
+    report = await verify(engine, kept)
+    assert not report.intact and report.first_broken_id is None
+    assert report.checkpoint_failures == (
+        audit.CheckpointFailure(signed.entry_id, "the entry's hash is not the one signed"),
+    )
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+        await conn.execute(sa.text("DELETE FROM audit_log WHERE id >= :id"), {"id": signed.entry_id})
+    assert (await verify(engine, kept)).checkpoint_failures == (
+        audit.CheckpointFailure(signed.entry_id, "the entry is missing"),
+    )
+
+
+def _line(checkpoint: audit.Checkpoint) -> str:
+    import orjson
+
+    return orjson.dumps(checkpoint.export_line()).decode() + "\n"
+
+
+async def test_a_checkpoint_signed_by_another_key_or_altered_is_refused(engine: AsyncEngine) -> None:
+    keys, other = SigningKeys.generate(), SigningKeys.generate()
+    signed = audit.sign_checkpoint(audit.Head(7, bytes(range(32))), keys, issuer=ISSUER)
+    read = audit.open_checkpoint(signed.jws, keys.public_jwks())
+    assert (read.entry_id, read.entry_hash, read.kid, read.issuer) == (7, bytes(range(32)), keys.kid, ISSUER)
+    with pytest.raises(audit.InvalidCheckpoint):
+        audit.open_checkpoint(signed.jws, other.public_jwks())
+    header, _, signature = signed.jws.split(".")
+    forged = audit.sign_checkpoint(audit.Head(7, bytes(32)), keys, issuer=ISSUER).jws.split(".")[1]
+    with pytest.raises(audit.InvalidCheckpoint):
+        audit.open_checkpoint(f"{header}.{forged}.{signature}", keys.public_jwks())
+    with pytest.raises(audit.InvalidCheckpoint):
+        audit.open_checkpoint("not a checkpoint", keys.public_jwks())
 
 
 async def test_an_entry_left_out_of_the_chain_breaks_it(engine: AsyncEngine) -> None:
@@ -324,6 +401,8 @@ async def test_the_app_role_cannot_disable_the_triggers_nor_change_an_entry(engi
         await conn.execute(sa.text("SET LOCAL ROLE hrss_app"))
         await audit.append(conn, entry("as the app"))
         assert await audit.seal_up_to(conn, 1_000_000) == 1
+        signed = await audit.checkpoint(conn, SigningKeys.generate(), issuer=ISSUER)
+        assert signed is not None
     refused = {
         "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only": "must be owner",
         "ALTER TABLE audit_log DISABLE TRIGGER ALL": "must be owner",
