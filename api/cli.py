@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -15,6 +16,9 @@ from rich.console import Console
 from api.import_cli import import_file
 from api.outbox_cli import outbox_app
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from auth.keys import SigningKeys
 
 app = typer.Typer(help="hrss-credit: labor and social-security credit information API.", no_args_is_help=True)
 schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
@@ -240,27 +244,216 @@ audit_app = typer.Typer(help="The append-only, hash-chained audit log (SH art. 1
 app.add_typer(audit_app, name="audit")
 
 
+def _signing_key_file(settings: Settings) -> Path:
+    # Where api.app.signing_keys keeps the key of the JWKS; read here without creating one, since a key made
+    # by a command would sign checkpoints that no JWKS the API serves can check.
+    return settings.data_dir / "keys" / "signing-jwk.json"
+
+
+def _local_signing_keys(settings: Settings) -> SigningKeys | None:
+    from auth.keys import SigningKeys
+
+    path = _signing_key_file(settings)
+    return SigningKeys.load_or_create(path) if path.exists() else None
+
+
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Walk the audit chain and report the first broken link (exit status 1 when there is one)."""
+def audit_verify(
+    checkpoints: Path | None = typer.Option(
+        None,
+        "--checkpoints",
+        help="Checkpoints kept outside the database (the JSON lines of `audit checkpoints`, or one JWS a line):"
+        " the chain must still pass through each of them.",
+    ),
+    jwks: Path | None = typer.Option(
+        None,
+        "--jwks",
+        help="The JWK Set that checks the checkpoints' signatures (the API's /.well-known/jwks.json); default:"
+        " the public half of the signing key under HRSS_DATA_DIR.",
+    ),
+) -> None:
+    """Walk the sealed audit chain and check it against the checkpoints (exit status 1 when anything fails).
+
+    Every sealed entry must link to the one before and match its digest, and the chain must pass through every
+    checkpoint given and every one stored; entries not sealed yet are counted apart."""
+    import orjson
+
     from store import audit
     from store.db import create_engine
 
-    async def run(url: str) -> audit.ChainReport:
+    settings = _settings()
+    public: dict[str, object] | None = None
+    if jwks is not None:
+        public = orjson.loads(jwks.read_bytes())
+    elif (keys := _local_signing_keys(settings)) is not None:
+        public = keys.public_jwks()
+    kept: list[tuple[str, str]] = []
+    if checkpoints is not None:
+        if public is None:
+            err.print("[red]no key to check the checkpoints with:[/red] pass --jwks (the API's JWKS)")
+            raise typer.Exit(2)
+        tokens = audit.checkpoint_tokens(checkpoints.read_text(encoding="utf-8"))
+        kept = [(f"{checkpoints.name} line {n}", t) for n, t in enumerate(tokens, 1)]
+
+    async def run(url: str) -> tuple[audit.ChainReport, list[str], int]:
         engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
         try:
             async with engine.connect() as conn:
-                return await audit.verify(conn)
+                stored = await audit.stored_checkpoint_tokens(conn)
+                opened: list[audit.Checkpoint] = []
+                problems: list[str] = []
+                sources = kept + ([(f"stored checkpoint {n}", t) for n, t in enumerate(stored, 1)] if public else [])
+                for where, token in sources:
+                    try:
+                        opened.append(audit.open_checkpoint(token, public or {}))
+                    except audit.InvalidCheckpoint as exc:
+                        problems.append(f"{where}: {exc}")
+                return await audit.verify(conn, opened), problems, len(stored)
         finally:
             await engine.dispose()
 
-    settings = _settings()
     with database(settings) as url:
-        report = asyncio.run(run(url))
+        report, unreadable, stored = asyncio.run(run(url))
+    failed = False
     if report.first_broken_id is not None:
         err.print(f"[red]audit chain broken at entry {report.first_broken_id}[/red] ({report.entries} entries checked)")
+        failed = True
+    for problem in unreadable:
+        err.print(f"[red]checkpoint refused:[/red] {problem}")
+        failed = True
+    for failure in report.checkpoint_failures:
+        err.print(f"[red]checkpoint at entry {failure.entry_id} does not hold:[/red] {failure.reason}")
+        failed = True
+    if stored and public is None:
+        err.print(f"{stored} stored checkpoints not checked: no key to check them with (--jwks)")
+    if failed:
         raise typer.Exit(1)
-    sys.stdout.write(f"audit chain intact: {report.entries} entries\n")
+    head = f", head entry {report.head.entry_id} {report.head.hash.hex()}" if report.head else ""
+    sys.stdout.write(f"audit chain intact: {report.entries} entries{head}\n")
+    sys.stdout.write(f"checkpoints: {report.checkpoints} held\n")
+    sys.stdout.write(f"not sealed yet: {report.unsealed} entries\n")
+
+
+@audit_app.command("seal")
+def audit_seal(
+    checkpoint: bool = typer.Option(False, "--checkpoint", help="Then sign the head and store the checkpoint."),
+) -> None:
+    """Chain the entries not sealed yet, now (the API processes do it in the background; one sealer at a time)."""
+    import orjson
+
+    from store import audit
+    from store.db import create_engine
+
+    settings = _settings()
+    keys = _local_signing_keys(settings) if checkpoint else None
+    if checkpoint and keys is None:
+        err.print(f"[red]no signing key at {_signing_key_file(settings)}[/red]: run this where the API keeps its data")
+        raise typer.Exit(2)
+
+    async def run(url: str) -> tuple[int | None, audit.Head | None, audit.Checkpoint | None, str | None]:
+        engine = create_engine(url, pool_size=1, max_overflow=0, application_name="hrss-credit audit seal")
+        try:
+            async with engine.connect() as conn:
+                async with conn.begin():
+                    locked = await audit.try_lock_sealer(conn)
+                    holder = None if locked else await audit.sealer_holder(conn)
+                sealed = None
+                if locked:
+                    try:
+                        sealed = await audit.seal(conn, waiting=lambda n: err.print(f"waiting for {n} writers …"))
+                    finally:
+                        async with conn.begin():
+                            await audit.unlock_sealer(conn)
+                signed = None
+                async with conn.begin():
+                    if keys is not None:
+                        signed = await audit.checkpoint(conn, keys, issuer=settings.issuer)
+                    at = await audit.head(conn)
+                return sealed, at, signed, holder
+        finally:
+            await engine.dispose()
+
+    with database(settings) as url:
+        sealed, at, signed, holder = asyncio.run(run(url))
+    if sealed is None:
+        err.print(f"another sealer is running ({holder or 'a session that just ended'}): it seals the chain")
+    else:
+        err.print(f"sealed {sealed} entries")
+    err.print(f"head: entry {at.entry_id} {at.hash.hex()}" if at else "nothing sealed yet")
+    if signed is not None:
+        sys.stdout.write(orjson.dumps(signed.export_line()).decode() + "\n")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the head of the sealed chain with the API's signing key, store it and print it (a JSON line)."""
+    import orjson
+
+    from store import audit
+    from store.db import create_engine
+
+    settings = _settings()
+    keys = _local_signing_keys(settings)
+    if keys is None:
+        err.print(f"[red]no signing key at {_signing_key_file(settings)}[/red]: run this where the API keeps its data")
+        raise typer.Exit(2)
+
+    async def run(url: str) -> audit.Checkpoint | None:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with engine.begin() as conn:
+                return await audit.checkpoint(conn, keys, issuer=settings.issuer)
+        finally:
+            await engine.dispose()
+
+    with database(settings) as url:
+        signed = asyncio.run(run(url))
+    if signed is None:
+        err.print("nothing sealed yet: no checkpoint")
+        raise typer.Exit(1)
+    sys.stdout.write(orjson.dumps(signed.export_line()).decode() + "\n")
+
+
+@audit_app.command("checkpoints")
+def audit_checkpoints(
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+    after_entry: int | None = typer.Option(None, "--after-entry", help="Only checkpoints of later entries."),
+) -> None:
+    """Export the stored checkpoints as JSON lines, for the auditor and the city platform to keep: later,
+    `audit verify --checkpoints FILE` shows whether the chain still passes through them."""
+    import orjson
+
+    from store import audit
+    from store.db import create_engine
+
+    settings = _settings()
+    keys = _local_signing_keys(settings)
+
+    async def run(url: str) -> list[str]:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with engine.connect() as conn:
+                return await audit.stored_checkpoint_tokens(conn, after_entry=after_entry)
+        finally:
+            await engine.dispose()
+
+    with database(settings) as url:
+        tokens = asyncio.run(run(url))
+    lines = []
+    for token in tokens:
+        # The content is spelled out for a reader; whoever keeps the line checks the JWS itself.
+        line: dict[str, object] = {"jws": token}
+        if keys is not None:
+            try:
+                line = audit.open_checkpoint(token, keys.public_jwks()).export_line()
+            except audit.InvalidCheckpoint as exc:
+                err.print(f"[red]a stored checkpoint does not verify:[/red] {exc}")
+        lines.append(orjson.dumps(line).decode() + "\n")
+    if output is None:
+        sys.stdout.write("".join(lines))
+    else:
+        output.write_text("".join(lines), encoding="utf-8")
+        err.print(f"{len(lines)} checkpoints written to {output}")
 
 
 pii_app = typer.Typer(help="Personal information at rest.", no_args_is_help=True)
