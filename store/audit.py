@@ -118,7 +118,8 @@ class AuditWriter:
     ``append`` never joins the caller's transaction: commit or release the request's own connection first, so
     that it is not held while the entry waits for its batch. Entries of concurrent callers that arrive while a
     batch is being written go together into the next one (at most ``max_batch``, ``max_in_flight`` batches at
-    once, each one INSERT committing on its own). When a batch fails, its entries are written one by one, so an
+    once, each one INSERT committing on its own). One batch in flight makes the largest batches, so the fewest
+    commits for the database to do. When a batch fails, its entries are written one by one, so an
     entry the database refuses fails its own caller only. An unreachable database raises
     :class:`store.session.DatabaseUnavailable`; anything else raises the database's error. ``on_durable`` (if
     set) is called after each batch: the process's sealer uses it to wake up.
@@ -133,7 +134,7 @@ class AuditWriter:
         engine: AsyncEngine,
         *,
         max_batch: int = 1000,
-        max_in_flight: int = 2,
+        max_in_flight: int = 1,
         on_durable: Callable[[], None] | None = None,
     ) -> None:
         if max_batch < 1 or max_in_flight < 1:
@@ -573,7 +574,7 @@ class Sealer:
         signer: CheckpointSigner | None = None,
         issuer: str = "",
         interval: float = 0.2,
-        rest: float = 0.02,
+        rest: float = 0.05,
         standby: float = 2.0,
         checkpoint_every: float = 300.0,
         batch: int = 5000,
