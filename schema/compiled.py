@@ -50,6 +50,7 @@ from domain.taxonomy import Sector
 from schema.audit import selected_fields
 from schema.ids import global_id
 from schema.limits import RequestLimits, limit_rules, operation_cost
+from schema.restrictions import MAX_SCREEN  # more is BAD_USER_INPUT, which the general path answers
 from store import compiled as store
 
 SUBJECT_FIELDS = frozenset({"id", "kind", "name", "uscc", "restrictions"})
@@ -101,12 +102,8 @@ class SubjectCheck:
         """The response body, or None when the general path must answer."""
         if set(variables) - self.variables:
             return None
-        uscc = self.uscc.value(variables)
-        if not isinstance(uscc, str):
-            return None
-        try:
-            uscc = identifiers.validate_uscc(uscc)
-        except identifiers.InvalidIdentifier:
+        uscc = _uscc(self.uscc.value(variables))
+        if uscc is None:
             return None
         sector_value: str | None = None
         if self.sector is not None:
@@ -116,11 +113,8 @@ class SubjectCheck:
         day = _day(self.as_of, variables, today)
         if day is None:
             return None
-        if audience.rows in (Rows.ALL, Rows.OWN_UNIT):
-            sql = self.sql
-        elif audience.rows is Rows.PUBLIC:
-            sql = self.public_sql
-        else:  # an employer's own subject, or nothing: the general path hides and audits the refusal
+        sql = _statement(audience, self.sql, self.public_sql)
+        if sql is None:
             return None
         try:
             row = await store.subject_check(
@@ -149,9 +143,6 @@ class SubjectCheck:
         }
         subject = {name: values[name] for name in self.subject_fields}
         return orjson.dumps({"data": {"subject": subject}})
-
-
-MAX_SCREEN = 1000  # as schema/restrictions.py: more is BAD_USER_INPUT, which the general path answers
 
 
 @dataclass(frozen=True)
@@ -193,22 +184,17 @@ class ScreenCheck:
         for ref in refs:
             # Only references that give a USCC and nothing else: ID numbers are echoed masked and looked up by
             # keyed hash, ids are decoded; the general path does both.
-            if not isinstance(ref, dict) or set(ref) != {"uscc"} or not isinstance(ref["uscc"], str):
+            uscc = _uscc(ref["uscc"]) if isinstance(ref, dict) and set(ref) == {"uscc"} else None
+            if uscc is None:
                 return None
-            try:
-                usccs.append(identifiers.validate_uscc(ref["uscc"]))
-            except identifiers.InvalidIdentifier:
-                return None
+            usccs.append(uscc)
             sent.append(ref["uscc"])
         sector = _sector(self.sector, variables, principal)
         day = _day(self.as_of, variables, today)
         if sector is None or day is None:
             return None
-        if audience.rows in (Rows.ALL, Rows.OWN_UNIT):
-            sql = self.sql
-        elif audience.rows is Rows.PUBLIC:
-            sql = self.public_sql
-        else:  # an employer screens only itself: refusals come from the general path
+        sql = _statement(audience, self.sql, self.public_sql)
+        if sql is None:
             return None
         try:
             results = await store.screen(
@@ -230,6 +216,26 @@ class ScreenCheck:
         if results is None:
             return None
         return orjson.dumps({"data": {"screen": orjson.Fragment(results)}})
+
+
+def _uscc(value: Any) -> str | None:
+    """The normalized USCC, or None for anything the general path must refuse."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return identifiers.validate_uscc(value)
+    except identifiers.InvalidIdentifier:
+        return None
+
+
+def _statement(audience: Audience, sql: str, public_sql: str) -> str | None:
+    """The statement for the audience's row rule; None for an employer's own subject (or no rows), whose
+    refusals the general path hides and audits."""
+    if audience.rows in (Rows.ALL, Rows.OWN_UNIT):
+        return sql
+    if audience.rows is Rows.PUBLIC:
+        return public_sql
+    return None
 
 
 def _sector(given: Input, variables: Mapping[str, Any], principal: Principal) -> str | None:

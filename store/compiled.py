@@ -26,6 +26,13 @@ RESTRICTION_COLUMNS = {
 LEGAL_BASIS_COLUMNS = {"document": "x.legal_document", "article": "x.legal_article", "text": "x.legal_text"}
 
 
+# The columns a compiled read's audit entry fills: the entry arrives unsealed (hash columns NULL, store.audit).
+_AUDIT_COLUMNS = (
+    "actor, audience, operation, operation_type, outcome, request_id, purpose, subject_ids, fields_returned, "
+    "fields_refused, prev_hash, hash"
+)
+
+
 def _json_object(pairs: Sequence[tuple[str, str]]) -> str:
     return "json_build_object(" + ", ".join(f"'{key}', {sql}" for key, sql in pairs) + ")"
 
@@ -64,8 +71,7 @@ def subject_check_sql(restriction: str | None, *, organizations_only: bool) -> s
         WITH s AS (SELECT id, kind, name, uscc FROM subjects WHERE uscc = $1{kind}),
         q AS (SELECT s.id, EXISTS (SELECT 1 FROM recompute_queue r WHERE r.subject_id = s.id) AS queued FROM s),
         a AS (
-          INSERT INTO audit_log (actor, audience, operation, operation_type, outcome, request_id, purpose,
-                                 subject_ids, fields_returned, fields_refused, prev_hash, hash)
+          INSERT INTO audit_log ({_AUDIT_COLUMNS})
           SELECT $4, $5, $6, 'query', 'ok', $7, $8, ARRAY[q.id], $9::text[], '{{}}'::text[], NULL, NULL
           FROM q WHERE NOT q.queued
           RETURNING id
@@ -161,8 +167,7 @@ def screen_sql(
         ),
         flags AS (SELECT coalesce(bool_or(queued), false) AS queued FROM h),
         a AS (
-          INSERT INTO audit_log (actor, audience, operation, operation_type, outcome, request_id, purpose,
-                                 subject_ids, fields_returned, fields_refused, prev_hash, hash)
+          INSERT INTO audit_log ({_AUDIT_COLUMNS})
           SELECT $5, $6, $7, 'query', 'ok', $8, $9,
                  coalesce((SELECT array_agg(DISTINCT id ORDER BY id) FROM h WHERE id IS NOT NULL), '{{}}'),
                  $10::text[], '{{}}'::text[], NULL, NULL
