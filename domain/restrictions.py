@@ -33,13 +33,6 @@ def _sh(article: str, short: str, text: str) -> Citation:
     return Citation(document=SH, article=article, text=text, short=short)
 
 
-SH_9_1 = _sh(
-    "第九条第（一）项",
-    "SH art. 9(1)",
-    "原行政行为作出单位通过信用信息共享平台推送拖欠农民工工资失信联合惩戒名单信息，"
-    "对被列入拖欠农民工工资失信联合惩戒对象名单的当事人，相关部门在政府资金支持、政府采购、招投标、融资贷款、"
-    "市场准入、税收优惠、评优评先、交通出行等方面依法依规予以限制。",
-)
 # The joint punishment of the wage-arrears list is imposed by national law, which SH art. 9(1) restates; SH art. 14
 # gives national rules precedence, so it stands for the listing's whole term under the law, not only while SH is in
 # force, and cites the law.
@@ -317,7 +310,6 @@ __all__ = [
     "SECTOR_RULES",
     "SERIOUS_DISHONESTY",
     "SH_8_2_3",
-    "SH_9_1",
     "SH_9_2_1",
     "SH_9_2_2",
     "WAGE_48",
