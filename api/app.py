@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from api.fastlane import CompiledReadLane
 from api.graphql import GraphQLRouter
 from api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
@@ -224,7 +225,9 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             *auth_server.routes(),
         ],
         middleware=[
-            # Outermost, so that a preflight is answered before any token is asked for.
+            # A compiled read is answered here, before the chain; whatever it does not answer goes on below.
+            Middleware(CompiledReadLane, validator=validator),
+            # Outermost of the chain, so that a preflight is answered before any token is asked for.
             Middleware(
                 CORSMiddleware,
                 allow_origins=cors_origins(settings),

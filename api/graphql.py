@@ -118,7 +118,7 @@ def _read_body(scope: Any, headers: dict[bytes, bytes], body: bytes) -> tuple[di
     return parsed, None
 
 
-def _has_control_characters(text: str) -> bool:
+def has_control_characters(text: str) -> bool:
     """NUL and the other C0 controls (and DEL): nothing a purpose needs, and PostgreSQL text refuses NUL."""
     return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
 
@@ -192,7 +192,7 @@ class GraphQLRouter:
         # ASGI headers are a list of pairs: looked up once as a mapping for the checks below.
         headers = dict(scope.get("headers") or [])
         purpose = headers.get(b"x-purpose")
-        if purpose is not None and _has_control_characters(unquote(purpose.decode("latin-1"))):
+        if purpose is not None and has_control_characters(unquote(purpose.decode("latin-1"))):
             await _error_response(
                 400, "X-Purpose must be printable text (percent-encoded UTF-8)", code="BAD_REQUEST", field="X-Purpose"
             )(scope, receive, send)
@@ -237,7 +237,8 @@ class GraphQLRouter:
                 return
             view = self.view_for(audience, principal.scopes)
             if parsed is not None and self.compiled_pool is not None:
-                answer = await self._compiled(view, principal, scope, headers, parsed)
+                request_id = scope.get("state", {}).get("request_id")
+                answer = await self.compiled_answer(view, principal, request_id, purpose or b"", parsed)
                 if answer is not None:
                     # The finished body as two ASGI messages: a Response object and its header handling would
                     # cost more than the statement that built the body.
@@ -248,15 +249,17 @@ class GraphQLRouter:
                     return
         await view(scope, receive, send)
 
-    async def _compiled(
+    async def compiled_answer(
         self,
         view: GraphQLApp,
         principal: Principal,
-        scope: Any,
-        headers: dict[bytes, bytes],
+        request_id: str | None,
+        purpose_header: bytes,
         request: dict[str, Any],
     ) -> bytes | None:
         """The answer of a compiled plan (schema/compiled.py), or None to take the general path."""
+        if self.compiled_pool is None:
+            return None
         query = request.get("query")
         operation = request.get("operationName")
         variables = request.get("variables")
@@ -270,14 +273,14 @@ class GraphQLRouter:
         if plan is None or not plan.affordable(variables, self.compiled.limits):
             return None
         audience = view.audience
-        purpose = unquote(headers.get(b"x-purpose", b"").decode("latin-1")).strip()
+        purpose = unquote(purpose_header.decode("latin-1")).strip()
         return await plan.run(
             self.compiled_pool,
             variables=variables,
             principal=dataclasses.replace(principal, scopes=principal.scopes & audience.scopes),
             audience=audience,
             today=bureau_today(),
-            request_id=scope.get("state", {}).get("request_id"),
+            request_id=request_id,
             purpose=purpose[:200] if purpose else None,
         )
 

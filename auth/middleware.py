@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .tokens import InvalidToken, TokenValidator
 
-__all__ = ["BearerAuthMiddleware"]
+__all__ = ["BearerAuthMiddleware", "bearer_token"]
 
 # RFC 6750 §2.1 b64token, which a compact JWS (base64url parts joined by ".") always satisfies.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -57,7 +57,7 @@ class BearerAuthMiddleware:
             # RFC 6750 §3.1 invalid_request: more than one set of credentials.
             await self._reject(send, 400, "invalid_request", "more than one Authorization header")
             return
-        token = _bearer_token(values[0]) if values else None
+        token = bearer_token(values[0]) if values else None
         if token is None:
             # No bearer credentials at all (absent, or another scheme such as Basic): RFC 6750 §3.1 says the
             # challenge then carries no error code.
@@ -108,7 +108,7 @@ class BearerAuthMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-def _bearer_token(raw: bytes) -> str | None:
+def bearer_token(raw: bytes) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header value, or ``None`` for any other scheme.
 
     The scheme is case-insensitive (RFC 7235 §2.1). A Bearer header whose token is empty or not a b64token

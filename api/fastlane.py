@@ -1,0 +1,150 @@
+"""The compiled-read lane: a restriction check or screen answered in front of the middleware chain.
+
+The hot reads (schema/compiled.py) cost one prepared statement; the general chain around them (CORS, security
+headers, request context, bearer authentication, routing, strawberry's view) cost more than the statement itself.
+This lane does for a ``POST /graphql`` exactly what that chain does for a compiled answer, in one pass over the
+request: the request id, the bearer token (RFC 6750 §2.1, the same validator and cache), the body limit, the
+audience, the compiled plan, the security headers, and the access log line. Anything it does not answer itself
+(a request with an ``Origin``, which CORS must see; no token or a bad one, whose challenge the auth middleware
+writes; a body the router refuses; a document without a plan) goes on to the chain unchanged, the body replayed
+and the request id kept, so every refusal and error still comes from one place.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.graphql import GraphQLRouter, has_control_characters
+from auth.middleware import bearer_token
+from auth.tokens import InvalidToken, TokenValidator
+
+log = structlog.get_logger("hrss_credit.access")
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class CompiledReadLane:
+    def __init__(self, app: ASGIApp, *, validator: TokenValidator) -> None:
+        self.app = app
+        self.validator = validator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/graphql":
+            await self.app(scope, receive, send)
+            return
+        router: GraphQLRouter | None = getattr(scope["app"].state, "graphql", None)
+        if router is None or router.compiled_pool is None:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        authorization: list[bytes] = []
+        content_type = b""
+        incoming_id = b""
+        purpose = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization.append(value)
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"x-request-id":
+                incoming_id = value
+            elif name == b"x-purpose":
+                purpose = value
+            elif name == b"origin":
+                await self.app(scope, receive, send)
+                return
+        incoming = incoming_id.decode("latin-1")
+        if _SAFE_ID.match(incoming):
+            request_id = incoming
+        else:
+            # The chain's request context takes this id over when the request goes on to it.
+            request_id = os.urandom(16).hex()
+            scope["headers"] = [*scope["headers"], (b"x-request-id", request_id.encode())]
+        token = bearer_token(authorization[0]) if len(authorization) == 1 else None
+        if not token or content_type.split(b";")[0].strip().lower() != b"application/json":
+            await self.app(scope, receive, send)
+            return
+        if purpose and has_control_characters(unquote(purpose.decode("latin-1"))):
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal = self.validator.validate(token)
+        except InvalidToken:
+            await self.app(scope, receive, send)
+            return
+        chunks, complete = await _read_body(receive, router.max_body_bytes)
+        if complete:
+            answer = await self._answer(router, principal, scope, request_id, purpose, b"".join(chunks))
+            if answer is not None:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(answer)).encode()),
+                            (b"x-content-type-options", b"nosniff"),
+                            (b"cache-control", b"no-store"),
+                            (b"x-request-id", request_id.encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": answer})
+                log.info(
+                    "request",
+                    request_id=request_id,
+                    method="POST",
+                    path="/graphql",
+                    status=200,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    client_id=principal.client_id,
+                )
+                return
+        replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": not complete}]
+
+        async def replaying_receive() -> Message:
+            return replay.pop(0) if replay else await receive()
+
+        await self.app(scope, replaying_receive, send)
+
+    @staticmethod
+    async def _answer(
+        router: GraphQLRouter, principal: Any, scope: Scope, request_id: str, purpose: bytes, body: bytes
+    ) -> bytes | None:
+        audience = router.schemas.policy.audience_of_client(principal.client_id)
+        if audience is None:
+            return None
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(parsed, dict):
+            return None
+        view = router.view_for(audience, principal.scopes)
+        return await router.compiled_answer(view, principal, request_id, purpose, parsed)
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[list[bytes], bool]:
+    """The body's chunks, and whether that is all of it within ``limit`` (False: the rest is still to receive,
+    or the limit was passed; the chain then answers with its own refusal)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return chunks, False
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > limit:
+            return chunks, False
+        if not message.get("more_body", False):
+            return chunks, True
