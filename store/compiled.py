@@ -157,15 +157,21 @@ def screen_sql(
         WITH refs AS (SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r(ref, uscc, position)),
         h AS (
           SELECT refs.position, refs.ref, s.id, s.kind, s.name, s.uscc,
-                 s.id IS NOT NULL AND EXISTS (SELECT 1 FROM recompute_queue q WHERE q.subject_id = s.id) AS queued,
                  CASE WHEN s.id IS NULL THEN '[]'::json ELSE (
                    SELECT coalesce(json_agg({restriction} ORDER BY x.since, x.id), '[]'::json)
                    FROM restrictions x
                    WHERE x.subject_id = s.id AND x.sector = $3 AND x.superseded_at IS NULL
                      AND x.since <= $4 AND (x.until IS NULL OR x.until >= $4)) END AS found
-          FROM refs LEFT JOIN subjects s ON s.uscc = refs.uscc{kind}
+          -- One index probe a reference (LIMIT keeps the planner from flattening the LATERAL subquery; a USCC
+          -- is unique anyway): a plain join is planned as a merge with the whole subjects index, whose cost
+          -- grows with the register instead of with the request.
+          FROM refs LEFT JOIN LATERAL (
+            SELECT s.id, s.kind, s.name, s.uscc FROM subjects s WHERE s.uscc = refs.uscc{kind} LIMIT 1
+          ) s ON true
         ),
-        flags AS (SELECT coalesce(bool_or(queued), false) AS queued FROM h),
+        flags AS (
+          SELECT EXISTS (SELECT 1 FROM recompute_queue q WHERE q.subject_id IN (SELECT id FROM h)) AS queued
+        ),
         a AS (
           INSERT INTO audit_log ({_AUDIT_COLUMNS})
           SELECT $5, $6, $7, 'query', 'ok', $8, $9,
