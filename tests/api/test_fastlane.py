@@ -35,7 +35,9 @@ async def listed(api: Api) -> str:
     return uscc
 
 
-async def test_the_lane_answers_with_the_chains_headers_and_request_id(pair: tuple[Api, Api]) -> None:
+async def test_the_lane_answers_with_the_chains_headers_and_request_id(
+    pair: tuple[Api, Api], caplog: pytest.LogCaptureFixture
+) -> None:
     compiled, resolvers = pair
     uscc = await listed(compiled)
     token = await compiled.token("procurement")
@@ -50,6 +52,10 @@ async def test_the_lane_answers_with_the_chains_headers_and_request_id(pair: tup
         assert ours.headers[name] == theirs.headers[name], name
     assert ours.headers["x-request-id"] == "req-lane-1"
     assert (await last_audit(compiled))["operation"] == "Check"
+    access = [r.msg for r in caplog.records if r.name == "hrss_credit.access" and isinstance(r.msg, dict)]
+    lines = [m for m in access if m.get("request_id") == "req-lane-1"]
+    # One access line from each app, the same in both.
+    assert [(m["path"], m["status"], m["client_id"]) for m in lines] == [("/graphql", 200, "procurement")] * 2
 
 
 async def test_a_generated_request_id_is_returned_and_audited(pair: tuple[Api, Api]) -> None:
