@@ -177,6 +177,7 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             max_body_bytes=settings.max_body_bytes,
             allow_get=settings.accepts_get_queries,
             compiled_pool=compiled_pool,
+            audit_writer=app.state.audit_writer,
             limits=settings.request_limits(),
         )
         try:

@@ -23,6 +23,7 @@ from schema.context import Context
 from schema.limits import RequestLimits
 from schema.loaders import Loaders
 from schema.rows import RowRules
+from store.audit import AuditWriter
 from store.db import bureau_today
 from store.pii import PiiCipher
 from store.session import RequestDb
@@ -151,11 +152,13 @@ class GraphQLRouter:
         max_body_bytes: int = 1024 * 1024,
         allow_get: bool = True,
         compiled_pool: Any = None,
+        audit_writer: AuditWriter | None = None,
         limits: RequestLimits = RequestLimits(),  # noqa: B008 - a frozen dataclass
     ) -> None:
         self.schemas = schemas
         # An asyncpg pool for compiled reads (schema/compiled.py); None: every request takes the resolvers.
         self.compiled_pool = compiled_pool
+        self.audit_writer = audit_writer
         self.compiled = CompiledReads(limits)
         self.max_body_bytes = max_body_bytes
         self.allow_get = allow_get
@@ -258,7 +261,7 @@ class GraphQLRouter:
         request: dict[str, Any],
     ) -> bytes | None:
         """The answer of a compiled plan (schema/compiled.py), or None to take the general path."""
-        if self.compiled_pool is None:
+        if self.compiled_pool is None or self.audit_writer is None:
             return None
         query = request.get("query")
         operation = request.get("operationName")
@@ -276,6 +279,7 @@ class GraphQLRouter:
         purpose = unquote(purpose_header.decode("latin-1")).strip()
         return await plan.run(
             self.compiled_pool,
+            self.audit_writer,
             variables=variables,
             principal=dataclasses.replace(principal, scopes=principal.scopes & audience.scopes),
             audience=audience,

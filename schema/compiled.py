@@ -52,6 +52,7 @@ from schema.ids import global_id
 from schema.limits import RequestLimits, limit_rules, operation_cost
 from schema.restrictions import MAX_SCREEN  # more is BAD_USER_INPUT, which the general path answers
 from store import compiled as store
+from store.audit import AuditEntry, AuditWriter
 
 SUBJECT_FIELDS = frozenset({"id", "kind", "name", "uscc", "restrictions"})
 MAX_DOCUMENT_CHARS = 2000  # the shape is small; a longer text is not worth parsing twice
@@ -91,6 +92,7 @@ class SubjectCheck:
     async def run(
         self,
         pool: Any,
+        writer: AuditWriter,
         *,
         variables: Mapping[str, Any],
         principal: Principal,
@@ -117,22 +119,25 @@ class SubjectCheck:
         if sql is None:
             return None
         try:
-            row = await store.subject_check(
-                pool,
-                sql,
-                uscc=uscc,
-                sector=sector_value or "",
-                day=day,
-                actor=principal.subject,
-                audience=audience.name,
-                operation=self.operation,
-                request_id=request_id,
-                purpose=purpose,
-                fields_returned=self.fields_returned,
-            )
+            row = await store.subject_check(pool, sql, uscc=uscc, sector=sector_value or "", day=day)
         except Exception:  # an outage or a timeout: the general path answers it (503, its codes)
             return None
         if row is None:
+            return None
+        entry = AuditEntry(
+            actor=principal.subject,
+            audience=audience.name,
+            operation=self.operation,
+            operation_type="query",
+            outcome="ok",
+            request_id=request_id,
+            purpose=purpose,
+            subject_ids=(row.id,),
+            fields_returned=self.fields_returned,
+        )
+        try:
+            await writer.append(entry)
+        except Exception:  # no answer without its durable entry: the general path answers (and audits) it
             return None
         values: dict[str, Any] = {
             "id": global_id("Subject", row.id),
@@ -166,6 +171,7 @@ class ScreenCheck:
     async def run(
         self,
         pool: Any,
+        writer: AuditWriter,  # the screen writes its entry in its own statement
         *,
         variables: Mapping[str, Any],
         principal: Principal,

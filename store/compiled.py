@@ -1,10 +1,11 @@
-"""The single restriction check as one prepared statement: the subject, whether it waits for a recompute, its
-restrictions in force as finished JSON, and the read's audit entry, in one round trip.
+"""Compiled reads as one prepared statement each. The single check: the subject, whether it waits for a
+recompute and its restrictions in force as finished JSON, its audit entry going to the group writer. The screen:
+the verdicts of every reference as one JSON array and its audit entry, in one round trip.
 
 schema/compiled.py decides when a request may take this path (the document, the caller's rows and sector); this
-module only runs the statement. The statement is built once per selection and prepared once per connection
-(asyncpg's statement cache), so a request costs no statement building, no compile-cache look-up and no
-BEGIN/COMMIT: it is one implicit transaction, and the audit entry is durable when the answer is returned.
+module only runs the statements. Each is built once per selection and prepared once per connection (asyncpg's
+statement cache), so a request costs no statement building, no compile-cache look-up and no BEGIN/COMMIT. The
+caller returns no answer before its audit entry is durable.
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ def restriction_json(fields: Sequence[str | tuple[str, Sequence[str]]]) -> str:
 
 
 def subject_check_sql(restriction: str | None, *, organizations_only: bool) -> str:
-    """The statement: $1 USCC, $2 sector, $3 day, $4 … $9 the audit entry (actor, audience, operation, request id,
-    purpose, fields returned). It returns no row for an unknown USCC, and writes no audit entry when the subject
-    waits in the recompute queue: the caller then takes the general path, which answers and audits both.
+    """The statement: $1 USCC, $2 sector, $3 day. It returns no row for an unknown USCC, and ``queued`` when the
+    subject waits in the recompute queue: the caller then takes the general path, which answers and audits both.
+    The check's audit entry goes to the group writer (store.audit.AuditWriter): a commit of its own for each
+    check would cost the database more than the read itself.
 
     Restrictions in force: not superseded, since ≤ day ≤ until (until null: open), in the order the general
     path gives (store.restrictions.in_force: since, then id)."""
@@ -68,16 +70,9 @@ def subject_check_sql(restriction: str | None, *, organizations_only: bool) -> s
         else "NULL::text"
     )
     return f"""
-        WITH s AS (SELECT id, kind, name, uscc FROM subjects WHERE uscc = $1{kind}),
-        q AS (SELECT s.id, EXISTS (SELECT 1 FROM recompute_queue r WHERE r.subject_id = s.id) AS queued FROM s),
-        a AS (
-          INSERT INTO audit_log ({_AUDIT_COLUMNS})
-          SELECT $4, $5, $6, 'query', 'ok', $7, $8, ARRAY[q.id], $9::text[], '{{}}'::text[], NULL, NULL
-          FROM q WHERE NOT q.queued
-          RETURNING id
-        )
-        SELECT s.id, s.kind, s.name, s.uscc, q.queued, {found} AS found, (SELECT count(*) FROM a) AS audited
-        FROM s JOIN q ON q.id = s.id
+        SELECT s.id, s.kind, s.name, s.uscc,
+               EXISTS (SELECT 1 FROM recompute_queue r WHERE r.subject_id = s.id) AS queued, {found} AS found
+        FROM subjects s WHERE s.uscc = $1{kind}
     """  # noqa: S608
 
 
@@ -90,25 +85,10 @@ class CheckRow:
     found: str | None  # the restrictions as JSON text, ready to embed
 
 
-async def subject_check(
-    pool: Any,
-    sql: str,
-    *,
-    uscc: str,
-    sector: str,
-    day: date,
-    actor: str,
-    audience: str,
-    operation: str,
-    request_id: str | None,
-    purpose: str | None,
-    fields_returned: Sequence[str],
-) -> CheckRow | None:
+async def subject_check(pool: Any, sql: str, *, uscc: str, sector: str, day: date) -> CheckRow | None:
     """Run the check; None when the general path must answer (unknown subject, or one waiting to be recomputed)."""
     async with pool.acquire() as conn:
-        row = await conn.fetchrow(
-            sql, uscc, sector, day, actor, audience, operation, request_id, purpose, list(fields_returned)
-        )
+        row = await conn.fetchrow(sql, uscc, sector, day)
     if row is None or row["queued"]:
         return None
     return CheckRow(id=row["id"], kind=row["kind"], name=row["name"], uscc=row["uscc"], found=row["found"])
