@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import Any
+from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 import orjson
@@ -24,11 +24,47 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.graphql import GraphQLRouter, has_control_characters
 from auth.middleware import bearer_token
-from auth.tokens import InvalidToken, TokenValidator
+from auth.tokens import InvalidToken, Principal, TokenValidator
 
 log = structlog.get_logger("hrss_credit.access")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass(slots=True)
+class _Headers:
+    """What the lane reads of a request's headers, in one pass over them."""
+
+    authorization: list[bytes] = field(default_factory=list)
+    content_type: bytes = b""
+    request_id: bytes = b""
+    purpose: bytes = b""
+    origin: bool = False
+
+    @classmethod
+    def of(cls, scope: Scope) -> _Headers:
+        found = cls()
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                found.authorization.append(value)
+            elif name == b"content-type":
+                found.content_type = value
+            elif name == b"x-request-id":
+                found.request_id = value
+            elif name == b"x-purpose":
+                found.purpose = value
+            elif name == b"origin":
+                found.origin = True
+        return found
+
+    def token(self) -> str | None:
+        """The bearer token, when the request is one the lane may take: JSON, one bearer credential, a printable
+        purpose. None sends it on to the chain, which answers or refuses it."""
+        if len(self.authorization) != 1 or self.content_type.split(b";")[0].strip().lower() != b"application/json":
+            return None
+        if self.purpose and has_control_characters(unquote(self.purpose.decode("latin-1"))):
+            return None
+        return bearer_token(self.authorization[0]) or None
 
 
 class CompiledReadLane:
@@ -37,67 +73,32 @@ class CompiledReadLane:
         self.validator = validator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/graphql":
-            await self.app(scope, receive, send)
-            return
-        router: GraphQLRouter | None = getattr(scope["app"].state, "graphql", None)
-        if router is None or router.compiled_pool is None:
+        router: GraphQLRouter | None = None
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/graphql":
+            router = getattr(scope["app"].state, "graphql", None)
+        headers = _Headers.of(scope) if router is not None and router.compiled_pool is not None else None
+        if router is None or headers is None or headers.origin:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        authorization: list[bytes] = []
-        content_type = b""
-        incoming_id = b""
-        purpose = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization.append(value)
-            elif name == b"content-type":
-                content_type = value
-            elif name == b"x-request-id":
-                incoming_id = value
-            elif name == b"x-purpose":
-                purpose = value
-            elif name == b"origin":
-                await self.app(scope, receive, send)
-                return
-        incoming = incoming_id.decode("latin-1")
-        if _SAFE_ID.match(incoming):
-            request_id = incoming
-        else:
+        request_id = headers.request_id.decode("latin-1")
+        if not _SAFE_ID.match(request_id):
             # The chain's request context takes this id over when the request goes on to it.
             request_id = os.urandom(16).hex()
             scope["headers"] = [*scope["headers"], (b"x-request-id", request_id.encode())]
-        token = bearer_token(authorization[0]) if len(authorization) == 1 else None
-        if not token or content_type.split(b";")[0].strip().lower() != b"application/json":
-            await self.app(scope, receive, send)
-            return
-        if purpose and has_control_characters(unquote(purpose.decode("latin-1"))):
-            await self.app(scope, receive, send)
-            return
+        token = headers.token()
         try:
-            principal = self.validator.validate(token)
+            principal = self.validator.validate(token) if token else None
         except InvalidToken:
+            principal = None
+        if principal is None:
             await self.app(scope, receive, send)
             return
         chunks, complete = await _read_body(receive, router.max_body_bytes)
         if complete:
-            answer = await self._answer(router, principal, scope, request_id, purpose, b"".join(chunks))
+            answer = await _answer(router, principal, request_id, headers.purpose, b"".join(chunks))
             if answer is not None:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(answer)).encode()),
-                            (b"x-content-type-options", b"nosniff"),
-                            (b"cache-control", b"no-store"),
-                            (b"x-request-id", request_id.encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": answer})
+                await _send_answer(send, answer, request_id)
                 log.info(
                     "request",
                     request_id=request_id,
@@ -115,21 +116,34 @@ class CompiledReadLane:
 
         await self.app(scope, replaying_receive, send)
 
-    @staticmethod
-    async def _answer(
-        router: GraphQLRouter, principal: Any, scope: Scope, request_id: str, purpose: bytes, body: bytes
-    ) -> bytes | None:
-        audience = router.schemas.policy.audience_of_client(principal.client_id)
-        if audience is None:
-            return None
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(parsed, dict):
-            return None
-        view = router.view_for(audience, principal.scopes)
-        return await router.compiled_answer(view, principal, request_id, purpose, parsed)
+
+async def _answer(
+    router: GraphQLRouter, principal: Principal, request_id: str, purpose: bytes, body: bytes
+) -> bytes | None:
+    audience = router.schemas.policy.audience_of_client(principal.client_id)
+    if audience is None:
+        return None
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    view = router.view_for(audience, principal.scopes)
+    return await router.compiled_answer(view, principal, request_id, purpose, parsed)
+
+
+async def _send_answer(send: Send, answer: bytes, request_id: str) -> None:
+    """The answer with the headers the chain would add: security headers (api/middleware.py) and the request id."""
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(answer)).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"cache-control", b"no-store"),
+        (b"x-request-id", request_id.encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": answer})
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[list[bytes], bool]:
