@@ -1,8 +1,8 @@
 """Writes of the contract: importRecords, upsertSubjects, revokeRecord (record:write).
 
-Each runs in the request's transaction: validation first, then the writes, then the recomputation of grades
-and restrictions for every subject touched and every organization it represents (SH art. 9(2)2). A source
-unit's token (claim ``source_unit``) writes only records of its own unit (policy.md).
+Adapters of the use cases in services/records.py and services/subjects.py, in the request's transaction: the
+GraphQL input becomes the use case's values, its rows become the GraphQL types. A source unit's token (claim
+``source_unit``) writes only records of its own unit (policy.md).
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from domain.taxonomy import RecordCategory, RecordStatus, RecordType, Severity
+from domain.taxonomy import RecordCategory, RecordType, Severity
 from domain.workdays import WorkCalendar
 from schema.context import Info
-from schema.errors import BadUserInput, Conflict, Forbidden, NotFound
+from schema.errors import BadUserInput
 from schema.ids import parse_global_id
 from schema.records import CreditRecord
 from schema.subjects import Subject, SubjectRef
-from store import bulk, evaluation, imports, outbox
-from store import records as record_store
+from services import records as record_service
+from services import subjects as subject_service
+from store import bulk, imports
 from store.bulk import InvalidField
 from store.imports import RowError, SubjectKey, SubjectUpsert
 
@@ -149,27 +150,25 @@ class RecordMutations:
     )
     async def import_records(self, info: Info, records: list[RecordInput]) -> RecordImportResult:
         ctx = info.context
-        own_unit = ctx.rows.writing_unit()
-        if len(records) > imports.MAX_BATCH:
-            raise BadUserInput(f"at most {imports.MAX_BATCH} records a call (got {len(records)})", field="records")
-        rows, problems = bulk.build_rows(
-            [_record_item(r) for r in records], today=ctx.today, own_unit=own_unit, parse_subject_id=_subject_pk
+        result = await ctx.db.run(
+            lambda conn: record_service.import_records(
+                conn,
+                [_record_item(r) for r in records],
+                actor=ctx.principal.subject,
+                own_unit=ctx.rows.writing_unit(),
+                today=ctx.today,
+                calendar=_calendar(info),
+                pii=ctx.pii,
+                parse_subject_id=_subject_pk,
+            )
         )
-        if problems:
-            return RecordImportResult(created=0, unchanged=0, errors=_errors(problems), records=[])
-        outcome = await ctx.db.run(
-            lambda conn: imports.import_records(conn, rows, actor=ctx.principal.subject, pii=ctx.pii)
-        )
-        if outcome.errors:
-            return RecordImportResult(created=0, unchanged=0, errors=_errors(outcome.errors), records=[])
-        await ctx.db.run(
-            lambda conn: evaluation.recompute(conn, outcome.touched_subjects, calendar=_calendar(info), today=ctx.today)
-        )
-        found_rows = await ctx.loaders.record_by_id.load_many(outcome.record_ids)
+        if result.errors:
+            return RecordImportResult(created=0, unchanged=0, errors=_errors(result.errors), records=[])
+        found_rows = await ctx.loaders.record_by_id.load_many(result.record_ids)
         ctx.seen_subjects.update(r.subject_id for r in found_rows if r)
         return RecordImportResult(
-            created=outcome.created,
-            unchanged=outcome.unchanged,
+            created=result.created,
+            unchanged=result.unchanged,
             errors=[],
             records=[await CreditRecord.checked(r, info) for r in found_rows if r is not None],
         )
@@ -179,7 +178,7 @@ class RecordMutations:
     )
     async def upsert_subjects(self, info: Info, subjects: list[SubjectInput]) -> list[Subject]:
         ctx = info.context
-        if len(subjects) > imports.MAX_BATCH:
+        if len(subjects) > imports.MAX_BATCH:  # before any of them is parsed
             raise BadUserInput(f"at most {imports.MAX_BATCH} subjects a call", field="subjects")
         items: list[SubjectUpsert] = []
         for index, item in enumerate(subjects):
@@ -197,41 +196,24 @@ class RecordMutations:
             if not item.name.strip():
                 raise BadUserInput("name must not be empty", field=f"subjects[{index}].name", index=index)
             items.append(SubjectUpsert(index, ref, item.name.strip(), item.region_code, rep))
-        ids, errors = await ctx.db.run(lambda conn: imports.upsert_subjects(conn, items, pii=ctx.pii))
-        if errors:
-            first = errors[0]
-            raise BadUserInput(
-                f"subjects[{first.index}].{first.field}: {first.message}",
-                field=f"subjects[{first.index}].{first.field}",
-                index=first.index,
-                errors=[{"index": e.index, "field": e.field, "message": e.message} for e in errors],
+        ids = await ctx.db.run(
+            lambda conn: subject_service.upsert_subjects(
+                conn, items, today=ctx.today, calendar=_calendar(info), pii=ctx.pii
             )
-        await ctx.db.run(lambda conn: evaluation.recompute(conn, ids, calendar=_calendar(info), today=ctx.today))
+        )
         rows = await ctx.loaders.subject_by_id.load_many(ids)
         return [Subject.from_row(r, info) for r in rows if r is not None]
 
     @strawberry.mutation
     async def revoke_record(self, info: Info, id: strawberry.ID, reason: str) -> CreditRecord:
         ctx = info.context
-        own_unit = ctx.rows.writing_unit()
         type_name, pk = parse_global_id(id)
-        if not reason.strip():
-            raise BadUserInput("a revocation needs its reason", field="reason")
         row = await ctx.loaders.record_by_id.load(pk) if type_name == "CreditRecord" else None
-        if row is None:
-            raise NotFound("no such record")
-        if own_unit is not None and row.source_unit != own_unit:
-            raise Forbidden("Forbidden: a source unit revokes only its own records")
-        if row.superseded_by_id is not None or row.status in (RecordStatus.REVOKED, RecordStatus.CORRECTED):
-            raise Conflict(f"the record is {row.status} and cannot be revoked")
-
-        async def revoke(conn: Any) -> None:
-            await record_store.set_status(conn, pk, RecordStatus.REVOKED, reason=reason.strip())
-            payload = {"record_id": pk, "subject_id": row.subject_id, "status": "REVOKED", "reason": reason.strip()}
-            await outbox.record_events(conn, [("record.revoked", pk, payload)])
-            await evaluation.recompute(conn, [row.subject_id], calendar=_calendar(info), today=ctx.today)
-
-        await ctx.db.run(revoke)
+        await ctx.db.run(
+            lambda conn: record_service.revoke_record(
+                conn, row, reason, own_unit=ctx.rows.writing_unit(), today=ctx.today, calendar=_calendar(info)
+            )
+        )
         ctx.loaders.record_by_id.clear(pk)
         updated = await ctx.loaders.record_by_id.load(pk)
         assert updated is not None

@@ -1,0 +1,8 @@
+"""The use cases: what a request or a command asks the service to do, each in one place.
+
+A use case takes plain values (the caller, the day, the calendar, an open connection) and returns rows or
+outcomes; it checks what the regulations and the policy require, writes through the repositories in store/,
+records the outbox events and recomputes what the write changed. It never opens, commits or rolls back a
+transaction: the request boundary (api/) or the command (api/cli.py) does, together with the audit entry.
+Resolvers in schema/ and the CLI commands are adapters around these functions.
+"""
