@@ -8,7 +8,8 @@ from datetime import date, datetime
 
 from strawberry.dataloader import DataLoader
 
-from store import grading, objections, records, repairs, restrictions, subjects
+from services import grading as graded
+from store import objections, records, repairs, subjects
 from store.grading import GradeRow
 from store.objections import ObjectionRow
 from store.records import RecordPage, RecordPageKey, RecordRow
@@ -48,11 +49,11 @@ class Loaders:
         return [found.get(i, []) for i in ids]
 
     async def _grades_on_day(self, keys: Sequence[tuple[int, date]]) -> list[GradeRow | None]:
-        found = await self._db.run(lambda conn: grading.on_day(conn, keys))
+        found = await self._db.run(lambda conn: graded.grades_on_day(conn, keys))
         return [found.get(k) for k in keys]
 
     async def _grade_histories(self, ids: Sequence[int]) -> list[list[GradeRow]]:
-        found = await self._db.run(lambda conn: grading.history(conn, ids))
+        found = await self._db.run(lambda conn: graded.grade_history(conn, ids))
         return [found.get(i, []) for i in ids]
 
     async def _restrictions_by_subject(
@@ -63,7 +64,7 @@ class Loaders:
             by_args[(day, sectors)].append(subject_id)
         found: dict[tuple[int, date, tuple[str, ...]], list[RestrictionRow]] = {}
         for (day, sectors), ids in by_args.items():
-            rows = await self._db.run(lambda conn: restrictions.in_force(conn, ids, day, sectors))  # noqa: B023
+            rows = await self._db.run(lambda conn: graded.restrictions_in_force(conn, ids, day, sectors))  # noqa: B023
             found.update({(sid, day, sectors): rows.get(sid, []) for sid in ids})
         return [found[k] for k in keys]
 

@@ -15,7 +15,7 @@ from schema.common import LegalBasis
 from schema.context import Info
 from schema.errors import BadUserInput, Forbidden
 from schema.ids import parse_global_id
-from store import restrictions as restriction_store
+from services import grading as graded
 from store.restrictions import RestrictionRow, ScreenHit
 
 if TYPE_CHECKING:
@@ -140,9 +140,7 @@ async def screen(info: Info, sector: Sector, refs: list[SubjectRef], as_of: date
         # The reference as sent, except that an ID number is echoed masked (policy: no full ID without PII).
         shown.append(identifiers.mask_id_number(number) if number and not ctx.principal.has("subject:pii") else value)
     hits = await ctx.db.run(
-        lambda conn: restriction_store.screen(
-            conn, usccs=usccs, id_hashes=hashes, ids=ids, sector=sector.value, day=day
-        )
+        lambda conn: graded.screen(conn, usccs=usccs, id_hashes=hashes, ids=ids, sector=sector.value, day=day)
     )
     if ctx.pii.rotating:
         hits = await _retry_with_previous_keys(info, hits, numbers, sector, day)
@@ -190,4 +188,4 @@ async def _retry_with_previous_keys(
 
 async def _screen_hashes(conn: Any, *, hashes: list[bytes | None], sector: str, day: date) -> list[ScreenHit]:
     blanks: list[Any] = [None] * len(hashes)
-    return await restriction_store.screen(conn, usccs=blanks, id_hashes=hashes, ids=blanks, sector=sector, day=day)
+    return await graded.screen(conn, usccs=blanks, id_hashes=hashes, ids=blanks, sector=sector, day=day)

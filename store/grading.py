@@ -11,7 +11,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from store import pending
 from store.tables import grades
 
 
@@ -42,10 +41,10 @@ def _row(r: Any) -> GradeRow:
 
 
 async def on_day(conn: AsyncConnection, keys: Sequence[tuple[int, date]]) -> dict[tuple[int, date], GradeRow]:
-    """The grade segment in force on each (subject, day): one indexed look-up for the whole batch."""
+    """The grade segment in force on each (subject, day): one indexed look-up for the whole batch, as stored
+    (services.grading settles the subjects a bulk import queued before it reads)."""
     if not keys:
         return {}
-    await pending.settle(conn, [k[0] for k in keys])
     g = grades.c
     wanted = sa.select(
         sa.func.unnest(sa.cast([k[0] for k in keys], sa.ARRAY(sa.BigInteger))).label("sid"),
@@ -66,8 +65,7 @@ async def on_day(conn: AsyncConnection, keys: Sequence[tuple[int, date]]) -> dic
 
 
 async def history(conn: AsyncConnection, subject_ids: Sequence[int]) -> dict[int, list[GradeRow]]:
-    """The current timeline, newest first."""
-    await pending.settle(conn, subject_ids)
+    """The current timeline, newest first, as stored."""
     rows = await conn.execute(
         sa.select(*_COLUMNS)
         .where(grades.c.subject_id.in_(list(set(subject_ids))), grades.c.superseded_at.is_(None))

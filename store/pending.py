@@ -5,8 +5,8 @@ Every write through the API recomputes in its own transaction (store.evaluation)
 and recomputes them set by set right after (``drain``), so that records land at the speed of COPY-like inserts
 and the rules engine runs once per subject rather than once per chunk. Nobody reads a stale grade meanwhile:
 
-- every reader of grades or restrictions (store.grading, store.restrictions) first calls ``settle`` for the
-  subjects it is about to read, which recomputes those that are queued, in the reader's transaction;
+- every reader of grades or restrictions (services.grading) first calls ``settle`` for the subjects it is
+  about to read, which recomputes those that are queued, in the reader's transaction;
 - ``recompute`` removes from the queue every subject it recomputes, whoever calls it;
 - the import drains the queue before it returns, and every API process drains it in the background
   (``drain_forever``), woken by the import's notification, so that restrictionChanged subscribers hear of

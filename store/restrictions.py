@@ -11,7 +11,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from store import pending
 from store.subjects import SubjectRow
 from store.tables import restrictions
 
@@ -48,8 +47,8 @@ def _in_force(day: Any) -> sa.ColumnElement[bool]:
 async def in_force(
     conn: AsyncConnection, subject_ids: Sequence[int], day: date, sectors: Sequence[str]
 ) -> dict[int, list[RestrictionRow]]:
-    """Restrictions in force on ``day`` in these sectors, by subject."""
-    await pending.settle(conn, subject_ids)
+    """Restrictions in force on ``day`` in these sectors, by subject, as stored (services.grading settles the
+    subjects a bulk import queued before it reads)."""
     c = restrictions.c
     rows = await conn.execute(
         sa.select(*_COLUMNS)
@@ -69,6 +68,12 @@ class ScreenHit:
     restrictions: list[RestrictionRow]
 
 
+@dataclass(frozen=True, slots=True)
+class ScreenRead:
+    hits: list[ScreenHit]
+    queued: list[int]  # subjects found that wait in the recompute queue: their restrictions may be stale
+
+
 async def screen(
     conn: AsyncConnection,
     *,
@@ -77,12 +82,12 @@ async def screen(
     ids: Sequence[int | None],
     sector: str,
     day: date,
-) -> list[ScreenHit]:
+) -> ScreenRead:
     """One round trip for up to 1,000 references: positions are kept, so results come back in request order.
 
     Each position carries exactly one of a USCC, an ID-number hash or a subject id. The subject and its
-    restrictions in force come back as JSON built by PostgreSQL, one row per position, with whether the subject
-    waits in the recompute queue: then it is recomputed and the statement run once more (store.pending).
+    restrictions in force come back as JSON built by PostgreSQL, one row per position, with the subjects that
+    wait in the recompute queue (store.pending), which the caller settles before it trusts their restrictions.
     """
     statement = sa.text(
         """
@@ -111,10 +116,6 @@ async def screen(
     )
     parameters = {"usccs": list(usccs), "hashes": list(id_hashes), "ids": list(ids), "sector": sector, "day": day}
     rows = list(await conn.execute(statement, parameters))
-    queued = [r.id for r in rows if r.pending]
-    if queued:  # a bulk import changed their records a moment ago (store.pending): recompute, then read again
-        await pending.settle(conn, queued)
-        rows = list(await conn.execute(statement, parameters))
     hits: list[ScreenHit] = []
     for r in rows:
         subject = (
@@ -143,4 +144,4 @@ async def screen(
             for x in (r.found or [])
         ]
         hits.append(ScreenHit(position=r.position, subject=subject, restrictions=found))
-    return hits
+    return ScreenRead(hits=hits, queued=[r.id for r in rows if r.pending])

@@ -159,7 +159,7 @@ recompute_queue = sa.Table(
     "recompute_queue",
     metadata,
     # Subjects whose records a bulk import changed and whose grades and restrictions are not recomputed yet
-    # (store.pending): every reader of grades or restrictions settles them first, the import and every API
+    # (store.pending): every reader of grades or restrictions settles them first (services.grading), the import and every API
     # process drain the queue.
     # No foreign key: ids queued were just written or read in the same transaction, and subjects are never
     # deleted (migration 0005: the key's check cost more than the row).

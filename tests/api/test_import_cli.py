@@ -38,7 +38,8 @@ from api.import_cli import (
     progress_path,
     read_rows,
 )
-from store import bulk, grading
+from services import grading as read_grades
+from store import bulk
 from store.db import bureau_today, create_engine
 from store.pii import PiiCipher
 from store.tables import credit_records, grades, outbox, subjects
@@ -143,7 +144,7 @@ async def test_a_csv_file_is_imported_in_chunks_grades_recomputed_and_a_replay_c
     penalized, lost = items[2]["subject"]["uscc"], items[0]["subject"]["uscc"]  # rows 3 and 1
     async with engine.connect() as conn:
         ids = dict((await conn.execute(sa.select(subjects.c.uscc, subjects.c.id))).all())
-        graded = await grading.on_day(conn, [(ids[penalized], TODAY), (ids[lost], TODAY)])
+        graded = await read_grades.grades_on_day(conn, [(ids[penalized], TODAY), (ids[lost], TODAY)])
         graded_subjects = (await conn.execute(sa.select(sa.func.count(sa.distinct(grades.c.subject_id))))).scalar()
         stored = (
             await conn.execute(

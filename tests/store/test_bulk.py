@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.identifiers import normalize
 from domain.taxonomy import RecordType, Severity
-from store import bulk, grading, pending
+from services import grading as read_grades
+from store import bulk, pending
 from store import outbox as store_outbox
 from store.db import bureau_today, create_engine
 from store.imports import ImportOutcome, ImportRow, SubjectKey
@@ -205,7 +206,7 @@ async def test_a_landed_chunk_writes_creates_subjects_and_its_reader_recomputes_
     assert (outcome.created, outcome.unchanged, outcome.errors) == (3, 0, [])
     async with engine.connect() as conn:
         ids = dict((await conn.execute(sa.select(subjects.c.uscc, subjects.c.id))).all())
-        graded = await grading.on_day(conn, [(ids[penalized], TODAY), (ids[awarded], TODAY)])
+        graded = await read_grades.grades_on_day(conn, [(ids[penalized], TODAY), (ids[awarded], TODAY)])
         stored = (
             await conn.execute(sa.select(subjects.c.id_number_masked).where(subjects.c.kind == "INDIVIDUAL"))
         ).scalar_one()

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.settings import Settings
 from domain.taxonomy import RecordType
 from domain.workdays import WorkCalendar
-from store import bulk, evaluation, grading, notify, pending
+from services import grading as read_grades
+from store import bulk, evaluation, notify, pending
 from store.db import bureau_today, create_engine
 from store.pii import PiiCipher
 from store.tables import grades, recompute_queue, restrictions
@@ -173,7 +174,7 @@ async def test_drain_recomputes_everything_queued_in_batches(engine: AsyncEngine
     assert done == 5 and batches == [2, 2, 1]
     assert await queued(engine) == set()
     async with engine.connect() as conn:
-        found = await grading.on_day(conn, [(o["id"], date(2026, 11, 21)) for o in orgs])
+        found = await read_grades.grades_on_day(conn, [(o["id"], date(2026, 11, 21)) for o in orgs])
     assert {row.level for row in found.values()} == {"C"}  # WG art. 12(1): a penalty in the last year
 
 
