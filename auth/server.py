@@ -27,7 +27,6 @@ several processes or hosts must use an external authorization server (IdP) inste
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -41,14 +40,13 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import (
     AuthorizationCodeGrant,
     AuthorizationServer,
     ClientCredentialsGrant,
-    ClientMixin,
     InsecureTransportError,
     InvalidClientError,
     InvalidGrantError,
@@ -72,9 +70,21 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .accounts import MAX_USERNAME_LENGTH, AccountStore, EmployerAccount, normalize_username
+from .accounts import MAX_USERNAME_LENGTH, AccountStore, normalize_username
 from .clients import ALL_SCOPES, EMPLOYER_CLIENT_ID, Client
 from .keys import SigningKeys
+from .oauth_clients import (
+    AUTH_METHODS,
+    AUTHORIZATION_CODE,
+    CLIENT_CREDENTIALS,
+    CODE_AUTH_METHODS,
+    OAuthClient,
+    ResourceOwner,
+    authenticate_client_secret_basic,
+    authenticate_client_secret_post,
+    authenticate_none,
+    basic_credentials,
+)
 from .templates import render_error_page, render_login_page
 from .throttle import FailureThrottle, ThrottleKey, address_key, client_key, user_key
 
@@ -87,13 +97,6 @@ AUTHORIZE_PATH = "/oauth/authorize"
 JWKS_PATH = "/.well-known/jwks.json"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 
-CLIENT_CREDENTIALS = "client_credentials"
-AUTHORIZATION_CODE = "authorization_code"
-AUTH_METHODS = ("client_secret_basic", "client_secret_post")
-CODE_AUTH_METHODS = (*AUTH_METHODS, "none")
-"""Token endpoint authentication for the authorization code grant: a confidential client authenticates as
-usual; a public client sends only its ``client_id`` (``none``, RFC 6749 §2.1, §4.1.3) and proves possession
-with its PKCE verifier (RFC 7636 §4.5)."""
 MAX_TOKEN_REQUEST_BYTES = 16 * 1024
 """A token request is a handful of short parameters; anything larger is refused unread."""
 MAX_AUTHORIZE_QUERY_CHARS = 8 * 1024
@@ -119,8 +122,6 @@ AUTHORIZE_PARAMETERS = (
 """The authorization request parameters (RFC 6749 §4.1.1, RFC 7636 §4.3) that are read and carried through
 the login form; any other parameter (``uscc``, ``username`` …) is dropped before Authlib sees the request."""
 
-EMPLOYER_SUBJECT_PREFIX = "employer:"
-
 RESERVED_CLAIMS = frozenset(
     {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "auth_time", "acr", "amr", "uscc"}
 )
@@ -128,7 +129,6 @@ RESERVED_CLAIMS = frozenset(
 employer account only; a client's extra claims may not override them."""
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_DUMMY_SECRET = b"\x00" * 32
 _COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
 _CSRF_FIELD = "csrf_token"
 
@@ -141,89 +141,6 @@ _TOO_MANY_FAILURES = (
     "登录失败次数过多，请稍后再试。",
     "Too many failed sign-in attempts. Please try again later.",
 )
-
-
-# ----------------------------------------------------------------------------------------------------------
-# The client model Authlib works with
-
-
-class _OAuthClient(ClientMixin):  # type: ignore[misc]  # Authlib ships no type information
-    """Adapts a :class:`Client` to Authlib's ``ClientMixin`` (RFC 6749 §2)."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def get_client_id(self) -> str:
-        return self.client.client_id
-
-    def get_default_redirect_uri(self) -> str | None:
-        """RFC 6749 §3.1.2.3: the request may omit ``redirect_uri`` only when exactly one is registered.
-
-        With several registered there is no default: the server never guesses where to send a code. (Client
-        credentials has no redirection endpoint at all, RFC 6749 §4.4.)
-        """
-        uris = self.client.redirect_uris
-        return uris[0] if len(uris) == 1 else None
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        """Exact, whole-string comparison with a registered URI (RFC 9700 §2.1, §4.1.3; RFC 6749 §3.1.2.2).
-
-        No prefix or pattern matching, no normalization, no added query, and no loopback port wildcard
-        (RFC 8252 §7.3 allows one for native apps; a registered port is required here instead).
-        """
-        return isinstance(redirect_uri, str) and redirect_uri in self.client.redirect_uris
-
-    def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code" and AUTHORIZATION_CODE in self.client.grant_types
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        # Constant time, on bytes: hmac.compare_digest refuses non-ASCII str, and a secret may be anything.
-        # A public client without a secret compares against a dummy and always fails.
-        expected = self.client.secret.encode("utf-8") if self.client.secret else _DUMMY_SECRET
-        matches = hmac.compare_digest(client_secret.encode("utf-8"), expected)
-        return matches and bool(self.client.secret)
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if endpoint != "token":
-            return False
-        if method == "none":
-            return self.client.public
-        return method in AUTH_METHODS and bool(self.client.secret)
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in self.client.grant_types
-
-    def get_allowed_scope(self, scope: str | None) -> str | None:
-        """RFC 6749 §3.3: no scope requested means the client's full scope; a requested scope narrows it.
-
-        A requested scope the client does not hold makes the request fail (``None`` makes Authlib raise
-        ``invalid_scope``) instead of being silently dropped, so a misconfigured caller learns at once.
-        """
-        if not scope or not scope.strip():
-            return " ".join(sorted(self.client.scopes))
-        requested = set(scope.split())
-        if not requested <= self.client.scopes:
-            return None
-        return " ".join(sorted(requested))
-
-    def intersect_scope(self, scope: str | None) -> str | None:
-        """The scope of an authorization request: the requested scopes the client holds (RFC 6749 §3.3 lets
-        the server grant less than requested; the token response then names the scope), all of the client's
-        when none is requested, ``None`` (``invalid_scope``) when nothing is left."""
-        requested = set(scope.split()) if scope else set()
-        granted = requested & self.client.scopes if requested else set(self.client.scopes)
-        return " ".join(sorted(granted)) if granted else None
-
-
-@dataclass(frozen=True)
-class _ResourceOwner:
-    """The signed-in employer as Authlib's ``user``."""
-
-    account: EmployerAccount
-
-    def get_user_id(self) -> str:
-        # RFC 9068 §2.2: sub identifies the resource owner when one is involved.
-        return EMPLOYER_SUBJECT_PREFIX + self.account.username
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -288,67 +205,7 @@ class _JsonPayload(JsonPayload):  # type: ignore[misc]  # Authlib ships no type 
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Client authentication (RFC 6749 §2.3.1)
-
-
-def _basic_credentials(headers: Any) -> tuple[str, str] | None:
-    """``Authorization: Basic`` credentials, or ``None`` when absent or malformed (never an exception)."""
-    value = headers.get("authorization")
-    if not isinstance(value, str):
-        return None
-    scheme, _, param = value.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(param.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return None
-    client_id, separator, secret = decoded.partition(":")
-    if not separator:
-        return None
-    # RFC 6749 §2.3.1: the client id and secret are form-encoded before Basic encoding (as Authlib decodes).
-    return unquote(client_id), unquote(secret)
-
-
-def _authenticate(query_client: Any, client_id: Any, secret: Any) -> _OAuthClient | None:
-    if not isinstance(client_id, str) or not isinstance(secret, str) or not client_id or not secret:
-        return None
-    client = query_client(client_id)
-    if not isinstance(client, _OAuthClient):
-        # Burn a comparison anyway, and answer exactly as for a wrong secret: which client ids exist is not
-        # revealed by status, body or (coarse) timing.
-        hmac.compare_digest(secret.encode("utf-8"), _DUMMY_SECRET)
-        return None
-    return client if client.check_client_secret(secret) else None
-
-
-def _authenticate_client_secret_basic(query_client: Any, request: Any) -> _OAuthClient | None:
-    credentials = _basic_credentials(request.headers)
-    if credentials is None:
-        return None
-    return _authenticate(query_client, *credentials)
-
-
-def _authenticate_client_secret_post(query_client: Any, request: Any) -> _OAuthClient | None:
-    form = request.form
-    return _authenticate(query_client, form.get("client_id"), form.get("client_secret"))
-
-
-def _authenticate_none(query_client: Any, request: Any) -> _OAuthClient | None:
-    """A public client identifies itself by ``client_id`` alone (RFC 6749 §2.1, §4.1.3).
-
-    Never a fallback: a request that carries any client credentials (an ``Authorization`` header or a
-    ``client_secret``) that did not verify is not let through as "no authentication".
-    """
-    if request.headers.get("authorization") is not None or "client_secret" in request.form:
-        return None
-    client_id = request.form.get("client_id")
-    if not isinstance(client_id, str) or not client_id:
-        return None
-    client = query_client(client_id)
-    if not isinstance(client, _OAuthClient) or not client.client.public:
-        return None
-    return client
+# Helpers of the token endpoint
 
 
 def _address(request: Request) -> str:
@@ -564,7 +421,7 @@ class _AuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # 
             raise
         return redirect_uri
 
-    def _redirect_uri(self, client: _OAuthClient) -> str:
+    def _redirect_uri(self, client: OAuthClient) -> str:
         requested = self.request.payload.redirect_uri
         if requested is not None:
             if not client.check_redirect_uri(requested):
@@ -595,7 +452,7 @@ class _AuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # 
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         user = request.user
-        assert isinstance(user, _ResourceOwner)
+        assert isinstance(user, ResourceOwner)
         requested = request.payload.redirect_uri
         delivered = requested if requested is not None else request.client.get_default_redirect_uri()
         data = request.payload.data
@@ -615,7 +472,7 @@ class _AuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # 
 
     # -- token endpoint ----------------------------------------------------------------------------------
 
-    def query_authorization_code(self, code: str, client: _OAuthClient) -> _AuthorizationCode | None:
+    def query_authorization_code(self, code: str, client: OAuthClient) -> _AuthorizationCode | None:
         item = self._codes.take(code)
         if item is None or item.client_id != client.get_client_id():
             # RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
@@ -626,10 +483,10 @@ class _AuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # 
         # Already gone: AuthorizationCodeStore.take removes a code when it is presented.
         return None
 
-    def authenticate_user(self, authorization_code: _AuthorizationCode) -> _ResourceOwner | None:
+    def authenticate_user(self, authorization_code: _AuthorizationCode) -> ResourceOwner | None:
         accounts = self.server.accounts
         account = accounts.get(authorization_code.username) if accounts is not None else None
-        return _ResourceOwner(account) if account is not None else None
+        return ResourceOwner(account) if account is not None else None
 
     @hooked  # type: ignore[untyped-decorator]  # Authlib ships no type information
     def validate_token_request(self) -> None:
@@ -688,8 +545,8 @@ class _TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]  # Authlib
         return self._audience
 
     def get_extra_claims(self, client: Any, grant_type: Any, user: Any, scope: Any) -> dict[str, str]:
-        claims = dict(client.client.extra_claims) if isinstance(client, _OAuthClient) else {}
-        if isinstance(user, _ResourceOwner):
+        claims = dict(client.client.extra_claims) if isinstance(client, OAuthClient) else {}
+        if isinstance(user, ResourceOwner):
             # The employer's binding to its own subject: from the account, never from any request parameter.
             claims["uscc"] = user.account.uscc
         return claims
@@ -700,7 +557,7 @@ class _AuthlibServer(AuthorizationServer):  # type: ignore[misc]  # Authlib ship
 
     def __init__(
         self,
-        clients: Mapping[str, _OAuthClient],
+        clients: Mapping[str, OAuthClient],
         scopes_supported: list[str],
         *,
         issuer: str,
@@ -713,7 +570,7 @@ class _AuthlibServer(AuthorizationServer):  # type: ignore[misc]  # Authlib ship
         self.accounts = accounts
         self.codes = codes
 
-    def query_client(self, client_id: str) -> _OAuthClient | None:
+    def query_client(self, client_id: str) -> OAuthClient | None:
         return self._clients.get(client_id)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
@@ -722,7 +579,7 @@ class _AuthlibServer(AuthorizationServer):  # type: ignore[misc]  # Authlib ship
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         client = kwargs.get("client")
-        if name == "after_authenticate_client" and isinstance(client, _OAuthClient):
+        if name == "after_authenticate_client" and isinstance(client, OAuthClient):
             log.debug("oauth client authenticated: %s", client.get_client_id())
 
     def create_oauth2_request(self, request: _PreparedRequest) -> OAuth2Request:
@@ -800,14 +657,14 @@ class BuiltinAuthorizationServer:
             raise ValueError("audience is required")
         if token_ttl_seconds <= 0:
             raise ValueError("token_ttl_seconds must be positive")
-        registered: dict[str, _OAuthClient] = {}
+        registered: dict[str, OAuthClient] = {}
         for client in clients:
             if client.client_id in registered:
                 raise ValueError(f"client {client.client_id!r} is registered twice")
             reserved = RESERVED_CLAIMS & set(client.extra_claims)
             if reserved:
                 raise ValueError(f"client {client.client_id!r} may not set claims {sorted(reserved)}")
-            registered[client.client_id] = _OAuthClient(client)
+            registered[client.client_id] = OAuthClient(client)
 
         self.issuer = issuer
         self.audience = audience
@@ -827,11 +684,11 @@ class BuiltinAuthorizationServer:
         self.scopes_supported = sorted(ALL_SCOPES.union(*(c.client.scopes for c in registered.values())))
 
         server = _AuthlibServer(registered, self.scopes_supported, issuer=issuer, accounts=accounts, codes=self._codes)
-        server.register_client_auth_method("client_secret_basic", _authenticate_client_secret_basic)
-        server.register_client_auth_method("client_secret_post", _authenticate_client_secret_post)
+        server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
+        server.register_client_auth_method("client_secret_post", authenticate_client_secret_post)
         server.register_grant(_ClientCredentialsGrant)
         if accounts is not None:
-            server.register_client_auth_method("none", _authenticate_none)
+            server.register_client_auth_method("none", authenticate_none)
             server.register_grant(_AuthorizationCodeGrant, [_S256CodeChallenge(required=True)])
         server.register_token_generator(
             "default",
@@ -902,7 +759,7 @@ class BuiltinAuthorizationServer:
         token = self._server.generate_token(
             grant_type=AUTHORIZATION_CODE,
             client=client,
-            user=_ResourceOwner(account),
+            user=ResourceOwner(account),
             scope=allowed,
             include_refresh_token=False,
         )
@@ -939,13 +796,13 @@ class BuiltinAuthorizationServer:
         form = {name: values[0] for name, values in datalist.items()}
         if not form.get("grant_type"):
             return self._error(InvalidRequestError("Missing 'grant_type' parameter."))
-        if "client_secret" in form and _basic_credentials(request.headers) is not None:
+        if "client_secret" in form and basic_credentials(request.headers) is not None:
             # RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a request.
             return self._error(InvalidRequestError("Use one client authentication method per request."))
 
         # Only a request that carries a secret counts against its client id: a public client sends none
         # (nothing to guess), and counting it would let anyone lock the browser app out for everyone.
-        basic = _basic_credentials(request.headers)
+        basic = basic_credentials(request.headers)
         claimed = basic[0] if basic is not None else form.get("client_id") if "client_secret" in form else None
         keys = [client_key(claimed)] if claimed else []
         keys.append(address_key(_address(request)))
@@ -1115,7 +972,7 @@ class BuiltinAuthorizationServer:
             return self._login_page(request, grant, params, username=username, error=_LOGIN_FAILED, status_code=200)
         await self._count(keys[:1], failed=False)
         response = self._server.create_authorization_response(
-            grant.request, grant_user=_ResourceOwner(account), grant=grant
+            grant.request, grant_user=ResourceOwner(account), grant=grant
         )
         response.delete_cookie(cookie_name, path="/", secure=secure, httponly=True, samesite="strict")
         log.info("employer %s signed in for client %s", account.username, grant.request.client.get_client_id())
@@ -1178,7 +1035,7 @@ class BuiltinAuthorizationServer:
             return
         redirect_uri: str | None = None
         client = self._server.query_client(params.get("client_id") or "")
-        if isinstance(client, _OAuthClient):
+        if isinstance(client, OAuthClient):
             requested = params.get("redirect_uri")
             if requested is None:
                 redirect_uri = client.get_default_redirect_uri()
