@@ -36,7 +36,7 @@ import re
 import secrets
 import threading
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -52,10 +52,8 @@ from authlib.oauth2.rfc6749 import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
-    JsonPayload,
     JsonRequest,
     OAuth2Error,
-    OAuth2Payload,
     OAuth2Request,
     UnauthorizedClientError,
     UnsupportedResponseTypeError,
@@ -65,7 +63,6 @@ from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from joserfc.jwk import KeySet
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -85,6 +82,15 @@ from .oauth_clients import (
     authenticate_none,
     basic_credentials,
 )
+from .oauth_requests import (
+    JsonRequestPayload,
+    PreparedRequest,
+    StarletteOAuth2Request,
+    client_address,
+    is_form_encoded,
+    read_form_body,
+    read_token_request,
+)
 from .templates import render_error_page, render_login_page
 from .throttle import FailureThrottle, ThrottleKey, address_key, client_key, user_key
 
@@ -97,8 +103,6 @@ AUTHORIZE_PATH = "/oauth/authorize"
 JWKS_PATH = "/.well-known/jwks.json"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 
-MAX_TOKEN_REQUEST_BYTES = 16 * 1024
-"""A token request is a handful of short parameters; anything larger is refused unread."""
 MAX_AUTHORIZE_QUERY_CHARS = 8 * 1024
 """An authorization request URI with a longer query is refused (its parameters are short)."""
 
@@ -144,74 +148,7 @@ _TOO_MANY_FAILURES = (
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Requests as Authlib sees them
-
-
-@dataclass(frozen=True)
-class _PreparedRequest:
-    """A Starlette request whose body has already been read and parsed (Authlib itself is synchronous).
-
-    ``form``/``datalist`` are the OAuth parameters Authlib reads: the body of a token request, the query of a
-    ``GET`` authorization request, or the fields carried through the login form's ``POST``.
-    """
-
-    method: str
-    url: str
-    headers: Headers
-    form: dict[str, str]
-    datalist: dict[str, list[str]]
-    args: dict[str, str]
-    json: Any = None
-
-
-class _FormPayload(OAuth2Payload):  # type: ignore[misc]  # Authlib ships no type information
-    def __init__(self, form: dict[str, str], datalist: dict[str, list[str]]) -> None:
-        self._data = form
-        self._datalist: defaultdict[str, list[str]] = defaultdict(list, datalist)
-
-    @property
-    def data(self) -> dict[str, str]:
-        return self._data
-
-    @property
-    def datalist(self) -> defaultdict[str, list[str]]:
-        return self._datalist
-
-
-class _StarletteOAuth2Request(OAuth2Request):  # type: ignore[misc]  # Authlib ships no type information
-    def __init__(self, prepared: _PreparedRequest) -> None:
-        # Raises InsecureTransportError for plain http to a non-loopback host (RFC 6749 §3.2 requires TLS).
-        super().__init__(method=prepared.method, uri=prepared.url, headers=prepared.headers)
-        self._prepared = prepared
-        # RFC 6749 §2.3.1, §4.4.2: token request parameters travel in the body only, never in the URI.
-        self.payload = _FormPayload(prepared.form, prepared.datalist)
-
-    @property
-    def args(self) -> dict[str, str]:
-        return self._prepared.args
-
-    @property
-    def form(self) -> dict[str, str]:
-        return self._prepared.form
-
-
-class _JsonPayload(JsonPayload):  # type: ignore[misc]  # Authlib ships no type information
-    def __init__(self, data: Any) -> None:
-        self._data = data
-
-    @property
-    def data(self) -> Any:
-        return self._data
-
-
-# ----------------------------------------------------------------------------------------------------------
 # Helpers of the token endpoint
-
-
-def _address(request: Request) -> str:
-    """The client's address as the server sees it (behind a proxy: what uvicorn's trusted forwarded headers
-    say, see docs/deployment.md)."""
-    return request.client.host if request.client is not None else "unknown"
 
 
 def _is_invalid_client(response: Response) -> bool:
@@ -582,12 +519,12 @@ class _AuthlibServer(AuthorizationServer):  # type: ignore[misc]  # Authlib ship
         if name == "after_authenticate_client" and isinstance(client, OAuthClient):
             log.debug("oauth client authenticated: %s", client.get_client_id())
 
-    def create_oauth2_request(self, request: _PreparedRequest) -> OAuth2Request:
-        return _StarletteOAuth2Request(request)
+    def create_oauth2_request(self, request: PreparedRequest) -> OAuth2Request:
+        return StarletteOAuth2Request(request)
 
-    def create_json_request(self, request: _PreparedRequest) -> JsonRequest:
+    def create_json_request(self, request: PreparedRequest) -> JsonRequest:
         json_request = JsonRequest(request.method, request.url, request.headers)
-        json_request.payload = _JsonPayload(request.json)
+        json_request.payload = JsonRequestPayload(request.json)
         return json_request
 
     def handle_response(self, status_code: int, payload: Any, headers: Iterable[tuple[str, str]]) -> Response:
@@ -775,49 +712,22 @@ class BuiltinAuthorizationServer:
 
     async def token_endpoint(self, request: Request) -> Response:
         """``POST /oauth/token`` (RFC 6749 §3.2, §4.1.3, §4.4.2, §5)."""
-        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media_type != "application/x-www-form-urlencoded":
-            return self._error(InvalidRequestError("The body must be application/x-www-form-urlencoded."))
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > MAX_TOKEN_REQUEST_BYTES:
-                return self._error(InvalidRequestError("The request body is too large."))
         try:
-            pairs = parse_qsl(bytes(body).decode("utf-8"), keep_blank_values=True, max_num_fields=64)
-        except ValueError:  # also UnicodeDecodeError
-            return self._error(InvalidRequestError("The request body is not valid form data."))
-        datalist: dict[str, list[str]] = defaultdict(list)
-        for name, value in pairs:
-            datalist[name].append(value)
-        if any(len(values) > 1 for values in datalist.values()):
-            # RFC 6749 §3.2: request parameters MUST NOT be included more than once.
-            return self._error(InvalidRequestError("A parameter is included more than once."))
-        form = {name: values[0] for name, values in datalist.items()}
-        if not form.get("grant_type"):
-            return self._error(InvalidRequestError("Missing 'grant_type' parameter."))
-        if "client_secret" in form and basic_credentials(request.headers) is not None:
-            # RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a request.
-            return self._error(InvalidRequestError("Use one client authentication method per request."))
+            prepared = await read_token_request(request)
+        except InvalidRequestError as error:
+            return self._error(error)
 
         # Only a request that carries a secret counts against its client id: a public client sends none
         # (nothing to guess), and counting it would let anyone lock the browser app out for everyone.
+        form = prepared.form
         basic = basic_credentials(request.headers)
         claimed = basic[0] if basic is not None else form.get("client_id") if "client_secret" in form else None
         keys = [client_key(claimed)] if claimed else []
-        keys.append(address_key(_address(request)))
+        keys.append(address_key(client_address(request)))
         refused = await self._refuse_if_throttled(keys, self._throttled_token_response)
         if refused is not None:
             return refused
 
-        prepared = _PreparedRequest(
-            method=request.method,
-            url=str(request.url),
-            headers=request.headers,
-            form=form,
-            datalist=dict(datalist),
-            args=dict(request.query_params),
-        )
         try:
             response: Response = self._server.create_token_response(prepared)
         except InsecureTransportError as error:
@@ -910,16 +820,13 @@ class BuiltinAuthorizationServer:
         return self._login_page(request, grant, params, username="", error=None, status_code=200)
 
     async def _authorize_post(self, request: Request) -> Response:
-        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media_type != "application/x-www-form-urlencoded":
+        if not is_form_encoded(request):
             return self._invalid_request_page("The form must be sent as application/x-www-form-urlencoded.")
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > MAX_TOKEN_REQUEST_BYTES:
-                return self._invalid_request_page("The form is too large.")
+        body = await read_form_body(request)
+        if body is None:
+            return self._invalid_request_page("The form is too large.")
         try:
-            pairs = parse_qsl(bytes(body).decode("utf-8"), keep_blank_values=True, max_num_fields=64, errors="strict")
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64, errors="strict")
         except ValueError:  # also UnicodeDecodeError
             return self._invalid_request_page("The form is not valid form data.")
         fields: dict[str, str] = {}
@@ -951,7 +858,7 @@ class BuiltinAuthorizationServer:
         # Unknown user names are counted too, or the first 429 would tell which accounts exist.
         keys = [
             user_key(normalize_username(fields.get("username", "")[:MAX_USERNAME_LENGTH])),
-            address_key(_address(request)),
+            address_key(client_address(request)),
         ]
 
         def throttled(retry_after: int) -> Response:
@@ -992,7 +899,7 @@ class BuiltinAuthorizationServer:
 
     def _consent_grant(self, request: Request, params: dict[str, str]) -> Any:
         """Authlib's validated grant for the authorization request ``params``, or the error response."""
-        prepared = _PreparedRequest(
+        prepared = PreparedRequest(
             method=request.method,
             url=str(request.url),
             headers=request.headers,
