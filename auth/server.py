@@ -14,10 +14,8 @@ checks the form's CSRF token and the employer's password and redirects back with
 the token endpoint exchanges the code for an access token whose ``sub`` is ``employer:<username>`` and whose
 ``uscc`` claim, taken from the account only, binds the employer to its own subject (policy.md).
 
-Authlib has no Starlette server integration, so ``_AuthlibServer`` is one: Starlette parses requests
-asynchronously while Authlib's grant handling is synchronous, so the endpoint reads and parses the body
-first and then hands a fully prepared request to Authlib. Token issuance is a single ECDSA signature, cheap
-enough to run on the event loop; the password check (scrypt) runs in a worker thread.
+Authlib has no Starlette server integration; ``auth.authlib_server`` is one, with the grants and the token
+generator. The password check (scrypt) runs in a worker thread.
 
 Authorization codes, the pending-code bookkeeping and the key that signs login-form CSRF tokens live in the
 memory of one process: the built-in server is for the embedded single-process setup. A deployment with
@@ -36,31 +34,24 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import (
-    AuthorizationServer,
-    ClientCredentialsGrant,
     InsecureTransportError,
     InvalidRequestError,
-    JsonRequest,
     OAuth2Error,
-    OAuth2Request,
     UnsupportedResponseTypeError,
 )
-from authlib.oauth2.rfc6749.hooks import hooked
-from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
-from joserfc.jwk import KeySet
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .accounts import MAX_USERNAME_LENGTH, AccountStore, normalize_username
+from .authlib_server import NO_STORE, RESERVED_CLAIMS, build_authlib_server
 from .clients import ALL_SCOPES, EMPLOYER_CLIENT_ID, Client
-from .codes import AuthorizationCodeGrant, AuthorizationCodeStore, S256CodeChallenge
+from .codes import AuthorizationCodeStore
 from .keys import SigningKeys
 from .oauth_clients import (
     AUTH_METHODS,
@@ -69,15 +60,10 @@ from .oauth_clients import (
     CODE_AUTH_METHODS,
     OAuthClient,
     ResourceOwner,
-    authenticate_client_secret_basic,
-    authenticate_client_secret_post,
-    authenticate_none,
     basic_credentials,
 )
 from .oauth_requests import (
-    JsonRequestPayload,
     PreparedRequest,
-    StarletteOAuth2Request,
     client_address,
     is_form_encoded,
     read_form_body,
@@ -113,13 +99,6 @@ AUTHORIZE_PARAMETERS = (
 """The authorization request parameters (RFC 6749 §4.1.1, RFC 7636 §4.3) that are read and carried through
 the login form; any other parameter (``uscc``, ``username`` …) is dropped before Authlib sees the request."""
 
-RESERVED_CLAIMS = frozenset(
-    {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "auth_time", "acr", "amr", "uscc"}
-)
-"""Claims the token generator sets itself (RFC 7519 §4.1, RFC 9068 §2.2), and ``uscc``, which comes from an
-employer account only; a client's extra claims may not override them."""
-
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
 _CSRF_FIELD = "csrf_token"
 
@@ -153,111 +132,6 @@ class _TemporarilyUnavailableError(OAuth2Error):  # type: ignore[misc]  # Authli
     error = "temporarily_unavailable"
     description = "The server cannot check this request now; please retry later."
     status_code = 503
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Authlib integration
-
-
-class _ClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]  # Authlib ships no type information
-    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
-
-    @hooked  # type: ignore[untyped-decorator]  # Authlib ships no type information
-    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        """Authlib's own version minus its ``log.debug("Issue token %r ...")``: a bearer token is a
-        credential (RFC 6750 §5.3) and must not reach a log, whatever the log level."""
-        token = self.generate_token(scope=self.request.payload.scope, include_refresh_token=False)
-        self.save_token(token)
-        return 200, token, list(self.TOKEN_RESPONSE_HEADER)
-
-
-class _TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]  # Authlib ships no type information
-    """RFC 9068 access tokens: ``typ`` ``at+jwt`` (set by Authlib), ES256, our ``kid``, our audience."""
-
-    def __init__(self, *, issuer: str, audience: str, keys: SigningKeys, ttl_seconds: int) -> None:
-        super().__init__(issuer=issuer, alg=keys.alg, expires_generator=ttl_seconds)
-        self._audience = audience
-        # A KeySet rather than the bare key: when the header has no kid, joserfc picks a key from the set and
-        # writes its kid into the header (Authlib's generator only sets alg and typ).
-        self._key_set = KeySet([keys.private_key()])
-
-    def get_jwks(self) -> KeySet:
-        return self._key_set
-
-    def get_audiences(self, client: Any, user: Any, scope: Any) -> str:
-        # RFC 9068 §3: aud is the resource server, not the client (Authlib's default is the client id).
-        return self._audience
-
-    def get_extra_claims(self, client: Any, grant_type: Any, user: Any, scope: Any) -> dict[str, str]:
-        claims = dict(client.client.extra_claims) if isinstance(client, OAuthClient) else {}
-        if isinstance(user, ResourceOwner):
-            # The employer's binding to its own subject: from the account, never from any request parameter.
-            claims["uscc"] = user.account.uscc
-        return claims
-
-
-class _AuthlibServer(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no type information
-    """The framework half of Authlib's ``AuthorizationServer`` for Starlette."""
-
-    def __init__(
-        self,
-        clients: Mapping[str, OAuthClient],
-        scopes_supported: list[str],
-        *,
-        issuer: str,
-        accounts: AccountStore | None,
-        codes: AuthorizationCodeStore,
-    ) -> None:
-        super().__init__(scopes_supported=scopes_supported)
-        self._clients = clients
-        self.issuer = issuer
-        self.accounts = accounts
-        self.codes = codes
-
-    def query_client(self, client_id: str) -> OAuthClient | None:
-        return self._clients.get(client_id)
-
-    def save_token(self, token: dict[str, Any], request: Any) -> None:
-        # JWT access tokens are self-contained (RFC 9068): there is nothing to store.
-        return None
-
-    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
-        client = kwargs.get("client")
-        if name == "after_authenticate_client" and isinstance(client, OAuthClient):
-            log.debug("oauth client authenticated: %s", client.get_client_id())
-
-    def create_oauth2_request(self, request: PreparedRequest) -> OAuth2Request:
-        return StarletteOAuth2Request(request)
-
-    def create_json_request(self, request: PreparedRequest) -> JsonRequest:
-        json_request = JsonRequest(request.method, request.url, request.headers)
-        json_request.payload = JsonRequestPayload(request.json)
-        return json_request
-
-    def handle_response(self, status_code: int, payload: Any, headers: Iterable[tuple[str, str]]) -> Response:
-        if isinstance(payload, dict):
-            content = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        else:
-            content = str(payload or "").encode("utf-8")
-        response = Response(content=content, status_code=status_code)
-        for name, value in headers:
-            response.headers.append(name, value)
-        # RFC 6749 §5.1: token responses (successes and errors alike here) must not be cached; nor may an
-        # authorization response, whose Location carries a code.
-        for name, value in _NO_STORE.items():
-            if name.lower() not in response.headers:
-                response.headers[name] = value
-        return response
-
-    def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
-        if error.redirect_uri:
-            # An authorization error sent back to the (validated) redirect URI (RFC 6749 §4.1.2.1), with the
-            # issuer as in a success (RFC 9207 §2).
-            params = [*error.get_body(), ("iss", self.issuer)]
-            location = add_params_to_uri(error.redirect_uri, params, error.redirect_fragment)
-            return self.handle_response(302, "", [("Location", location)])
-        response: Response = super().handle_error_response(request, error)
-        return response
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -327,18 +201,16 @@ class BuiltinAuthorizationServer:
         self.jwks_uri = base + JWKS_PATH
         self.scopes_supported = sorted(ALL_SCOPES.union(*(c.client.scopes for c in registered.values())))
 
-        server = _AuthlibServer(registered, self.scopes_supported, issuer=issuer, accounts=accounts, codes=self._codes)
-        server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
-        server.register_client_auth_method("client_secret_post", authenticate_client_secret_post)
-        server.register_grant(_ClientCredentialsGrant)
-        if accounts is not None:
-            server.register_client_auth_method("none", authenticate_none)
-            server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
-        server.register_token_generator(
-            "default",
-            _TokenGenerator(issuer=issuer, audience=audience, keys=keys, ttl_seconds=token_ttl_seconds),
+        self._server = build_authlib_server(
+            registered,
+            self.scopes_supported,
+            issuer=issuer,
+            audience=audience,
+            keys=keys,
+            token_ttl_seconds=token_ttl_seconds,
+            accounts=accounts,
+            codes=self._codes,
         )
-        self._server = server
 
     @property
     def employer_login_enabled(self) -> bool:
@@ -488,7 +360,7 @@ class BuiltinAuthorizationServer:
                 "error_description": f"Too many failed authentication attempts; retry after {retry_after} seconds.",
             },
             status_code=429,
-            headers={**_NO_STORE, "Retry-After": str(retry_after)},
+            headers={**NO_STORE, "Retry-After": str(retry_after)},
         )
 
     # -- the authorization endpoint (RFC 6749 §3.1, §4.1.1, §4.1.2) ------------------------------------------
