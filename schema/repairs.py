@@ -27,8 +27,8 @@ from schema.common import Node
 from schema.context import Info
 from schema.errors import BadUserInput, Conflict, NotFound
 from schema.ids import global_id, parse_global_id
-from schema.objections import MAX_TEXT, check_subject, record_for_write, required_text, work_calendar
 from schema.records import CreditRecord
+from schema.writing import MAX_TEXT, check_subject, record_for_write, required_text, work_calendar
 from store import evaluation, outbox
 from store import repairs as repair_store
 from store.records import RecordRow
