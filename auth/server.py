@@ -29,7 +29,6 @@ import hashlib
 import hmac
 import json
 import logging
-import math
 import re
 import secrets
 import time
@@ -70,7 +69,7 @@ from .oauth_requests import (
     read_token_request,
 )
 from .templates import render_error_page, render_login_page
-from .throttle import FailureThrottle, ThrottleKey, address_key, client_key, user_key
+from .throttle import FailureThrottle, ThrottleGate, address_key, client_key, user_key
 
 __all__ = ["BuiltinAuthorizationServer"]
 
@@ -191,7 +190,7 @@ class BuiltinAuthorizationServer:
         self._clients = registered
         self._accounts = accounts
         self._clock = clock
-        self._throttle = throttle
+        self._gate = ThrottleGate(throttle, clock=clock)
         self._codes = AuthorizationCodeStore(clock=clock)
         # Signs the CSRF tokens of login forms; per process, like the codes (a restart voids open forms).
         self._csrf_key = secrets.token_bytes(32)
@@ -303,7 +302,9 @@ class BuiltinAuthorizationServer:
         claimed = basic[0] if basic is not None else form.get("client_id") if "client_secret" in form else None
         keys = [client_key(claimed)] if claimed else []
         keys.append(address_key(client_address(request)))
-        refused = await self._refuse_if_throttled(keys, self._throttled_token_response)
+        refused = await self._gate.refuse(
+            keys, self._throttled_token_response, lambda: self._error(_TemporarilyUnavailableError())
+        )
         if refused is not None:
             return refused
 
@@ -312,45 +313,12 @@ class BuiltinAuthorizationServer:
         except InsecureTransportError as error:
             return self._error(error)
         if _is_invalid_client(response):
-            await self._count(keys, failed=True)
+            await self._gate.count(keys, failed=True)
         elif response.status_code == 200 and claimed:
-            await self._count(keys[:1], failed=False)
+            await self._gate.count(keys[:1], failed=False)
         return response
 
     # -- the throttle --------------------------------------------------------------------------------------
-
-    async def _refuse_if_throttled(
-        self, keys: Sequence[ThrottleKey], respond: Callable[[int], Response], *, page: bool = False
-    ) -> Response | None:
-        if self._throttle is None:
-            return None
-        try:
-            wait = await self._throttle.retry_after(keys, now=self._clock())
-        except Exception:  # the counts are unreachable: refuse rather than let guessing run unthrottled
-            log.exception("the authentication throttle is unavailable")
-            if page:
-                return self._page_error(
-                    503,
-                    "temporarily_unavailable",
-                    ("暂时无法登录", "Sign-in is temporarily unavailable"),
-                    ("请稍后再试。", "Please try again in a few minutes."),
-                )
-            return self._error(_TemporarilyUnavailableError())
-        if wait is None:
-            return None
-        log.warning("authentication throttled for %s", ", ".join(k.kind for k in keys))
-        return respond(max(1, math.ceil(wait)))
-
-    async def _count(self, keys: Sequence[ThrottleKey], *, failed: bool) -> None:
-        if self._throttle is None or not keys:
-            return
-        try:
-            if failed:
-                await self._throttle.failed(keys, now=self._clock())
-            else:
-                await self._throttle.succeeded(keys)
-        except Exception:  # the answer is decided; the next attempt's check refuses while counts are unreachable
-            log.exception("the authentication throttle could not record an attempt")
 
     @staticmethod
     def _throttled_token_response(retry_after: int) -> Response:
@@ -447,16 +415,16 @@ class BuiltinAuthorizationServer:
             page.headers["Retry-After"] = str(retry_after)
             return page
 
-        refused = await self._refuse_if_throttled(keys, throttled, page=True)
+        refused = await self._gate.refuse(keys, throttled, self._unavailable_page)
         if refused is not None:
             return refused
         account = await run_in_threadpool(accounts.authenticate, fields.get("username", ""), fields.get("password", ""))
         if account is None:
-            await self._count(keys, failed=True)
+            await self._gate.count(keys, failed=True)
             # One message for an unknown user and a wrong password (no user enumeration).
             log.info("employer sign-in failed for client %s", grant.request.client.get_client_id())
             return self._login_page(request, grant, params, username=username, error=_LOGIN_FAILED, status_code=200)
-        await self._count(keys[:1], failed=False)
+        await self._gate.count(keys[:1], failed=False)
         response = self._server.create_authorization_response(
             grant.request, grant_user=ResourceOwner(account), grant=grant
         )
@@ -561,6 +529,14 @@ class BuiltinAuthorizationServer:
     ) -> HTMLResponse:
         content = render_error_page(code=code, title=title, message=message)
         return HTMLResponse(content, status_code=status_code, headers=self._page_headers(None))
+
+    def _unavailable_page(self) -> HTMLResponse:
+        return self._page_error(
+            503,
+            "temporarily_unavailable",
+            ("暂时无法登录", "Sign-in is temporarily unavailable"),
+            ("请稍后再试。", "Please try again in a few minutes."),
+        )
 
     def _invalid_request_page(self, description: str) -> HTMLResponse:
         return self._page_error(
