@@ -24,13 +24,8 @@ several processes or hosts must use an external authorization server (IdP) inste
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
-import re
-import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -51,6 +46,7 @@ from .accounts import MAX_USERNAME_LENGTH, AccountStore, normalize_username
 from .authlib_server import NO_STORE, RESERVED_CLAIMS, build_authlib_server
 from .clients import ALL_SCOPES, EMPLOYER_CLIENT_ID, Client
 from .codes import AuthorizationCodeStore
+from .csrf import CSRF_FIELD, LoginCsrf
 from .keys import SigningKeys
 from .oauth_clients import (
     AUTH_METHODS,
@@ -83,9 +79,6 @@ METADATA_PATH = "/.well-known/oauth-authorization-server"
 MAX_AUTHORIZE_QUERY_CHARS = 8 * 1024
 """An authorization request URI with a longer query is refused (its parameters are short)."""
 
-LOGIN_FORM_TTL_SECONDS = 600
-"""How long a rendered login form (its CSRF token) may be submitted."""
-
 AUTHORIZE_PARAMETERS = (
     "response_type",
     "client_id",
@@ -97,9 +90,6 @@ AUTHORIZE_PARAMETERS = (
 )
 """The authorization request parameters (RFC 6749 §4.1.1, RFC 7636 §4.3) that are read and carried through
 the login form; any other parameter (``uscc``, ``username`` …) is dropped before Authlib sees the request."""
-
-_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
-_CSRF_FIELD = "csrf_token"
 
 _LOGIN_FAILED = ("统一社会信用代码或密码错误。", "The USCC or the password is incorrect.")
 _FORM_EXPIRED = (
@@ -192,8 +182,7 @@ class BuiltinAuthorizationServer:
         self._clock = clock
         self._gate = ThrottleGate(throttle, clock=clock)
         self._codes = AuthorizationCodeStore(clock=clock)
-        # Signs the CSRF tokens of login forms; per process, like the codes (a restart voids open forms).
-        self._csrf_key = secrets.token_bytes(32)
+        self._csrf = LoginCsrf(clock=clock)
         base = issuer.rstrip("/")
         self.token_endpoint_url = base + TOKEN_PATH
         self.authorization_endpoint_url = base + AUTHORIZE_PATH
@@ -388,16 +377,14 @@ class BuiltinAuthorizationServer:
         if isinstance(grant, Response):
             return grant
         username = fields.get("username", "")[:64]
-        if not self._check_csrf(fields.get(_CSRF_FIELD), request.cookies.get(self._cookie_name(request)), params):
+        if not self._csrf.check(request, fields.get(CSRF_FIELD), params):
             log.info("employer sign-in form refused: missing, expired or wrong CSRF token")
             return self._login_page(request, grant, params, username=username, error=_FORM_EXPIRED, status_code=403)
 
-        cookie_name = self._cookie_name(request)
-        secure = request.url.scheme == "https"
         if fields.get("action", "login") == "cancel":
             # RFC 6749 §4.1.2.1 access_denied, back to the client with state.
             response: Response = self._server.create_authorization_response(grant.request, grant_user=None, grant=grant)
-            response.delete_cookie(cookie_name, path="/", secure=secure, httponly=True, samesite="strict")
+            self._csrf.delete_cookie(response, request)
             return response
 
         accounts = self._accounts
@@ -428,7 +415,7 @@ class BuiltinAuthorizationServer:
         response = self._server.create_authorization_response(
             grant.request, grant_user=ResourceOwner(account), grant=grant
         )
-        response.delete_cookie(cookie_name, path="/", secure=secure, httponly=True, samesite="strict")
+        self._csrf.delete_cookie(response, request)
         log.info("employer %s signed in for client %s", account.username, grant.request.client.get_client_id())
         return response
 
@@ -556,11 +543,8 @@ class BuiltinAuthorizationServer:
         error: tuple[str, str] | None,
         status_code: int,
     ) -> HTMLResponse:
-        cookie_name = self._cookie_name(request)
-        nonce = request.cookies.get(cookie_name)
-        if not isinstance(nonce, str) or not _COOKIE_VALUE.fullmatch(nonce):
-            nonce = secrets.token_urlsafe(32)
-        hidden = {**params, _CSRF_FIELD: self._csrf_token(nonce, params, int(self._clock()))}
+        nonce = self._csrf.nonce(request)
+        hidden = {**params, CSRF_FIELD: self._csrf.token(nonce, params)}
         redirect_uri: str = grant.redirect_uri
         parts = urlsplit(redirect_uri)
         content = render_login_page(
@@ -573,48 +557,8 @@ class BuiltinAuthorizationServer:
             error=error,
         )
         response = HTMLResponse(content, status_code=status_code, headers=self._page_headers(redirect_uri))
-        response.set_cookie(
-            cookie_name,
-            nonce,
-            max_age=LOGIN_FORM_TTL_SECONDS,
-            path="/",
-            secure=request.url.scheme == "https",
-            httponly=True,
-            samesite="strict",
-        )
+        self._csrf.set_cookie(response, request, nonce)
         return response
-
-    # -- CSRF (RFC 6749 §10.12 for the login form) ----------------------------------------------------------
-
-    @staticmethod
-    def _cookie_name(request: Request) -> str:
-        # "__Host-" pins the cookie to this host, path "/" and https (RFC 6265bis §4.1.3.2).
-        return "__Host-hrss-authorize" if request.url.scheme == "https" else "hrss-authorize"
-
-    def _csrf_mac(self, nonce: str, params: Mapping[str, str], issued_at: int) -> str:
-        message = json.dumps(
-            ["login-csrf-v1", nonce, issued_at, sorted(params.items())], ensure_ascii=True, separators=(",", ":")
-        ).encode("ascii")
-        digest = hmac.new(self._csrf_key, message, hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-    def _csrf_token(self, nonce: str, params: Mapping[str, str], issued_at: int) -> str:
-        """Double-submit token: bound to the browser's cookie nonce, to this authorization request's
-        parameters and to the time it was issued, and signed with a per-process key."""
-        return f"{issued_at}.{self._csrf_mac(nonce, params, issued_at)}"
-
-    def _check_csrf(self, token: str | None, nonce: str | None, params: Mapping[str, str]) -> bool:
-        if not token or not nonce or not _COOKIE_VALUE.fullmatch(nonce):
-            return False
-        issued, _, mac = token.partition(".")
-        if not issued.isascii() or not issued.isdigit() or len(issued) > 12 or not mac:
-            return False
-        issued_at = int(issued)
-        age = self._clock() - issued_at
-        if not -5 <= age <= LOGIN_FORM_TTL_SECONDS:
-            return False
-        expected = self._csrf_mac(nonce, params, issued_at)
-        return hmac.compare_digest(expected.encode("ascii"), mac.encode("utf-8", errors="replace"))
 
     # -- discovery -----------------------------------------------------------------------------------------
 
