@@ -8,12 +8,16 @@ from typing import Any
 from urllib.parse import unquote
 
 import orjson
+from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from auth.policy import Audience, Rows
 from auth.tokens import InvalidToken, Principal, TokenValidator
@@ -23,6 +27,7 @@ from schema.context import Context
 from schema.limits import RequestLimits
 from schema.loaders import Loaders
 from schema.rows import RowRules
+from services import audit as audit_service
 from store.audit import AuditWriter
 from store.db import bureau_today
 from store.pii import PiiCipher
@@ -73,7 +78,7 @@ class GraphQLApp(GraphQL[Context, None]):
             uscc=_claim(principal, "uscc"),
             source_unit=_claim(principal, "source_unit"),
         )
-        return Context(
+        context = Context(
             request=request,
             response=response,
             principal=principal,
@@ -86,6 +91,21 @@ class GraphQLApp(GraphQL[Context, None]):
             request_id=request.scope["state"].get("request_id"),
             purpose=purpose[:200] if purpose else None,
         )
+        request.scope["state"]["context"] = context
+        return context
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """The request boundary: the operation has run, its response is not out yet. The transaction commits
+        here together with the audit entry; when that fails, the response is the error, not the data."""
+        context = request.scope["state"].get("context")
+        if isinstance(context, Context):
+            try:
+                await audit_service.close(context.db, context.audit, writer=_audit_writer(request))
+            except Exception as exc:  # an outage or a defect: the schema codes (503) or masks it, and logs it
+                error = GraphQLError(str(exc), original_error=exc)
+                self.schema.process_errors([error], _boundary_context(self.schema, context))
+                result = ExecutionResult(data=None, errors=[error])
+        return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -95,8 +115,9 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            # The audit extension commits and releases the connection; this is the safety net when an
-            # operation failed before it could (e.g. the client went away).
+            # process_result commits and releases the connection; this is the safety net when a request ended
+            # before it got there (the client went away, a refusal before execution). It never commits.
+            scope["state"].pop("context", None)
             db = scope["state"].pop("request_db", None)
             if isinstance(db, RequestDb):
                 await db.finish(commit=False)
@@ -126,6 +147,17 @@ def has_control_characters(text: str) -> bool:
 
 def _error_response(status: int, message: str, **extensions: object) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message, "extensions": extensions}]}, status_code=status)
+
+
+def _boundary_context(schema: Any, context: Context) -> ExecutionContext:
+    """An execution context for errors raised at the boundary, so that they are coded, masked and logged like
+    those of the operation (schema/build.py: an outage sets the response's 503 through it)."""
+    return ExecutionContext(query=None, schema=schema, allowed_operations=[OperationType.QUERY], context=context)
+
+
+def _audit_writer(request: Request | WebSocket) -> AuditWriter | None:
+    writer = getattr(request.app.state, "audit_writer", None)
+    return writer if isinstance(writer, AuditWriter) else None
 
 
 def _claim(principal: Principal, name: str) -> str | None:

@@ -1,10 +1,9 @@
 """Every operation that touched credit information leaves a durable audit entry before its response goes out.
 
-An operation-level extension (not a per-field one): after execution it appends who, what (operation, root
-fields, subjects returned, fields refused), when and for what purpose. A mutation's entry is written in the
-request's own transaction, so that the write and its entry commit together or not at all; a read commits its
-transaction first and hands its entry to the process's group writer (store.audit.AuditWriter on
-``app.state.audit_writer``), which returns once the entry is durable.
+An operation-level extension (not a per-field one): after execution it says who, what (operation, root fields,
+subjects returned, fields refused), when and for what purpose, and whether the operation wrote. The request
+boundary then commits and appends the entry together (services.audit.close): a mutation's entry in its own
+transaction, a read's through the process's group writer.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from typing import Any
 
 import strawberry
 from graphql import DocumentNode, FieldNode, GraphQLSchema, TypeInfo, TypeInfoVisitor, Visitor, visit
-from sqlalchemy.exc import DBAPIError
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
@@ -25,7 +24,10 @@ from schema.common import PageInfo
 from schema.context import Context, Info
 from schema.errors import BadUserInput
 from schema.ids import global_id, parse_global_id
+from services import audit as audit_service
+from services.audit import PendingAudit
 from store import audit
+from store.audit import AuditWriter
 
 SEAL_WAIT_SECONDS = 2.0
 _REFUSED_FIELD = re.compile(r"Cannot query field '(\w+)' on type '(\w+)'")
@@ -49,17 +51,30 @@ def selected_fields(schema: GraphQLSchema, document: DocumentNode, operation_nam
 
 
 class AuditExtension(SchemaExtension):
+    """Says what the operation leaves to record (``ctx.audit``); the HTTP boundary records it together with the
+    commit (services.audit.close, from api/graphql.py)."""
+
     async def on_operation(self) -> AsyncIterator[None]:
         yield
         ctx = self.execution_context.context
         if not isinstance(ctx, Context):
             return
-        try:
-            refused = self._refused_by_validation()
-            if ctx.db.opened or ctx.seen_subjects or refused:
-                await self._record(ctx, refused)
-        finally:
-            await ctx.db.finish(commit=False)
+        refused = self._refused_by_validation()
+        if not (ctx.db.opened or ctx.seen_subjects or refused):
+            return
+        result = self.execution_context.result
+        write = self.execution_context.operation_type is OperationType.MUTATION
+        ctx.audit = PendingAudit(
+            entry=lambda outcome: self._entry(ctx, outcome, refused),
+            write=write,
+            failed=write and bool(result and result.errors),
+        )
+        if isinstance(ctx.request, WebSocket):
+            # Over a WebSocket the operation's end is the boundary: its result goes out without a hook after
+            # this one, so the entry is made durable here, before it is sent.
+            writer = getattr(ctx.request.app.state, "audit_writer", None)
+            await audit_service.close(ctx.db, ctx.audit, writer=writer if isinstance(writer, AuditWriter) else None)
+            ctx.audit = None
 
     def _refused_by_validation(self) -> list[str]:
         """Fields and arguments the caller asked for that its audience's schema does not have (policy.md:
@@ -103,38 +118,6 @@ class AuditExtension(SchemaExtension):
             fields_returned=returned,
             fields_refused=refused,
         )
-
-    async def _record(self, ctx: Context, refused_fields: list[str]) -> None:
-        result = self.execution_context.result
-        writer = _writer(ctx)
-        if self.execution_context.operation_type is not OperationType.MUTATION and writer is not None:
-            outcome = "ok"
-            try:
-                await ctx.db.finish(commit=True)
-            except DBAPIError:
-                # The operation's transaction failed: nothing of it is kept, but the attempt is recorded.
-                outcome = "failed"
-            await writer.append(self._entry(ctx, outcome, refused_fields))
-            return
-        if self.execution_context.operation_type is OperationType.MUTATION and result and result.errors:
-            # A write that raised keeps nothing of what it did (all or nothing), but the attempt is recorded.
-            await ctx.db.finish(commit=False)
-            await ctx.db.run(lambda conn: audit.append(conn, self._entry(ctx, "rolled back", refused_fields)))
-            await ctx.db.finish(commit=True)
-            return
-        try:
-            await ctx.db.run(lambda conn: audit.append(conn, self._entry(ctx, "ok", refused_fields)))
-            await ctx.db.finish(commit=True)
-        except DBAPIError:
-            # The operation's transaction failed: keep nothing of it, but record that it was attempted.
-            await ctx.db.finish(commit=False)
-            await ctx.db.run(lambda conn: audit.append(conn, self._entry(ctx, "failed", refused_fields)))
-            await ctx.db.finish(commit=True)
-
-
-def _writer(ctx: Context) -> audit.AuditWriter | None:
-    writer = getattr(ctx.request.app.state, "audit_writer", None)
-    return writer if isinstance(writer, audit.AuditWriter) else None
 
 
 @strawberry.type(description="An entry of the append-only, hash-chained audit log (SH art. 12, WG art. 7).")

@@ -12,6 +12,7 @@ from auth.policy import Audience
 from auth.tokens import Principal
 from schema.loaders import Loaders
 from schema.rows import RowRules
+from services.audit import PendingAudit
 from store.pii import PiiCipher
 from store.session import RequestDb
 
@@ -38,6 +39,9 @@ class Context:
     # Where a subject or record outside the row rule was answered as unknown: the caller cannot tell, the audit
     # entry records it among the refused fields.
     hidden: list[str] = field(default_factory=list)
+
+    # What the operation leaves for the request boundary to record (schema/audit.py); None: nothing to audit.
+    audit: PendingAudit | None = None
 
     def hide(self, where: str) -> None:
         self.hidden.append(where)

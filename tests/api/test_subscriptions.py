@@ -18,10 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from store.db import bureau_today
+from store.db import bureau_today, create_engine
+from store.tables import audit_log
 from tests import factories
 from tests.conftest import TEST_PII_KEY, cloned_database
 
@@ -223,3 +225,35 @@ async def test_an_outage_ends_a_subscription_with_unavailable_and_a_new_one_work
             message, written = await _first_delivery(ws, base, admin)
             assert message["type"] == "next", message
             assert message["payload"]["data"]["restrictionChanged"]["subject"]["uscc"] in written
+
+
+async def test_a_query_over_the_websocket_is_audited_before_its_answer(
+    two_processes: tuple[str, str], module_database: str
+) -> None:
+    first, second = two_processes
+    uscc = factories.new_uscc()
+    await _blacklist(second, await asyncio.to_thread(_token, second, "admin"), uscc)
+    token = await asyncio.to_thread(_token, first, "procurement")
+    async with connect(first.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        query = "query OverSocket($u: String!) { subject(ref: {uscc: $u}) { name } }"
+        await ws.send(
+            json.dumps({"id": "q", "type": "subscribe", "payload": {"query": query, "variables": {"u": uscc}}})
+        )
+        message = await _next(ws)
+        assert message["payload"]["data"]["subject"]["name"] == "上海订阅测试建设有限公司", message
+        # The entry is durable once the answer is out: read it at once, through another connection.
+        engine = create_engine(module_database)
+        try:
+            async with engine.connect() as conn:
+                entry = (
+                    await conn.execute(
+                        sa.select(audit_log.c.operation, audit_log.c.audience, audit_log.c.outcome)
+                        .where(audit_log.c.operation == "OverSocket")
+                        .order_by(audit_log.c.id.desc())
+                    )
+                ).first()
+        finally:
+            await engine.dispose()
+    assert entry is not None and tuple(entry) == ("OverSocket", "procurement", "ok")
