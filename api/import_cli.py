@@ -795,8 +795,7 @@ def tune_collector() -> None:
     """The garbage collector settings of a worker process (bench.check_cost measures under the same)."""
     # A chunk allocates some hundred thousand objects, nearly none of them in cycles: with the default
     # thresholds the collector ran every 700 allocations and, now and then, walked every module loaded. The
-    # modules are moved out of its sight and it runs every 50,000 allocations (in paired runs on the 2-core
-    # machine, the workers' CPU a row fell by 5 to 20%, within that machine's noise).
+    # modules are moved out of its sight and it runs every 50,000 allocations.
     gc.freeze()
     gc.set_threshold(*_WORKER_GC_THRESHOLDS)
 

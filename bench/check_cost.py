@@ -1,4 +1,4 @@
-"""What checking an imported row costs in Python (issue #5): ``prepare_chunk`` (parsing a JSON line, the
+"""What checking an imported row costs in Python: ``prepare_chunk`` (parsing a JSON line, the
 identifier checks, the record rules, the content and digest), without any database.
 
     python -m bench.check_cost [ROWS]            # µs a row (best of 5; wall time, so as noisy as the machine)

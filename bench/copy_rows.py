@@ -1,4 +1,4 @@
-"""Writing a bulk import's records: one INSERT over an array a column, against binary COPY (issue #5).
+"""Writing a bulk import's records: one INSERT over an array a column, against binary COPY.
 
 Run after ``python -m bench import`` (which leaves the database ``hrss_bench_import`` with 1M+ records), on the
 machine PostgreSQL runs on (the server's CPU is read from /proc)::

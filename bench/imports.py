@@ -1,4 +1,4 @@
-"""The bulk import (`hrss-credit import`) into a database that already holds 1M records (issue #5: ≥ 20,000/s).
+"""The bulk import (`hrss-credit import`) into a database that already holds 1M records.
 
 The population is loaded with COPY (asyncpg ``copy_records_to_table``), straight into the tables: organizations,
 individuals and their records. The subjects the file will touch are graded beforehand by the real evaluation,

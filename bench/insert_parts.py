@@ -1,4 +1,4 @@
-"""What PostgreSQL alone spends on each write a bulk-imported row makes (issue #5), without any client work.
+"""What PostgreSQL alone spends on each write a bulk-imported row makes, without any client work.
 
 Run after ``python -m bench import`` (which leaves the database ``hrss_bench_import`` with 1M+ records)::
 

@@ -1,4 +1,4 @@
-"""The published lists (三清单, SH art. 7): record types and, from issue #3, the measures they trigger."""
+"""The published lists (三清单, SH art. 7): record types and the measures they trigger."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Cheaper rows for a bulk import's writes (issue #5), with the same guarantees.
+"""Cheaper rows for a bulk import's writes, with the same guarantees.
 
 - The outbox's index on (topic, aggregate_id) served one look-up only: the ``objection.decided`` event of an
   objection (store.objections). It becomes a partial index on aggregate_id for that topic, so the one

@@ -1,9 +1,6 @@
-"""Cheaper rows for a bulk import's records and events (issue #5), with the same guarantees.
+"""Cheaper rows for a bulk import's records and events, with the same guarantees.
 
-What an imported row cost PostgreSQL before and after, measured with ``python bench/insert_parts.py`` (µs a row,
-5,000 rows a statement, 1M records already held; medians): the record 23 → 17 (its foreign key's locking look-up
-of the subject, a row at a time, became one check a statement), its outbox event 9.3 → 4.9 (no payload copy, an
-index that grows at its right edge).
+What an imported row costs PostgreSQL, part by part, is what ``python bench/insert_parts.py`` prints.
 
 - ``credit_records.subject_id``: the foreign key checked each row with a locking look-up of its subject
   (``FOR KEY SHARE``, which writes the subject's row). It becomes one set-based check a statement (an anti-join

@@ -6,11 +6,11 @@ the C library's locale functions (``strcoll``), and the order of those indexes d
 system's locale data: a C library update that changes a collation (as glibc 2.28 did) silently corrupts such
 an index. Under "C" a comparison is a ``memcmp`` and the order is that of the UTF-8 bytes (for Chinese text,
 the order of the code points), whatever the machine. Equality is the same under both: the collations are
-deterministic. Measured on the 2-core machine with 1M records (issue #5): looking up 20,000 (source unit,
-decision number) keys costs 7.1 µs a key against 9.1.
+deterministic, and a byte comparison is the cheaper one in the import's look-ups of (source unit, decision
+number) keys.
 
-The indexes on these columns are rebuilt, under the lock ALTER TABLE takes (about 7 s for 1M records on the
-2-core machine); the tables are not rewritten (the type stays text).
+The indexes on these columns are rebuilt, under the lock ALTER TABLE takes (its length grows with the number of
+records); the tables are not rewritten (the type stays text).
 
 Revision ID: 0007
 Revises: 0006
