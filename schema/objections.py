@@ -1,35 +1,32 @@
 """Objections (异议): submitObjection, decideObjection, overdueObjections and the Objection node.
 
-SH art. 10, WG art. 19-20 (see ``domain.objections``). Every write runs in the request's transaction: the checks
-first (scope by the audience's compiled schema, the row rule through ``CreditRecord.checked``), then the record's
-status change or new version, the objection row, the recomputation of grades and restrictions, and the outbox
-events for the city credit platform; a failure anywhere rolls all of it back.
+SH art. 10, WG art. 19-20. Adapters of the use cases in services/objections.py, in the request's transaction: the
+resolver finds what the caller names through the row rule (the objection's subject, ``CreditRecord.checked``), the
+use case checks the rest and writes the record's status change or new version, the objection row, the outbox
+events for the city credit platform and the recomputation of grades and restrictions; a failure anywhere rolls all
+of it back.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
-from strawberry.utils.str_converters import to_camel_case
 
 from auth.policy import Rows
 from domain import objections as rules
-from domain.records import RecordDraft, check_draft
-from domain.taxonomy import ObjectionStatus, RecordStatus, RecordType, Severity
+from domain.taxonomy import ObjectionStatus, Severity
 from schema.common import Node
 from schema.context import Info
-from schema.errors import BadUserInput, Conflict, NotFound
+from schema.errors import NotFound
 from schema.ids import global_id, parse_global_id
 from schema.records import CreditRecord
-from schema.writing import check_subject, record_for_write, required_text, work_calendar
+from schema.writing import check_subject, record_for_write, work_calendar
 from schema.writing import may_see_subject as may_see_subject  # re-exported: schema/build.py imports it from here
-from store import evaluation, imports, outbox
+from services import objections as objection_service
 from store import objections as objection_store
 from store.objections import ObjectionRow
-from store.records import RecordRow, content_digest
 
 strawberry.enum(ObjectionStatus)
 
@@ -135,62 +132,13 @@ class RecordCorrectionInput:
     )
 
 
-def _draft(row: RecordRow) -> RecordDraft:
-    return RecordDraft(
-        type=RecordType(row.type),
-        category=None,
-        severity=Severity(row.severity) if row.severity else None,
-        title=row.title,
-        decision_number=row.decision_number,
-        source_unit=row.source_unit,
-        legal_basis=row.legal_basis,
-        occurred_on=row.occurred_on,
-        decided_on=row.decided_on,
-        publicity_until=row.publicity_until,
-        penalty_fulfilled=row.penalty_fulfilled,
-        corrected_on=row.corrected_on,
-        details=row.details,
-    )
-
-
-def corrected_content(row: RecordRow, correction: RecordCorrectionInput | None, *, today: date) -> dict[str, Any]:
-    """The content of the new version, checked like an imported record; BAD_USER_INPUT names ``correction.<field>``,
-    or ``correction`` when the correction changes nothing."""
-    changes: dict[str, Any] = {}
-    if correction is not None:
-        for name in sorted(rules.CORRECTABLE_FIELDS):
-            value = getattr(correction, name)
-            if value is not strawberry.UNSET:
-                changes[name] = value
-    if "title" in changes and not (changes["title"] or "").strip():
-        raise BadUserInput("correction.title must not be empty", field="correction.title")
-    draft = rules.corrected_draft(_draft(row), changes)
-    content = imports.draft_content(draft)
-    # Compared as stored (trimmed text, enum values): an objection decided as corrected must have changed the
-    # record, or the objector is told "corrected" about a record re-issued as it was.
-    current = imports.draft_content(_draft(row))
-    if content == current:
-        unchanged = [f"correction.{to_camel_case(name)}" for name in changes]
-        named = f" ({', '.join(unchanged)} already as given)" if unchanged else ""
-        raise BadUserInput(
-            f"correction changes nothing in the record{named}: a decision that upholds the objection (SH art. 10) "
-            "must name what it corrects, or revoke the record with correction.revoke",
-            field="correction",
-            unchanged=unchanged,
-        )
-    problems = check_draft(draft, today=today)
-    if problems:
-        first = problems[0]
-        raise BadUserInput(
-            f"correction.{first.field}: {first.message}",
-            field=f"correction.{first.field}",
-            errors=[{"field": f"correction.{p.field}", "message": p.message} for p in problems],
-        )
-    return content
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
+def _correction(value: RecordCorrectionInput | None) -> objection_service.Correction | None:
+    """The input as the use case takes it: only the fields given (UNSET is omitted, null clears)."""
+    if value is None:
+        return None
+    given = {name: getattr(value, name) for name in rules.CORRECTABLE_FIELDS}
+    changes = {name: v for name, v in given.items() if v is not strawberry.UNSET}
+    return objection_service.Correction(changes=changes, revoke=bool(value.revoke))
 
 
 @strawberry.type
@@ -228,45 +176,22 @@ class ObjectionMutations:
         received_on: date | None = None,
     ) -> Objection:
         ctx = info.context
-        text = required_text(reason, "reason")
+        # A blank or overlong reason is refused before the record is looked up (the use case checks it as well).
+        text = objection_service.required_text(reason, "reason")
         record = await record_for_write(info, record_id)
-        if received_on is not None and ctx.rows.rows is Rows.OWN_SUBJECT and received_on != ctx.today:
-            raise BadUserInput(
-                "an employer's objection is received the day it is filed: receivedOn is for the bureau",
-                field="receivedOn",
-            )
-        received = received_on or ctx.today
-        refusal = rules.receipt_refusal(received, today=ctx.today, record_decided_on=record.decided_on)
-        if refusal:
-            raise BadUserInput(refusal, field="receivedOn")
-        conflict = rules.filing_refusal(RecordStatus(record.status), superseded=record.superseded_by_id is not None)
-        if conflict:
-            raise Conflict(conflict)
-        deadline = rules.decision_deadline(
-            work_calendar(info), received, needs_external_verification=bool(needs_external_verification)
-        )
-
-        async def write(conn: Any) -> int:
-            changed = await objection_store.change_record_status(
-                conn, record.id, from_status="ACTIVE", to_status="UNDER_OBJECTION", reason=f"异议：{text}"
-            )
-            if not changed:  # another request changed the record meanwhile
-                raise Conflict("the record changed meanwhile (an objection is already being handled, or it was closed)")
-            pk = await objection_store.insert(
+        pk = await ctx.db.run(
+            lambda conn: objection_service.submit_objection(
                 conn,
-                record_id=record.id,
-                subject_id=record.subject_id,
-                reason=text,
-                submitted_by=ctx.principal.subject,
-                received_on=received,
+                record,
+                text,
+                actor=ctx.principal.subject,
+                received_on=received_on,
+                by_subject=ctx.rows.rows is Rows.OWN_SUBJECT,
                 needs_external_verification=bool(needs_external_verification),
-                due_on=deadline.day,
-                deadlines_provisional=deadline.provisional,
+                today=ctx.today,
+                calendar=work_calendar(info),
             )
-            await evaluation.recompute(conn, [record.subject_id], calendar=work_calendar(info), today=ctx.today)
-            return pk
-
-        pk = await ctx.db.run(write)
+        )
         ctx.loaders.record_by_id.clear(record.id)
         return await _reloaded(info, pk)
 
@@ -288,93 +213,25 @@ class ObjectionMutations:
         correction: RecordCorrectionInput | None = None,
     ) -> Objection:
         ctx = info.context
-        text = required_text(decision, "decision")
+        text = objection_service.required_text(decision, "decision")
         objection = await load_objection(info, id)
-        try:
-            status = rules.decision_status(ObjectionStatus(objection.status), correct=correct)
-        except rules.TransitionRefused as refused:
-            raise Conflict(str(refused)) from None
-        if correction is not None and not correct:
-            raise BadUserInput("a rejected objection corrects nothing: omit correction", field="correction")
+        plain = _correction(correction)
+        # A decision the objection's state refuses is refused before the record is looked up.
+        objection_service.decided_status(objection, correct=correct, correction=plain)
         record = await record_for_write(info, objection.record_id)
-        if record.status != RecordStatus.UNDER_OBJECTION.value or record.superseded_by_id is not None:
-            raise Conflict(f"the record is {record.status}, not under objection")
-        revoke = bool(correction is not None and correction.revoke)
-        content = corrected_content(record, correction, today=ctx.today) if correct and not revoke else None
-        push = rules.push_deadline(work_calendar(info), ctx.today)
-        provisional = objection.deadlines_provisional or push.provisional
-        base = {"record_id": record.id, "subject_id": record.subject_id, "objection_id": objection.id}
-
-        async def write(conn: Any) -> None:
-            events: list[tuple[str, int, dict[str, Any]]] = []
-            result_id: int | None = None
-            if not correct:
-                moved = await objection_store.change_record_status(
-                    conn, record.id, from_status="UNDER_OBJECTION", to_status="ACTIVE", reason=f"异议不成立：{text}"
-                )
-            elif revoke:
-                moved = await objection_store.change_record_status(
-                    conn,
-                    record.id,
-                    from_status="UNDER_OBJECTION",
-                    to_status="REVOKED",
-                    reason=f"异议成立，撤销：{text}",
-                )
-                result_id = record.id
-                events.append(("record.revoked", record.id, {**base, "status": "REVOKED", "reason": text}))
-            else:
-                assert content is not None
-                result_id = await objection_store.correct_record(
-                    conn,
-                    record.id,
-                    content,
-                    digest=content_digest(content),
-                    actor=ctx.principal.subject,
-                    reason=f"异议成立，更正：{text}",
-                )
-                moved = result_id is not None
-                if result_id is not None:
-                    payload = {
-                        **{k: _iso(v) for k, v in content.items()},
-                        **base,
-                        "record_id": result_id,
-                        "previous_version_id": record.id,
-                        "version": record.version + 1,
-                        "status": "ACTIVE",
-                    }
-                    events.append(("record.corrected", result_id, payload))
-            if not moved:
-                raise Conflict("the record changed meanwhile")
-            decided = await objection_store.decide(
+        await ctx.db.run(
+            lambda conn: objection_service.decide_objection(
                 conn,
-                objection.id,
-                status=status.value,
-                decided_by=ctx.principal.subject,
+                objection,
+                record,
+                correct=correct,
                 decision=text,
-                push_due_on=push.day,
-                deadlines_provisional=provisional,
-                corrected_record_id=result_id,
+                correction=plain,
+                actor=ctx.principal.subject,
+                today=ctx.today,
+                calendar=work_calendar(info),
             )
-            if not decided:
-                raise Conflict("the objection was decided meanwhile")
-            events.append(
-                (
-                    objection_store.DECIDED_TOPIC,
-                    objection.id,
-                    {
-                        **base,
-                        "status": status.value,
-                        "decision": text,
-                        "decided_on": ctx.today.isoformat(),
-                        "corrected_record_id": result_id,
-                        "push_due_on": push.day.isoformat(),
-                    },
-                )
-            )
-            await outbox.record_events(conn, events)
-            await evaluation.recompute(conn, [record.subject_id], calendar=work_calendar(info), today=ctx.today)
-
-        await ctx.db.run(write)
+        )
         ctx.loaders.record_by_id.clear(record.id)
         return await _reloaded(info, objection.id)
 

@@ -28,7 +28,8 @@ from schema.context import Info
 from schema.errors import BadUserInput, Conflict, NotFound
 from schema.ids import global_id, parse_global_id
 from schema.records import CreditRecord
-from schema.writing import MAX_TEXT, check_subject, record_for_write, required_text, work_calendar
+from schema.writing import check_subject, record_for_write, work_calendar
+from services.objections import MAX_TEXT, required_text
 from store import evaluation, outbox
 from store import repairs as repair_store
 from store.records import RecordRow

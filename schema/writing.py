@@ -10,27 +10,16 @@ import strawberry
 
 from domain.workdays import WorkCalendar
 from schema.context import Info
-from schema.errors import BadUserInput, Forbidden, NotFound
+from schema.errors import Forbidden, NotFound
 from schema.ids import parse_global_id
 from schema.records import CreditRecord
 from store.records import RecordRow
-
-MAX_TEXT = 2000
 
 
 def work_calendar(info: Info) -> WorkCalendar:
     """The official working-day calendar plus the bureau's holiday table, loaded at start-up."""
     calendar: WorkCalendar = info.context.request.app.state.work_calendar
     return calendar
-
-
-def required_text(value: str, field: str) -> str:
-    text = value.strip()
-    if not text:
-        raise BadUserInput(f"{field} must not be empty", field=field)
-    if len(text) > MAX_TEXT:
-        raise BadUserInput(f"{field} must be at most {MAX_TEXT} characters", field=field)
-    return text
 
 
 async def record_for_write(info: Info, record_id: strawberry.ID | int, field: str = "recordId") -> RecordRow:
