@@ -111,10 +111,21 @@ def _scope_set(name: str, raw: Any) -> frozenset[str]:
     return frozenset(raw)
 
 
+_KNOWN_SCOPES = ALL_SCOPES | {AUTHENTICATED, ANY_RESTRICTION}
+"""What a field or an argument may name: a scope, or one of the two scope-free rules."""
+
+
 def parse_policy(data: Mapping[str, Any]) -> Policy:
+    audiences, by_client = _parse_audiences(data.get("audiences"))
+    fields = _parse_fields(data.get("fields"), audiences)
+    arguments = _parse_arguments(data.get("arguments", {}))
+    return Policy(audiences=audiences, fields=fields, arguments=arguments, _by_client=by_client)
+
+
+def _parse_audiences(raw_audiences: Any) -> tuple[dict[str, Audience], dict[str, str]]:
+    """The ``[audiences]`` table, and the audience of each client (a client belongs to one audience)."""
     audiences: dict[str, Audience] = {}
     by_client: dict[str, str] = {}
-    raw_audiences = data.get("audiences")
     if not isinstance(raw_audiences, dict) or not raw_audiences:
         raise PolicyError("the policy needs an [audiences] table")
     for name, raw in raw_audiences.items():
@@ -138,11 +149,14 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
             clients=frozenset(clients),
             description=str(raw.get("description", "")),
         )
+    return audiences, by_client
+
+
+def _parse_fields(raw_fields: Any, audiences: Mapping[str, Audience]) -> dict[str, FieldRule]:
+    """The ``[fields]`` table: ``"Type.field"`` to its rule."""
     fields: dict[str, FieldRule] = {}
-    raw_fields = data.get("fields")
     if not isinstance(raw_fields, dict):
         raise PolicyError("the policy needs a [fields] table")
-    known_scopes = ALL_SCOPES | {AUTHENTICATED, ANY_RESTRICTION}
     for type_name, entries in raw_fields.items():
         if not isinstance(entries, dict):
             raise PolicyError(f"fields.{type_name} must be a table of field = scope")
@@ -157,11 +171,15 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
                 rule = FieldRule(value["scope"], frozenset(only) if only is not None else None)
             else:
                 raise PolicyError(f"{where} must be a scope or {{ scope = ..., audiences = [...] }}")
-            if rule.scope not in known_scopes:
+            if rule.scope not in _KNOWN_SCOPES:
                 raise PolicyError(f"{where}: unknown scope {rule.scope!r}")
             fields[f"{type_name}.{field_name}"] = rule
+    return fields
+
+
+def _parse_arguments(raw_arguments: Any) -> dict[str, FieldRule]:
+    """The optional ``[arguments]`` table: ``"Type.field.argument"`` to its rule."""
     arguments: dict[str, FieldRule] = {}
-    raw_arguments = data.get("arguments", {})
     if not isinstance(raw_arguments, dict):
         raise PolicyError("arguments must be a table of TYPE.FIELD tables")
     for type_name, by_field in raw_arguments.items():
@@ -172,10 +190,10 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
                 raise PolicyError(f"arguments.{type_name}.{field_name} must be a table of argument = scope")
             for argument, value in entries.items():
                 where = f"arguments.{type_name}.{field_name}.{argument}"
-                if not isinstance(value, str) or value not in known_scopes:
+                if not isinstance(value, str) or value not in _KNOWN_SCOPES:
                     raise PolicyError(f"{where}: unknown scope {value!r}")
                 arguments[f"{type_name}.{field_name}.{argument}"] = FieldRule(value)
-    return Policy(audiences=audiences, fields=fields, arguments=arguments, _by_client=by_client)
+    return arguments
 
 
 def load_policy(path: Path | None = None) -> Policy:
