@@ -14,8 +14,12 @@ checks the form's CSRF token and the employer's password and redirects back with
 the token endpoint exchanges the code for an access token whose ``sub`` is ``employer:<username>`` and whose
 ``uscc`` claim, taken from the account only, binds the employer to its own subject (policy.md).
 
-Authlib has no Starlette server integration; ``auth.authlib_server`` is one, with the grants and the token
-generator. The password check (scrypt) runs in a worker thread.
+This module is the server's face, :class:`BuiltinAuthorizationServer` and its routes. It is built from
+parts that never import it: ``auth.oauth_clients`` (the clients as Authlib sees them, client
+authentication), ``auth.oauth_requests`` (Starlette requests prepared for Authlib), ``auth.codes`` (the
+authorization codes, their grant, PKCE), ``auth.authlib_server`` (Authlib's server for Starlette, the
+client credentials grant, the token generator), ``auth.login`` and ``auth.csrf`` (the employer's sign-in
+form) and ``auth.throttle`` (the brute-force throttle).
 
 Authorization codes, the pending-code bookkeeping and the key that signs login-form CSRF tokens live in the
 memory of one process: the built-in server is for the embedded single-process setup. A deployment with
@@ -237,6 +241,17 @@ class BuiltinAuthorizationServer:
         response: Response = self._server.handle_error_response(None, error)
         return response
 
+    @staticmethod
+    def _throttled_token_response(retry_after: int) -> Response:
+        return JSONResponse(
+            {
+                "error": "too_many_requests",
+                "error_description": f"Too many failed authentication attempts; retry after {retry_after} seconds.",
+            },
+            status_code=429,
+            headers={**NO_STORE, "Retry-After": str(retry_after)},
+        )
+
     async def token_endpoint(self, request: Request) -> Response:
         """``POST /oauth/token`` (RFC 6749 §3.2, §4.1.3, §4.4.2, §5)."""
         try:
@@ -266,19 +281,6 @@ class BuiltinAuthorizationServer:
         elif response.status_code == 200 and claimed:
             await self._gate.count(keys[:1], failed=False)
         return response
-
-    # -- the throttle --------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _throttled_token_response(retry_after: int) -> Response:
-        return JSONResponse(
-            {
-                "error": "too_many_requests",
-                "error_description": f"Too many failed authentication attempts; retry after {retry_after} seconds.",
-            },
-            status_code=429,
-            headers={**NO_STORE, "Retry-After": str(retry_after)},
-        )
 
     # -- the authorization endpoint (RFC 6749 §3.1, §4.1.1, §4.1.2) ------------------------------------------
 
