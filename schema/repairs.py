@@ -10,34 +10,31 @@ met when that depends only on time.
 
 The application's ``statement`` is the subject's signed credit commitment (信用承诺书) unless ``commitment`` says
 otherwise, so a client that sends only ``recordId`` and ``statement`` can complete a repair.
+
+Adapters of the use cases in services/repairs.py, in the request's transaction: the resolver finds the record and
+the application through the row rule, the use case checks the conditions and writes.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
-from domain.model import Record
-from domain.publicity import COMMITMENT_MISSING, RepairRefusal, repair_refusal
-from domain.rules import MOHRSS_45_PACK, publicity_regime
-from domain.taxonomy import RecordStatus, RecordType, RepairStatus, Severity
+from domain.taxonomy import RepairStatus
 from schema.common import Node
 from schema.context import Info
-from schema.errors import BadUserInput, Conflict, NotFound
+from schema.errors import NotFound
 from schema.ids import global_id, parse_global_id
 from schema.records import CreditRecord
 from schema.writing import check_subject, record_for_write, work_calendar
+from services import repairs as repair_service
 from services.objections import MAX_TEXT, required_text
-from store import evaluation, outbox
 from store import repairs as repair_store
-from store.records import RecordRow
 from store.repairs import RepairRow
 
 strawberry.enum(RepairStatus)
-
-REPAIRED_TOPIC = "record.repaired"
 
 
 @strawberry.type(description="信用修复 (SH art. 11, WG art. 21, NDRC 2025/36): an application to repair a record.")
@@ -69,73 +66,6 @@ class RepairApplication(Node):
         if row is None:  # a foreign key guarantees it
             raise NotFound("record not found")
         return await CreditRecord.checked(row, info)
-
-
-def domain_record(row: RecordRow, status: str) -> Record:
-    """The record as the repair rules read it, with the status it has under the transaction's lock."""
-    return Record(
-        id=row.id,
-        subject_id=row.subject_id,
-        type=RecordType(row.type),
-        severity=Severity(row.severity) if row.severity else None,
-        status=RecordStatus(status),
-        decided_on=row.decided_on,
-        publicity_until=row.publicity_until,
-        penalty_fulfilled=row.penalty_fulfilled,
-        corrected_on=row.corrected_on,
-    )
-
-
-def refused(refusal: RepairRefusal, field: str, *, article: str | None = None) -> BadUserInput:
-    """The refusal as an error a client can act on: the unmet condition, the earliest day it can be met, and the
-    article that requires it when the client can meet it by changing its input."""
-    earliest = refusal.earliest.isoformat() if refusal.earliest else None
-    when = f"; earliest {earliest}" if earliest else ""
-    cited = f" ({article})" if article else ""
-    extra: dict[str, object] = {"article": article} if article else {}
-    return BadUserInput(
-        f"repair refused ({refusal.condition}): {refusal.reason}{cited}{when}",
-        field=field,
-        condition=refusal.condition,
-        earliest=earliest,
-        **extra,
-    )
-
-
-def commitment_article(row: RecordRow) -> str:
-    """The rule that requires the credit commitment: MOHRSS 45 (a written one) for early removal from the
-    wage-arrears list, otherwise SH art. 11 and the national repair rule governing the record."""
-    if row.type == RecordType.WAGE_ARREARS_BLACKLIST.value:
-        return MOHRSS_45_PACK.short
-    return f"SH art. 11, {publicity_regime(row.decided_on).short}"
-
-
-def committed_statement(statement: str, commitment: bool | None, row: RecordRow) -> tuple[str, bool]:
-    """The statement to keep and whether it makes the credit commitment. Unless ``commitment`` says otherwise, the
-    statement is the signed commitment itself, so a blank one is refused as a missing commitment."""
-    if commitment is not None:
-        return required_text(statement, "statement"), commitment
-    text = statement.strip()
-    if not text:
-        article = commitment_article(row)
-        raise BadUserInput(
-            f"statement must not be empty: it is the signed credit commitment (信用承诺书) a repair requires ({article})",
-            field="statement",
-            condition=COMMITMENT_MISSING,
-            earliest=None,
-            article=article,
-        )
-    return required_text(text, "statement"), True
-
-
-async def _locked_status(conn: Any, row: RecordRow) -> str:
-    locked = await repair_store.lock_record(conn, row.id)
-    if locked is None:  # records are never deleted
-        raise NotFound("no such record")
-    status, superseded_by = locked
-    if status == RecordStatus.UNDER_OBJECTION.value:
-        raise Conflict("an objection against this record is being handled: the repair waits for its decision")
-    return RecordStatus.CORRECTED.value if superseded_by is not None else status
 
 
 async def _reloaded(info: Info, pk: int) -> RepairApplication:
@@ -179,26 +109,11 @@ class RepairMutations:
     ) -> RepairApplication:
         ctx = info.context
         record = await record_for_write(info, record_id)
-        text, committed = committed_statement(statement, commitment, record)
-
-        async def write(conn: Any) -> int:
-            status = await _locked_status(conn, record)
-            if await repair_store.open_for_record(conn, record.id) is not None:
-                raise Conflict("a repair application for this record is already waiting for its decision")
-            refusal = repair_refusal(domain_record(record, status), ctx.today, commitment=committed)
-            if refusal is not None and refusal.condition == COMMITMENT_MISSING:
-                raise refused(refusal, "commitment", article=commitment_article(record))
-            if refusal is not None:
-                raise refused(refusal, "recordId")
-            return await repair_store.insert(
-                conn,
-                record_id=record.id,
-                subject_id=record.subject_id,
-                statement=text,
-                submitted_by=ctx.principal.subject,
+        pk = await ctx.db.run(
+            lambda conn: repair_service.apply_repair(
+                conn, record, statement, commitment, actor=ctx.principal.subject, today=ctx.today
             )
-
-        pk = await ctx.db.run(write)
+        )
         return await _reloaded(info, pk)
 
     @strawberry.mutation(
@@ -210,6 +125,7 @@ class RepairMutations:
     )
     async def decide_repair(self, info: Info, id: strawberry.ID, approve: bool, decision: str) -> RepairApplication:
         ctx = info.context
+        # A blank or overlong decision is refused before the application is looked up (the use case checks it too).
         text = required_text(decision, "decision")
         type_name, pk = parse_global_id(id)
         found = (
@@ -219,41 +135,20 @@ class RepairMutations:
         if application is None:
             raise NotFound("no such repair application")
         await check_subject(info, application.subject_id)
-        if application.status not in repair_store.OPEN:
-            raise Conflict(f"the application is already decided ({application.status})")
+        # An application decided already is refused before its record is looked up.
+        repair_service.check_open(application)
         record = await record_for_write(info, application.record_id)
-        today: date = ctx.today
-
-        async def write(conn: Any) -> None:
-            if approve:
-                status = await _locked_status(conn, record)
-                # The conditions held when it was filed; the record may have changed since (corrected, revoked).
-                refusal = repair_refusal(domain_record(record, status), today, commitment=True)
-                if refusal is not None:
-                    raise refused(refusal, "id")
-                if not await repair_store.mark_repaired(conn, record.id, reason=f"信用修复：{text}"):
-                    raise Conflict("the record changed meanwhile")
-                payload = {
-                    "record_id": record.id,
-                    "subject_id": record.subject_id,
-                    "repair_id": application.id,
-                    "status": RecordStatus.REPAIRED.value,
-                    "repaired_on": today.isoformat(),
-                    "decision": text,
-                }
-                await outbox.record_events(conn, [(REPAIRED_TOPIC, record.id, payload)])
-            decided = await repair_store.decide(
+        await ctx.db.run(
+            lambda conn: repair_service.decide_repair(
                 conn,
-                application.id,
-                status=(RepairStatus.APPROVED if approve else RepairStatus.REJECTED).value,
-                decided_by=ctx.principal.subject,
+                application,
+                record,
+                approve=approve,
                 decision=text,
+                actor=ctx.principal.subject,
+                today=ctx.today,
+                calendar=work_calendar(info),
             )
-            if not decided:
-                raise Conflict("the application was decided meanwhile")
-            if approve:
-                await evaluation.recompute(conn, [record.subject_id], calendar=work_calendar(info), today=today)
-
-        await ctx.db.run(write)
+        )
         ctx.loaders.record_by_id.clear(record.id)
         return await _reloaded(info, application.id)
