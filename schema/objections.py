@@ -176,7 +176,7 @@ class ObjectionMutations:
         received_on: date | None = None,
     ) -> Objection:
         ctx = info.context
-        # A blank or overlong reason is refused before the record is looked up (the use case checks it as well).
+        # A blank or overlong reason is refused before the record is looked up (the use case checks it too).
         text = objection_service.required_text(reason, "reason")
         record = await record_for_write(info, record_id)
         pk = await ctx.db.run(
@@ -213,6 +213,7 @@ class ObjectionMutations:
         correction: RecordCorrectionInput | None = None,
     ) -> Objection:
         ctx = info.context
+        # A blank or overlong decision is refused before the objection is looked up (the use case checks it too).
         text = objection_service.required_text(decision, "decision")
         objection = await load_objection(info, id)
         plain = _correction(correction)
