@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from enum import Enum, StrEnum
 from typing import Any, NamedTuple
 
 from domain.publicity import HARM_ELIMINATED, publication_refusal
@@ -62,9 +63,55 @@ class FieldProblem:
     message: str
 
 
+class FieldKind(Enum):
+    """What a content field holds, which decides how a given value is parsed and how it is stored."""
+
+    TEXT = "text"  # a string; stored trimmed
+    DATE = "date"  # a date, given as an ISO date YYYY-MM-DD
+    BOOL = "bool"  # true or false
+    ENUM = "enum"  # a member of ``RecordField.enum``, given by its name; stored as its value
+    JSON = "json"  # any JSON value, stored as given (check_draft wants an object)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordField:
+    """A field of a record's content: its name in the draft, in the stored content and as a column of
+    credit_records (``name``); its name in RecordInput, in a JSON line or CSV row and in the problems reported
+    (``input``); what it holds; and whether a row without it is refused before it is checked."""
+
+    name: str
+    input: str
+    kind: FieldKind
+    required: bool = False
+    enum: type[StrEnum] | None = None
+
+
+# A record's content, in the order of RecordDraft's fields and of the stored content. The digest of a stored
+# record covers these fields by name (store.records.content_digest): renaming one changes every digest.
+RECORD_CONTENT: tuple[RecordField, ...] = (
+    RecordField("type", "type", FieldKind.ENUM, required=True, enum=RecordType),
+    # stored as the type's category whatever is given: check_draft refuses another
+    RecordField("category", "category", FieldKind.ENUM, enum=RecordCategory),
+    RecordField("severity", "severity", FieldKind.ENUM, enum=Severity),
+    RecordField("title", "title", FieldKind.TEXT, required=True),
+    RecordField("decision_number", "decisionNumber", FieldKind.TEXT, required=True),
+    RecordField("source_unit", "sourceUnit", FieldKind.TEXT, required=True),
+    RecordField("legal_basis", "legalBasis", FieldKind.TEXT),
+    RecordField("occurred_on", "occurredOn", FieldKind.DATE),
+    RecordField("decided_on", "decidedOn", FieldKind.DATE, required=True),
+    RecordField("publicity_until", "publicityUntil", FieldKind.DATE),
+    RecordField("penalty_fulfilled", "penaltyFulfilled", FieldKind.BOOL),
+    RecordField("corrected_on", "correctedOn", FieldKind.DATE),
+    RecordField("details", "details", FieldKind.JSON),
+)
+_REQUIRED_TEXT = tuple(f for f in RECORD_CONTENT if f.kind is FieldKind.TEXT and f.required)
+
+
 class RecordDraft(NamedTuple):
-    """A record's content as given, before it is checked (``check_draft``). Immutable; a named tuple because a
-    bulk import makes one for every row, which costs a frozen dataclass three times as much."""
+    """A record's content as given, before it is checked (``check_draft``): the fields of ``RECORD_CONTENT``, in
+    its order, a required one typed as its kind and an optional one as its kind or None. Immutable; a named tuple
+    because a bulk import makes one for every row, which costs a frozen dataclass three times as much. Written out
+    rather than made from the table, so that the type checker knows each field's type."""
 
     type: RecordType
     category: RecordCategory | None
@@ -90,12 +137,12 @@ def check_draft(draft: RecordDraft, *, today: date) -> list[FieldProblem]:
     expected = CATEGORY_OF[draft.type]
     if draft.category is not None and draft.category is not expected:
         bad("category", f"{draft.type.value} is a {expected.value} record, not {draft.category.value} (WG art. 5)")
-    for name in ("title", "decision_number", "source_unit"):
-        value: str = getattr(draft, name)
+    for text in _REQUIRED_TEXT:
+        value: str = getattr(draft, text.name)
         if not value.strip():
-            bad(_camel(name), "must not be empty")
+            bad(text.input, "must not be empty")
         elif len(value) > MAX_TEXT:
-            bad(_camel(name), f"must be at most {MAX_TEXT} characters")
+            bad(text.input, f"must be at most {MAX_TEXT} characters")
     if draft.type in NEEDS_SEVERITY and draft.severity is None:
         bad("severity", f"a {draft.type.value} record needs a severity (SH art. 5)")
     if draft.type not in NEEDS_SEVERITY and draft.severity is not None:
@@ -156,8 +203,3 @@ def with_typed_details(
             merged = {typed.key: value}
         # details of another shape is refused by check_draft, naming details
     return merged, problems
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
