@@ -71,7 +71,7 @@ _TOO_MANY_FAILURES = (
 
 def _page_headers(redirect_uri: str | None) -> dict[str, str]:
     # form-action also lists the validated redirect URI's origin: Chromium and Safari apply form-action to
-    # the redirect that follows a form submission (w3c/webappsec-csp#8), and this form ends in one.
+    # the redirect that follows a form submission, and this form ends in one.
     form_action = "'self'"
     if redirect_uri:
         parts = urlsplit(redirect_uri)
