@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.publicity import HARM_ELIMINATED, publication_end
+from domain.records import RECORD_CONTENT
 from domain.taxonomy import RecordType, Severity
 from store.tables import credit_records
 
@@ -22,21 +23,8 @@ ACTIVE_STATUSES = ("ACTIVE", "UNDER_OBJECTION")
 # superseded version is always CORRECTED, so the status alone decides, as it does there.
 UNPUBLISHED_STATUSES = ("CORRECTED", "REPAIRED", "REVOKED")
 
-CONTENT_FIELDS = (
-    "type",
-    "category",
-    "severity",
-    "title",
-    "decision_number",
-    "source_unit",
-    "legal_basis",
-    "occurred_on",
-    "decided_on",
-    "publicity_until",
-    "penalty_fulfilled",
-    "corrected_on",
-    "details",
-)
+# The columns of a record that its content digest covers; a column has the name of its content field.
+CONTENT_FIELDS = tuple(f.name for f in RECORD_CONTENT)
 _CONTENT_FIELD_SET = frozenset(CONTENT_FIELDS)
 
 
