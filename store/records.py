@@ -88,27 +88,8 @@ def publication_end_sql() -> sa.ColumnElement[date]:
     )
 
 
-_COLUMNS = (
-    credit_records.c.id,
-    credit_records.c.subject_id,
-    credit_records.c.version,
-    credit_records.c.category,
-    credit_records.c.type,
-    credit_records.c.severity,
-    credit_records.c.status,
-    credit_records.c.title,
-    credit_records.c.decision_number,
-    credit_records.c.source_unit,
-    credit_records.c.legal_basis,
-    credit_records.c.occurred_on,
-    credit_records.c.decided_on,
-    credit_records.c.publicity_until,
-    credit_records.c.penalty_fulfilled,
-    credit_records.c.corrected_on,
-    credit_records.c.details,
-    credit_records.c.superseded_by_id,
-    credit_records.c.created_at,
-)
+# What a read selects: the columns RecordRow holds, in its order.
+_COLUMNS = tuple(credit_records.c[name] for name in RecordRow.__slots__)
 
 
 def _record(r: Any) -> RecordRow:
