@@ -10,8 +10,9 @@ already determined (the grades and restrictions tables are left to it).
 
 Publicity windows follow the national repair rule (国家发展改革委令2025年第36号), counted from the
 decision date: MINOR not published (NULL), GENERAL between 3 months and 1 year, SERIOUS between 1 and 3
-years; BASIC and ENHANCING records have no window. All names are invented; any resemblance to a real entity
-is coincidental.
+years; BASIC and ENHANCING records have no window. The constant tables (places, units, names, violations and
+the provisions cited) are in store.demo_data. All names are invented; any resemblance to a real entity is
+coincidental.
 """
 
 from __future__ import annotations
@@ -38,6 +39,43 @@ from domain.taxonomy import (
     RepairStatus,
     Severity,
     SubjectKind,
+)
+from store.demo_data import (
+    ARBITRATION_CLAIMS,
+    ASSOCIATIONS,
+    BENEFIT_FRAUD_BASIS,
+    BENEFITS,
+    BLACKLIST_BASIS,
+    BROKEN_COMMITMENT_BASIS,
+    CITY_ARBITRATION,
+    CITY_BUREAU,
+    COMMITMENT_MATTERS,
+    CONSTRUCTION_SUFFIXES,
+    CORRECTIONS,
+    DEFAULTER_BASIS,
+    DISTRICT_BY_CODE,
+    DISTRICTS,
+    EMPLOYMENT_CENTRE,
+    ENFORCEMENT,
+    FALSE_MATERIALS_BASIS,
+    FEMALE_CHARS,
+    INDUSTRIES,
+    INTERVIEW_TOPICS,
+    MALE_CHARS,
+    ORG_AWARDS,
+    OTHER_ORGS,
+    OTHER_REGIONS,
+    PENALTIES,
+    PUBLIC_INSTITUTIONS,
+    RURAL,
+    SERIOUS_PENALTY,
+    SHOPS,
+    SOCIAL_INSURANCE_CENTRE,
+    SUBSIDIES,
+    SURNAMES,
+    TRADE_CHARS,
+    District,
+    Violation,
 )
 from store.pii import PiiCipher
 from store.records import CONTENT_FIELDS, content_digest
@@ -73,90 +111,6 @@ class DemoSummary:
     named: tuple[DemoSubject, ...]
 
 
-# --- Places and names ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _District:
-    code: str  # GB/T 2260 administrative region code, positions 3-8 of a USCC
-    name: str
-    abbr: str  # the one-character prefix of the district bureau's document numbers
-    court: str  # the court code in case numbers: （2025）沪0104执1234号
-
-    @property
-    def bureau(self) -> str:
-        return f"上海市{self.name}人力资源和社会保障局"
-
-    @property
-    def court_name(self) -> str:
-        return f"上海市{self.name}人民法院"
-
-    @property
-    def arbitration(self) -> str:
-        return f"上海市{self.name}劳动人事争议仲裁委员会"
-
-
-_DISTRICTS = (
-    _District("310101", "黄浦区", "黄", "0101"),
-    _District("310104", "徐汇区", "徐", "0104"),
-    _District("310105", "长宁区", "长", "0105"),
-    _District("310106", "静安区", "静", "0106"),
-    _District("310107", "普陀区", "普", "0107"),
-    _District("310109", "虹口区", "虹", "0109"),
-    _District("310110", "杨浦区", "杨", "0110"),
-    _District("310112", "闵行区", "闵", "0112"),
-    _District("310113", "宝山区", "宝", "0113"),
-    _District("310114", "嘉定区", "嘉", "0114"),
-    _District("310115", "浦东新区", "浦", "0115"),
-    _District("310117", "松江区", "松", "0117"),
-)
-_DISTRICT_BY_CODE = {d.code: d for d in _DISTRICTS}
-_RURAL = tuple(d for d in _DISTRICTS if d.code in {"310112", "310113", "310114", "310117"})
-# Where people who came to work in Shanghai were registered (a few provinces' district codes).
-_OTHER_REGIONS = ("320102", "320583", "330106", "340104", "341202", "360102", "410102", "420102", "510104")
-
-_CITY_BUREAU = "上海市人力资源和社会保障局"
-_ENFORCEMENT = "上海市人力资源和社会保障局执法总队"
-_CITY_ARBITRATION = "上海市劳动人事争议仲裁院"
-_EMPLOYMENT_CENTRE = "上海市就业促进中心"
-_SOCIAL_INSURANCE_CENTRE = "上海市社会保险事业管理中心"
-
-_SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余杜叶程魏苏吕丁沈姚卢顾陆钱汪金戴"
-)
-_MALE_CHARS = "伟强磊军勇杰涛斌超明刚平辉鹏华飞鑫波宇浩凯健俊帆旭宁龙峰建国志文晨嘉毅诚"
-_FEMALE_CHARS = "芳娟敏静丽艳娜秀英慧巧美婷雪琳霞燕玲颖倩洁蕾丹萍红梅莉琴晶佳怡"
-_TRADE_CHARS = "恒信华瑞达宏鑫盛嘉泰德安明创新远博通锦源晨弘优凯诚立和丰祥益佳捷汇邦润正联融卓鼎辰启航伟朗"
-
-# (name suffix, industry tag): the tag picks plausible violations.
-_INDUSTRIES = (
-    ("科技有限公司", "office"),
-    ("信息技术有限公司", "office"),
-    ("生物医药有限公司", "office"),
-    ("建筑工程有限公司", "construction"),
-    ("建设工程有限公司", "construction"),
-    ("建筑劳务有限公司", "construction"),
-    ("装饰工程有限公司", "construction"),
-    ("物业管理有限公司", "service"),
-    ("保洁服务有限公司", "service"),
-    ("餐饮管理有限公司", "service"),
-    ("酒店管理有限公司", "service"),
-    ("物流有限公司", "logistics"),
-    ("供应链管理有限公司", "logistics"),
-    ("机械制造有限公司", "manufacturing"),
-    ("电子有限公司", "manufacturing"),
-    ("汽车零部件有限公司", "manufacturing"),
-    ("服饰有限公司", "manufacturing"),
-    ("食品有限公司", "manufacturing"),
-    ("人力资源有限公司", "hr"),
-    ("商贸有限公司", "office"),
-)
-_CONSTRUCTION_SUFFIXES = ("建筑工程有限公司", "建设工程有限公司", "建筑劳务有限公司")
-_SHOPS = ("面馆", "便利店", "五金店", "理发店", "水果店", "小吃店", "洗衣店", "早餐店")
-_PUBLIC_INSTITUTIONS = ("图书馆", "文化馆", "青少年活动中心")
-_ASSOCIATIONS = ("餐饮行业协会", "物业管理行业协会", "建筑业协会")
-
-
 # --- The subject population (independent of ``today``) -----------------------------------------------------
 
 
@@ -174,8 +128,8 @@ class _Person:
 class _Org:
     name: str
     uscc: str
-    district: _District
-    industry: str  # tag of _INDUSTRIES, "public" for the non-company organizations
+    district: District
+    industry: str  # tag of INDUSTRIES, "public" for the non-company organizations
     representative: int | None  # index into _Plan.people
     grade: GradeLevel  # the grade the records are laid out to produce
     scenario: str
@@ -223,18 +177,6 @@ _COMPANY_SCENARIOS: tuple[tuple[str, GradeLevel, int], ...] = (
     ("interview", GradeLevel.A, 6),
 )
 _COMPANIES = 185
-# (registration authority, organization type, how many, kind of name): GB 32100-2015 position 1 and 2.
-_OTHER_ORGS = (
-    ("9", "2", 8, "shop"),  # 个体工商户
-    ("9", "3", 3, "cooperative"),  # 农民专业合作社
-    ("1", "1", 1, "agency"),  # 机关
-    ("1", "2", 3, "institution"),  # 事业单位
-    ("5", "1", 2, "association"),  # 社会团体
-    ("5", "2", 4, "school"),  # 民办非企业单位
-    ("N", "1", 3, "village"),  # 农村集体经济组织
-    ("Y", "1", 1, "other"),  # 其他
-)
-
 # Named subjects: (role, scenario of the organization) or (role, index of the individual).
 _NAMED: tuple[tuple[str, str | int], ...] = (
     ("A+ employer", "aplus"),
@@ -254,7 +196,7 @@ _NAMED: tuple[tuple[str, str | int], ...] = (
 
 
 def _trade_name(rng: random.Random) -> str:
-    first, second = rng.sample(_TRADE_CHARS, 2)
+    first, second = rng.sample(TRADE_CHARS, 2)
     return first + second
 
 
@@ -265,14 +207,14 @@ def _make_people(rng: random.Random) -> tuple[_Person, ...]:
     first_day, last_day = date(1960, 1, 1), date(2000, 12, 31)
     while len(people) < _PEOPLE:
         male = rng.random() < 0.6
-        chars = _MALE_CHARS if male else _FEMALE_CHARS
+        chars = MALE_CHARS if male else FEMALE_CHARS
         given = "".join(rng.sample(chars, rng.choice((1, 2, 2))))
-        name = rng.choice(_SURNAMES) + given
+        name = rng.choice(SURNAMES) + given
         # The people with a part to play are registered in Shanghai, so their courts are Shanghai courts.
         if len(people) < _P_REPRESENTATIVES_FROM or rng.random() < 0.75:
-            region = rng.choice(_DISTRICTS).code
+            region = rng.choice(DISTRICTS).code
         else:
-            region = rng.choice(_OTHER_REGIONS)
+            region = rng.choice(OTHER_REGIONS)
         birth = first_day + timedelta(days=rng.randint(0, (last_day - first_day).days))
         # GB 11643-1999: the sequence number is odd for men, even for women.
         sequence = rng.randrange(1 if male else 0, 1000, 2)
@@ -292,7 +234,7 @@ def _org_code_body(rng: random.Random) -> str:
     return "".join(rng.choice("0123456789") for _ in range(8))
 
 
-def _uscc(rng: random.Random, authority: str, org_type: str, district: _District) -> str:
+def _uscc(rng: random.Random, authority: str, org_type: str, district: District) -> str:
     return make_uscc(authority, org_type, district.code, _org_code_body(rng))
 
 
@@ -300,18 +242,18 @@ def _company_name(rng: random.Random, suffix: str) -> str:
     return f"上海{_trade_name(rng)}{suffix}"
 
 
-def _other_org_name(rng: random.Random, kind: str, district: _District) -> str:
+def _other_org_name(rng: random.Random, kind: str, district: District) -> str:
     trade = _trade_name(rng)
     if kind == "shop":
-        return f"上海市{district.name}{trade}{rng.choice(_SHOPS)}"
+        return f"上海市{district.name}{trade}{rng.choice(SHOPS)}"
     if kind == "cooperative":
         return f"上海{trade}蔬果专业合作社"
     if kind == "agency":
         return f"上海市{district.name}机关事务管理局"
     if kind == "institution":
-        return f"上海市{district.name}{rng.choice(_PUBLIC_INSTITUTIONS)}"
+        return f"上海市{district.name}{rng.choice(PUBLIC_INSTITUTIONS)}"
     if kind == "association":
-        return f"上海市{district.name}{rng.choice(_ASSOCIATIONS)}"
+        return f"上海市{district.name}{rng.choice(ASSOCIATIONS)}"
     if kind == "school":
         return f"上海市{district.name}{trade}职业技能培训学校"
     if kind == "village":
@@ -356,20 +298,20 @@ def _plan() -> _Plan:
     orgs: list[_Org] = []
     rep: int | None
     for scenario, grade in slots:
-        district = rng.choice(_DISTRICTS)
+        district = rng.choice(DISTRICTS)
         if scenario in ("blacklist", "old_blacklist"):  # wage arrears of migrant workers: construction
-            suffix, industry = rng.choice(_CONSTRUCTION_SUFFIXES), "construction"
+            suffix, industry = rng.choice(CONSTRUCTION_SUFFIXES), "construction"
         else:
-            suffix, industry = rng.choice(_INDUSTRIES)
+            suffix, industry = rng.choice(INDUSTRIES)
         name, uscc = unique(
             partial(_company_name, rng, suffix),
             partial(_uscc, rng, "9", "1", district),
         )
         rep = special_rep[scenario] if scenario in special_rep else take_rep()
         orgs.append(_Org(name, uscc, district, industry, rep, grade, scenario))
-    for authority, org_type, count, kind in _OTHER_ORGS:
+    for authority, org_type, count, kind in OTHER_ORGS:
         for _ in range(count):
-            district = rng.choice(_RURAL if kind in ("village", "cooperative") else _DISTRICTS)
+            district = rng.choice(RURAL if kind in ("village", "cooperative") else DISTRICTS)
             name, uscc = unique(
                 partial(_other_org_name, rng, kind, district),
                 partial(_uscc, rng, authority, org_type, district),
@@ -436,95 +378,6 @@ def _at(day: date, hour: int = 10) -> datetime:
 
 
 # --- Records (dates relative to ``today``) ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Violation:
-    text: str
-    basis: str
-    fine: tuple[int, int]  # yuan, per worker when per_worker
-    per_worker: bool
-    industries: frozenset[str] | None = None  # None: any employer
-    workers: tuple[int, int] = (2, 30)  # how many workers a case typically concerns
-
-
-_PENALTIES = (
-    _Violation("违法延长劳动者工作时间", "《劳动保障监察条例》第二十五条", (100, 500), True, workers=(5, 60)),
-    _Violation("未依法办理社会保险登记，逾期未改正", "《中华人民共和国社会保险法》第八十四条", (5000, 60000), False),
-    _Violation("向社会保险经办机构瞒报工资总额和职工人数", "《劳动保障监察条例》第二十七条", (10000, 90000), False),
-    _Violation("以担保名义向劳动者收取押金", "《中华人民共和国劳动合同法》第八十四条", (500, 2000), True),
-    _Violation("无理阻挠劳动保障行政部门实施劳动保障监察", "《劳动保障监察条例》第三十条", (2000, 20000), False),
-    _Violation(
-        "安排孕期女职工从事禁忌从事的劳动",
-        "《劳动保障监察条例》第二十三条",
-        (1000, 5000),
-        True,
-        frozenset({"manufacturing", "service", "logistics"}),
-        workers=(1, 3),
-    ),
-    _Violation(
-        "未编制农民工工资支付台账并依法保存，未向农民工提供工资清单",
-        "《保障农民工工资支付条例》第五十四条",
-        (20000, 50000),
-        False,
-        frozenset({"construction"}),
-    ),
-    _Violation(
-        "施工总承包单位未按规定开设、使用农民工工资专用账户",
-        "《保障农民工工资支付条例》第五十五条",
-        (50000, 100000),
-        False,
-        frozenset({"construction"}),
-    ),
-    _Violation(
-        "未经许可擅自经营劳务派遣业务",
-        "《中华人民共和国劳动合同法》第九十二条",
-        (20000, 150000),
-        False,
-        frozenset({"hr"}),
-    ),
-)
-# A serious penalty needs a law, a regulation or a central policy document as its basis (SH art. 5, last
-# paragraph).
-_SERIOUS_PENALTY = _Violation(
-    "以伪造证明材料手段骗取工伤保险待遇", "《中华人民共和国社会保险法》第八十八条", (60000, 300000), False
-)
-_CORRECTIONS = (
-    _Violation("未与劳动者订立书面劳动合同", "《劳动保障监察条例》第二十四条", (0, 0), True),
-    _Violation("未按时足额支付劳动者工资报酬", "《劳动保障监察条例》第二十六条", (0, 0), True),
-    _Violation("未按规定支付延长工作时间的工资报酬", "《劳动保障监察条例》第二十六条", (0, 0), True),
-    _Violation("未安排职工休带薪年休假且未支付年休假工资报酬", "《职工带薪年休假条例》第七条", (0, 0), True),
-    _Violation("未按规定建立职工名册", "《中华人民共和国劳动合同法实施条例》第三十三条", (0, 0), True),
-    _Violation(
-        "未按规定存储农民工工资保证金",
-        "《保障农民工工资支付条例》第五十五条",
-        (0, 0),
-        True,
-        frozenset({"construction"}),
-    ),
-)
-_FALSE_MATERIALS_BASIS = "《上海市人力资源和社会保障局信用信息管理办法》（沪人社规〔2023〕26号）第五条第（三）项"
-_BROKEN_COMMITMENT_BASIS = "《上海市人力资源和社会保障局信用信息管理办法》（沪人社规〔2023〕26号）第五条第（四）项"
-_BLACKLIST_BASIS = "《保障农民工工资支付条例》第四十八条；《拖欠农民工工资失信联合惩戒对象名单管理暂行办法》第五条"
-_DEFAULTER_BASIS = "《最高人民法院关于公布失信被执行人名单信息的若干规定》第一条"
-_ORG_AWARDS = (
-    "上海市就业创业工作先进集体",
-    "上海市技能人才培育突出贡献单位",
-    "上海市职业技能竞赛优秀组织单位",
-    "上海市人力资源社会保障系统诚信示范单位",
-)
-_ARBITRATION_CLAIMS = (
-    "违法解除劳动合同赔偿金",
-    "拖欠工资及加班费",
-    "未订立书面劳动合同二倍工资差额",
-    "经济补偿金",
-    "未休年休假工资",
-)
-_INTERVIEW_TOPICS = (
-    "欠薪风险隐患约谈主要负责人",
-    "劳动用工风险提示约谈",
-    "社会保险费缴纳情况约谈",
-)
 
 
 @dataclass
@@ -644,7 +497,7 @@ class _Records:
         self.records.append(record)
         return record
 
-    def violation_for(self, org: _Org, choices: Iterable[_Violation]) -> _Violation:
+    def violation_for(self, org: _Org, choices: Iterable[Violation]) -> Violation:
         fitting = [v for v in choices if v.industries is None or org.industry in v.industries]
         return self.rng.choice(fitting)
 
@@ -656,10 +509,10 @@ class _Records:
         decided: date,
         severity: Severity,
         *,
-        violation: _Violation | None = None,
+        violation: Violation | None = None,
         fulfilled: bool | None = None,
     ) -> _Rec:
-        v = violation or self.violation_for(org, _PENALTIES)
+        v = violation or self.violation_for(org, PENALTIES)
         workers = self.workers(*v.workers) if severity is not Severity.MINOR else self.workers(1, 3)
         if severity is Severity.MINOR:
             kind, amount = "警告", 0
@@ -669,7 +522,7 @@ class _Records:
             amount = (workers if v.per_worker else 1) * self.rng.randint(low, high)
             amount = max(100, round(amount, -2))
         if self.rng.random() < 0.3:
-            unit, pattern = _ENFORCEMENT, "沪人社监罚〔{y}〕{n}号"
+            unit, pattern = ENFORCEMENT, "沪人社监罚〔{y}〕{n}号"
         else:
             unit, pattern = org.district.bureau, org.district.abbr + "人社监罚〔{y}〕{n}号"
         if fulfilled is None:  # paid within the 15 days of 行政处罚法 art. 67, unless the decision is recent
@@ -704,7 +557,7 @@ class _Records:
         )
 
     def corrected(self, org: _Org, decided: date) -> _Rec:
-        v = self.violation_for(org, _CORRECTIONS)
+        v = self.violation_for(org, CORRECTIONS)
         workers = self.workers(1, 15)
         deadline = self.rng.randint(5, 15)
         return self.add(
@@ -733,7 +586,7 @@ class _Records:
         )
 
     def false_materials(self, org: _Org, decided: date) -> _Rec:
-        subsidy = self.rng.choice(("一次性吸纳就业补贴", "职业培训补贴", "稳岗返还"))
+        subsidy = self.rng.choice(SUBSIDIES)
         amount = round(self.rng.randint(8000, 120000), -2)
         return self.add(
             _Rec(
@@ -741,9 +594,9 @@ class _Records:
                 type=RecordType.FALSE_MATERIALS,
                 severity=Severity.GENERAL,
                 title=f"{TITLE_ZH[RecordType.FALSE_MATERIALS]}：申领{subsidy}时提供虚假用工材料",
-                decision_number=self.number(_EMPLOYMENT_CENTRE, "沪就促核〔{y}〕{n}号", decided.year),
-                source_unit=_EMPLOYMENT_CENTRE,
-                legal_basis=_FALSE_MATERIALS_BASIS,
+                decision_number=self.number(EMPLOYMENT_CENTRE, "沪就促核〔{y}〕{n}号", decided.year),
+                source_unit=EMPLOYMENT_CENTRE,
+                legal_basis=FALSE_MATERIALS_BASIS,
                 occurred_on=decided - timedelta(days=self.rng.randint(30, 120)),
                 decided_on=decided,
                 publicity_until=self.window(Severity.GENERAL, decided),
@@ -754,7 +607,7 @@ class _Records:
         )
 
     def broken_commitment(self, org: _Org, decided: date) -> _Rec:
-        matter = self.rng.choice(("劳务派遣经营许可", "人力资源服务许可", "社会保险登记变更"))
+        matter = self.rng.choice(COMMITMENT_MATTERS)
         return self.add(
             _Rec(
                 subject=org.uscc,
@@ -765,7 +618,7 @@ class _Records:
                     org.district.bureau, org.district.abbr + "人社承诺核〔{y}〕{n}号", decided.year
                 ),
                 source_unit=org.district.bureau,
-                legal_basis=_BROKEN_COMMITMENT_BASIS,
+                legal_basis=BROKEN_COMMITMENT_BASIS,
                 occurred_on=decided - timedelta(days=self.rng.randint(30, 180)),
                 decided_on=decided,
                 publicity_until=self.window(Severity.GENERAL, decided),
@@ -776,9 +629,9 @@ class _Records:
         )
 
     def arbitration_lost(self, org: _Org, decided: date) -> _Rec:
-        claim = self.rng.choice(_ARBITRATION_CLAIMS)
+        claim = self.rng.choice(ARBITRATION_CLAIMS)
         if self.rng.random() < 0.3:
-            unit, pattern = _CITY_ARBITRATION, "沪劳人仲（{y}）办字第{n}号"
+            unit, pattern = CITY_ARBITRATION, "沪劳人仲（{y}）办字第{n}号"
         else:
             unit, pattern = org.district.arbitration, org.district.abbr + "劳人仲（{y}）办字第{n}号"
         return self.add(
@@ -804,7 +657,7 @@ class _Records:
         )
 
     def interview(self, org: _Org, decided: date, topic: str | None = None) -> _Rec:
-        topic = topic or self.rng.choice(_INTERVIEW_TOPICS)
+        topic = topic or self.rng.choice(INTERVIEW_TOPICS)
         return self.add(
             _Rec(
                 subject=org.uscc,
@@ -838,8 +691,8 @@ class _Records:
                 type=RecordType.AWARD,
                 severity=None,
                 title=f"{TITLE_ZH[RecordType.AWARD]}：{title}",
-                decision_number=self.number(_CITY_BUREAU, pattern, decided.year, (1, 9)),
-                source_unit=_CITY_BUREAU,
+                decision_number=self.number(CITY_BUREAU, pattern, decided.year, (1, 9)),
+                source_unit=CITY_BUREAU,
                 legal_basis=None,
                 occurred_on=None,
                 decided_on=decided,
@@ -858,8 +711,8 @@ class _Records:
                 type=RecordType.HARMONIOUS_LABOR_RELATIONS,
                 severity=None,
                 title=f"{TITLE_ZH[RecordType.HARMONIOUS_LABOR_RELATIONS]}：市级劳动关系和谐企业",
-                decision_number=self.number(_CITY_BUREAU, pattern, decided.year, (1, 9)),
-                source_unit=_CITY_BUREAU,
+                decision_number=self.number(CITY_BUREAU, pattern, decided.year, (1, 9)),
+                source_unit=CITY_BUREAU,
                 legal_basis=None,
                 occurred_on=None,
                 decided_on=decided,
@@ -902,7 +755,7 @@ class _Records:
                     org.district.bureau, org.district.abbr + "人社欠薪惩〔{y}〕{n}号", decided.year, (1, 9)
                 ),
                 source_unit=org.district.bureau,
-                legal_basis=_BLACKLIST_BASIS,
+                legal_basis=BLACKLIST_BASIS,
                 occurred_on=decided - timedelta(days=self.rng.randint(60, 150)),
                 decided_on=decided,
                 publicity_until=self.window(Severity.SERIOUS, decided, 36),
@@ -912,7 +765,7 @@ class _Records:
             )
         )
 
-    def defaulter(self, person: _Person, district: _District, decided: date) -> _Rec:
+    def defaulter(self, person: _Person, district: District, decided: date) -> _Rec:
         amount = round(self.rng.randint(30000, 2_000_000), -3)
         return self.add(
             _Rec(
@@ -924,7 +777,7 @@ class _Records:
                     district.court_name, "（{y}）沪" + district.court + "执{n}号", decided.year, (1000, 3000)
                 ),
                 source_unit=district.court_name,
-                legal_basis=_DEFAULTER_BASIS,
+                legal_basis=DEFAULTER_BASIS,
                 occurred_on=decided - timedelta(days=self.rng.randint(90, 300)),
                 decided_on=decided,
                 # 最高人民法院 rule art. 2: a listing lasts two years in general.
@@ -936,7 +789,7 @@ class _Records:
         )
 
     def person_false_materials(self, person: _Person, decided: date) -> _Rec:
-        benefit = self.rng.choice(("失业保险金", "工伤保险待遇"))
+        benefit = self.rng.choice(BENEFITS)
         amount = round(self.rng.randint(3000, 40000), -2)
         return self.add(
             _Rec(
@@ -944,9 +797,9 @@ class _Records:
                 type=RecordType.FALSE_MATERIALS,
                 severity=Severity.GENERAL,
                 title=f"{TITLE_ZH[RecordType.FALSE_MATERIALS]}：以伪造证明材料骗取{benefit}",
-                decision_number=self.number(_SOCIAL_INSURANCE_CENTRE, "沪社保稽〔{y}〕{n}号", decided.year),
-                source_unit=_SOCIAL_INSURANCE_CENTRE,
-                legal_basis="《中华人民共和国社会保险法》第八十八条",
+                decision_number=self.number(SOCIAL_INSURANCE_CENTRE, "沪社保稽〔{y}〕{n}号", decided.year),
+                source_unit=SOCIAL_INSURANCE_CENTRE,
+                legal_basis=BENEFIT_FRAUD_BASIS,
                 occurred_on=decided - timedelta(days=self.rng.randint(60, 200)),
                 decided_on=decided,
                 publicity_until=self.window(Severity.GENERAL, decided, 12),
@@ -997,7 +850,7 @@ class _Records:
             elif s == "penalty_minor":
                 self.penalty(org, self.ago(40, 200), Severity.MINOR)
             elif s == "penalty_serious":
-                self.penalty(org, self.ago(30, 300), Severity.SERIOUS, violation=_SERIOUS_PENALTY)
+                self.penalty(org, self.ago(30, 300), Severity.SERIOUS, violation=SERIOUS_PENALTY)
             elif s == "penalty":
                 decided = self.ago(10, 330)
                 self.penalty(org, decided, Severity.GENERAL)
@@ -1028,14 +881,14 @@ class _Records:
             elif s in ("aplus", "aplus_old_arbitration"):
                 self.harmonious(org, self.ago(60, 1000))
                 if self.rng.random() < 0.5:
-                    self.award(org.uscc, self.ago(30, 1500), self.rng.choice(_ORG_AWARDS))
+                    self.award(org.uscc, self.ago(30, 1500), self.rng.choice(ORG_AWARDS))
                 if s == "aplus_old_arbitration":  # more than 60 months ago: outside the A+ window (WG art. 9)
                     self.arbitration_lost(org, self.ago(2200, 2550))
             elif s == "harmonious_arbitration":
                 self.harmonious(org, self.ago(60, 700))
                 self.arbitration_lost(org, self.ago(730, 1460))
             elif s == "award":
-                self.award(org.uscc, self.ago(30, 1000), self.rng.choice(_ORG_AWARDS))
+                self.award(org.uscc, self.ago(30, 1000), self.rng.choice(ORG_AWARDS))
                 if self.rng.random() < 0.3:
                     self.interview(org, self.ago(20, 300))
             elif s == "old_penalty":
@@ -1053,7 +906,7 @@ class _Records:
                 record.status_reason = "原处罚决定经行政复议被撤销，撤销决定已送达，公示信息已撤回"
             elif s == "repaired":
                 decided = today - timedelta(days=490)  # about 16 months ago; the minimum window of 1 year passed
-                record = self.penalty(org, decided, Severity.SERIOUS, violation=_SERIOUS_PENALTY, fulfilled=True)
+                record = self.penalty(org, decided, Severity.SERIOUS, violation=SERIOUS_PENALTY, fulfilled=True)
                 record.publicity_until = _add_months(decided, 36)  # still published until it was repaired
                 repaired = today - timedelta(days=60)
                 record.status = RecordStatus.REPAIRED
@@ -1088,7 +941,7 @@ class _Records:
         self.defaulter(plan.people[_P_DEFAULTER], defaulter_org.district, self.ago(90, 250))
         for index in _P_OTHER_DEFAULTERS:
             person = plan.people[index]
-            self.defaulter(person, _DISTRICT_BY_CODE[person.id_number[:6]], self.ago(30, 600))
+            self.defaulter(person, DISTRICT_BY_CODE[person.id_number[:6]], self.ago(30, 600))
         for index in _P_FALSE_MATERIALS:
             self.person_false_materials(plan.people[index], self.ago(60, 300))
         for index in _P_AWARDED:
