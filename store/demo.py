@@ -973,8 +973,27 @@ async def seed_demo(conn: AsyncConnection, pii: PiiCipher, *, today: date) -> De
     """
     plan = _plan()
     built = _build(today)
+    subject_id = await _insert_people(conn, pii, plan)
+    subject_id.update(await _insert_orgs(conn, plan, subject_id))
+    record_id = await _insert_records(conn, built.records, subject_id)
+    objection_rows = [_objection_row(o, record_id, subject_id) for o in built.objections]
+    if objection_rows:
+        await conn.execute(objections.insert(), objection_rows)
+    repair_rows = [_repair_row(r, record_id, subject_id) for r in built.repairs]
+    if repair_rows:
+        await conn.execute(repairs.insert(), repair_rows)
+    return DemoSummary(
+        organizations=len(plan.orgs),
+        individuals=len(plan.people),
+        records=len(built.records),
+        objections=len(objection_rows),
+        named=named_subjects(),
+    )
 
-    people_rows = [
+
+async def _insert_people(conn: AsyncConnection, pii: PiiCipher, plan: _Plan) -> dict[str, int]:
+    """The individuals; returns their ids by ID number."""
+    rows = [
         {
             "kind": SubjectKind.INDIVIDUAL.value,
             "name": p.name,
@@ -985,100 +1004,96 @@ async def seed_demo(conn: AsyncConnection, pii: PiiCipher, *, today: date) -> De
         }
         for p in plan.people
     ]
-    result = await conn.execute(subjects.insert().returning(subjects.c.id, subjects.c.id_number_hash), people_rows)
+    result = await conn.execute(subjects.insert().returning(subjects.c.id, subjects.c.id_number_hash), rows)
     by_hash = {row.id_number_hash: row.id for row in result}
-    subject_id = {p.id_number: by_hash[pii.lookup_hash(p.id_number)] for p in plan.people}
+    return {p.id_number: by_hash[pii.lookup_hash(p.id_number)] for p in plan.people}
 
-    org_rows = [
+
+async def _insert_orgs(conn: AsyncConnection, plan: _Plan, person_id: dict[str, int]) -> dict[str, int]:
+    """The organizations, with their legal representatives' ids; returns their ids by USCC."""
+    rows = [
         {
             "kind": SubjectKind.ORGANIZATION.value,
             "name": o.name,
             "uscc": o.uscc,
             "region_code": o.uscc[2:8],
             "legal_representative_id": (
-                subject_id[plan.people[o.representative].id_number] if o.representative is not None else None
+                person_id[plan.people[o.representative].id_number] if o.representative is not None else None
             ),
         }
         for o in plan.orgs
     ]
-    result = await conn.execute(subjects.insert().returning(subjects.c.id, subjects.c.uscc), org_rows)
-    subject_id.update({row.uscc: row.id for row in result})
+    result = await conn.execute(subjects.insert().returning(subjects.c.id, subjects.c.uscc), rows)
+    return {row.uscc: row.id for row in result}
 
-    record_rows = []
-    for r in built.records:
-        content = r.content()
-        record_rows.append(
-            {
-                "subject_id": subject_id[r.subject],
-                "version": 1,
-                "category": content["category"],
-                "type": content["type"],
-                "severity": content["severity"],
-                "status": r.status.value,
-                "title": r.title,
-                "decision_number": r.decision_number,
-                "source_unit": r.source_unit,
-                "legal_basis": r.legal_basis,
-                "occurred_on": r.occurred_on,
-                "decided_on": r.decided_on,
-                "publicity_until": r.publicity_until,
-                "penalty_fulfilled": r.penalty_fulfilled,
-                "corrected_on": r.corrected_on,
-                "details": r.details,
-                "content_digest": content_digest(content),
-                "created_by": CREATED_BY,
-                "status_changed_at": r.status_changed_at,
-                "status_reason": r.status_reason,
-            }
-        )
+
+async def _insert_records(
+    conn: AsyncConnection, records: list[_Rec], subject_id: dict[str, int]
+) -> dict[tuple[str, str], int]:
+    """The records; returns their ids by (source unit, decision number)."""
+    rows = [_record_row(r, subject_id) for r in records]
     result = await conn.execute(
         credit_records.insert().returning(
             credit_records.c.id, credit_records.c.source_unit, credit_records.c.decision_number
         ),
-        record_rows,
+        rows,
     )
-    record_id = {(row.source_unit, row.decision_number): row.id for row in result}
+    return {(row.source_unit, row.decision_number): row.id for row in result}
 
-    objection_rows = [
-        {
-            "record_id": record_id[o.record.key],
-            "subject_id": subject_id[o.record.subject],
-            "status": ObjectionStatus.SUBMITTED.value,
-            "reason": o.reason,
-            "submitted_at": _at(o.received_on, 9),
-            "submitted_by": CREATED_BY,
-            "received_on": o.received_on,
-            "needs_external_verification": o.external,
-            # WG art. 20: 3 working days, 10 when another department must verify (Monday-Friday here).
-            "due_on": _working_days_after(o.received_on, 10 if o.external else 3),
-            "deadlines_provisional": False,
-        }
-        for o in built.objections
-    ]
-    if objection_rows:
-        await conn.execute(objections.insert(), objection_rows)
 
-    repair_rows = [
-        {
-            "record_id": record_id[r.record.key],
-            "subject_id": subject_id[r.record.subject],
-            "status": RepairStatus.APPROVED.value,
-            "statement": r.statement,
-            "submitted_at": _at(r.submitted_on, 9),
-            "submitted_by": CREATED_BY,
-            "decided_at": _at(r.decided_on, 15),
-            "decided_by": CREATED_BY,
-            "decision": r.decision,
-        }
-        for r in built.repairs
-    ]
-    if repair_rows:
-        await conn.execute(repairs.insert(), repair_rows)
+def _record_row(r: _Rec, subject_id: dict[str, int]) -> dict[str, Any]:
+    content = r.content()
+    return {
+        "subject_id": subject_id[r.subject],
+        "version": 1,
+        "category": content["category"],
+        "type": content["type"],
+        "severity": content["severity"],
+        "status": r.status.value,
+        "title": r.title,
+        "decision_number": r.decision_number,
+        "source_unit": r.source_unit,
+        "legal_basis": r.legal_basis,
+        "occurred_on": r.occurred_on,
+        "decided_on": r.decided_on,
+        "publicity_until": r.publicity_until,
+        "penalty_fulfilled": r.penalty_fulfilled,
+        "corrected_on": r.corrected_on,
+        "details": r.details,
+        "content_digest": content_digest(content),
+        "created_by": CREATED_BY,
+        "status_changed_at": r.status_changed_at,
+        "status_reason": r.status_reason,
+    }
 
-    return DemoSummary(
-        organizations=len(org_rows),
-        individuals=len(people_rows),
-        records=len(record_rows),
-        objections=len(objection_rows),
-        named=named_subjects(),
-    )
+
+def _objection_row(
+    o: _ObjectionSpec, record_id: dict[tuple[str, str], int], subject_id: dict[str, int]
+) -> dict[str, Any]:
+    return {
+        "record_id": record_id[o.record.key],
+        "subject_id": subject_id[o.record.subject],
+        "status": ObjectionStatus.SUBMITTED.value,
+        "reason": o.reason,
+        "submitted_at": _at(o.received_on, 9),
+        "submitted_by": CREATED_BY,
+        "received_on": o.received_on,
+        "needs_external_verification": o.external,
+        # WG art. 20: 3 working days, 10 when another department must verify (Monday-Friday here).
+        "due_on": _working_days_after(o.received_on, 10 if o.external else 3),
+        "deadlines_provisional": False,
+    }
+
+
+def _repair_row(r: _RepairSpec, record_id: dict[tuple[str, str], int], subject_id: dict[str, int]) -> dict[str, Any]:
+    return {
+        "record_id": record_id[r.record.key],
+        "subject_id": subject_id[r.record.subject],
+        "status": RepairStatus.APPROVED.value,
+        "statement": r.statement,
+        "submitted_at": _at(r.submitted_on, 9),
+        "submitted_by": CREATED_BY,
+        "decided_at": _at(r.decided_on, 15),
+        "decided_by": CREATED_BY,
+        "decision": r.decision,
+    }
