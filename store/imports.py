@@ -10,8 +10,9 @@ queued for recomputation (``queue=True``, a bulk import: store.pending).
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 import orjson
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.identifiers import mask_id_number
-from domain.records import RecordDraft
+from domain.records import RECORD_CONTENT, FieldKind, RecordDraft, RecordField
 from domain.taxonomy import CATEGORY_OF, SubjectKind
 from store import pending
 from store.db import array_param, copy_rows
@@ -78,22 +79,38 @@ class ImportOutcome:
     touched_subjects: set[int] = field(default_factory=set)
 
 
+def _trimmed(text: str | None) -> str | None:
+    return text.strip() if text else None
+
+
+def _value(member: StrEnum | None) -> str | None:
+    return member.value if member is not None else None
+
+
+def _stored_as(field: RecordField) -> Callable[[Any], Any] | None:
+    """How a draft's value of ``field`` is stored; None: as it is."""
+    if field.kind is FieldKind.ENUM:
+        return _value
+    if field.kind is FieldKind.TEXT:
+        # An optional text given empty is stored as null; a required one is always text, stored trimmed.
+        return str.strip if field.required else _trimmed
+    return None
+
+
+# The fields whose stored value is not the draft's own, with how it is made. The category is not among them: it
+# is the type's, which check_draft holds a given one to.
+_STORED_AS = tuple(
+    (f.name, stored_as) for f in RECORD_CONTENT if f.name != "category" and (stored_as := _stored_as(f)) is not None
+)
+
+
 def draft_content(draft: RecordDraft) -> dict[str, Any]:
-    return {
-        "type": draft.type.value,
-        "category": CATEGORY_OF[draft.type].value,
-        "severity": draft.severity.value if draft.severity else None,
-        "title": draft.title.strip(),
-        "decision_number": draft.decision_number.strip(),
-        "source_unit": draft.source_unit.strip(),
-        "legal_basis": draft.legal_basis.strip() if draft.legal_basis else None,
-        "occurred_on": draft.occurred_on,
-        "decided_on": draft.decided_on,
-        "publicity_until": draft.publicity_until,
-        "penalty_fulfilled": draft.penalty_fulfilled,
-        "corrected_on": draft.corrected_on,
-        "details": draft.details,
-    }
+    """A draft's content as it is stored and digested (store.records.content_digest)."""
+    content = dict(zip(CONTENT_FIELDS, draft, strict=True))
+    for name, stored_as in _STORED_AS:
+        content[name] = stored_as(content[name])
+    content["category"] = CATEGORY_OF[draft.type].value
+    return content
 
 
 async def resolve_subjects(conn: AsyncConnection, keys: Sequence[SubjectKey], pii: PiiCipher) -> dict[SubjectKey, int]:
