@@ -20,7 +20,7 @@ from schema.context import Context, Info, path_of
 from schema.errors import ExpectedError, Forbidden
 from schema.ids import parse_global_id
 from schema.limits import RequestLimits, code_token_limit, limit_extensions
-from schema.objections import Objection, ObjectionMutations, ObjectionQueries, may_see_subject
+from schema.objections import Objection, ObjectionMutations, ObjectionQueries
 from schema.records import CreditRecord
 from schema.repairs import RepairApplication, RepairMutations
 from schema.restrictions import ScreeningResult
@@ -28,6 +28,7 @@ from schema.subjects import Subject, SubjectQueries, SubjectRef
 from schema.subscriptions import RestrictionSubscriptions
 from schema.validation import DEFAULT_MAX_ERRORS, BoundedValidation, NoNulInStrings
 from schema.writes import RecordMutations
+from schema.writing import may_see_subject
 from store import objections as objection_store
 from store import repairs as repair_store
 from store import subjects as subject_store

@@ -23,8 +23,8 @@ from schema.errors import NotFound
 from schema.ids import global_id, parse_global_id
 from schema.records import CreditRecord
 from schema.writing import check_subject, record_for_write, work_calendar
-from schema.writing import may_see_subject as may_see_subject  # re-exported: schema/build.py imports it from here
 from services import objections as objection_service
+from services.texts import required_text
 from store import objections as objection_store
 from store.objections import ObjectionRow
 
@@ -177,7 +177,7 @@ class ObjectionMutations:
     ) -> Objection:
         ctx = info.context
         # A blank or overlong reason is refused before the record is looked up (the use case checks it too).
-        text = objection_service.required_text(reason, "reason")
+        text = required_text(reason, "reason")
         record = await record_for_write(info, record_id)
         pk = await ctx.db.run(
             lambda conn: objection_service.submit_objection(
@@ -214,7 +214,7 @@ class ObjectionMutations:
     ) -> Objection:
         ctx = info.context
         # A blank or overlong decision is refused before the objection is looked up (the use case checks it too).
-        text = objection_service.required_text(decision, "decision")
+        text = required_text(decision, "decision")
         objection = await load_objection(info, id)
         plain = _correction(correction)
         # A decision the objection's state refuses is refused before the record is looked up.

@@ -30,7 +30,7 @@ from schema.ids import global_id, parse_global_id
 from schema.records import CreditRecord
 from schema.writing import check_subject, record_for_write, work_calendar
 from services import repairs as repair_service
-from services.objections import MAX_TEXT, required_text
+from services.texts import MAX_TEXT, required_text
 from store import repairs as repair_store
 from store.repairs import RepairRow
 

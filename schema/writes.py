@@ -15,12 +15,12 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.taxonomy import RecordCategory, RecordType, Severity
-from domain.workdays import WorkCalendar
 from schema.context import Info
 from schema.errors import BadUserInput
 from schema.ids import parse_global_id
 from schema.records import CreditRecord
 from schema.subjects import Subject, SubjectRef
+from schema.writing import work_calendar
 from services import records as record_service
 from services import subjects as subject_service
 from store import bulk, imports
@@ -134,11 +134,6 @@ def _record_item(item: RecordInput) -> dict[str, Any]:
     }
 
 
-def _calendar(info: Info) -> WorkCalendar:
-    calendar: WorkCalendar = info.context.request.app.state.work_calendar
-    return calendar
-
-
 def _errors(errors: list[RowError]) -> list[RecordImportError]:
     return [RecordImportError(index=e.index, field=e.field, message=e.message) for e in errors]
 
@@ -157,7 +152,7 @@ class RecordMutations:
                 actor=ctx.principal.subject,
                 own_unit=ctx.rows.writing_unit(),
                 today=ctx.today,
-                calendar=_calendar(info),
+                calendar=work_calendar(info),
                 pii=ctx.pii,
                 parse_subject_id=_subject_pk,
             )
@@ -198,7 +193,7 @@ class RecordMutations:
             items.append(SubjectUpsert(index, ref, item.name.strip(), item.region_code, rep))
         ids = await ctx.db.run(
             lambda conn: subject_service.upsert_subjects(
-                conn, items, today=ctx.today, calendar=_calendar(info), pii=ctx.pii
+                conn, items, today=ctx.today, calendar=work_calendar(info), pii=ctx.pii
             )
         )
         rows = await ctx.loaders.subject_by_id.load_many(ids)
@@ -211,7 +206,7 @@ class RecordMutations:
         row = await ctx.loaders.record_by_id.load(pk) if type_name == "CreditRecord" else None
         await ctx.db.run(
             lambda conn: record_service.revoke_record(
-                conn, row, reason, own_unit=ctx.rows.writing_unit(), today=ctx.today, calendar=_calendar(info)
+                conn, row, reason, own_unit=ctx.rows.writing_unit(), today=ctx.today, calendar=work_calendar(info)
             )
         )
         ctx.loaders.record_by_id.clear(pk)

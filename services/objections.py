@@ -22,24 +22,13 @@ from domain.records import RecordDraft, check_draft
 from domain.taxonomy import ObjectionStatus, RecordStatus, RecordType, Severity
 from domain.workdays import WorkCalendar
 from services.errors import BadUserInput, Conflict
+from services.texts import required_text
 from store import evaluation, imports, outbox
 from store import objections as objection_store
 from store.objections import ObjectionRow
 from store.records import RecordRow, content_digest
 
-MAX_TEXT = 2000
-
 Event = tuple[str, int, dict[str, Any]]
-
-
-def required_text(value: str, field: str) -> str:
-    """The text without surrounding blanks; BAD_USER_INPUT naming ``field`` when it is empty or too long."""
-    text = value.strip()
-    if not text:
-        raise BadUserInput(f"{field} must not be empty", field=field)
-    if len(text) > MAX_TEXT:
-        raise BadUserInput(f"{field} must be at most {MAX_TEXT} characters", field=field)
-    return text
 
 
 @dataclass(frozen=True, slots=True)

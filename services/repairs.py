@@ -20,7 +20,7 @@ from domain.rules import MOHRSS_45_PACK, publicity_regime
 from domain.taxonomy import RecordStatus, RecordType, RepairStatus, Severity
 from domain.workdays import WorkCalendar
 from services.errors import BadUserInput, Conflict, NotFound
-from services.objections import required_text
+from services.texts import required_text
 from store import evaluation, outbox
 from store import repairs as repair_store
 from store.records import RecordRow
