@@ -13,6 +13,7 @@ others.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from enum import StrEnum
@@ -21,38 +22,40 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import identifiers
-from domain.records import TYPED_DETAILS, RecordDraft, check_draft, with_typed_details
-from domain.taxonomy import RecordCategory, RecordType, Severity
+from domain.records import (
+    RECORD_CONTENT,
+    TYPED_DETAILS,
+    FieldKind,
+    RecordDraft,
+    RecordField,
+    check_draft,
+    with_typed_details,
+)
 from store import imports
 from store.imports import ImportOutcome, ImportRow, RowError, SubjectKey
 from store.pii import PiiCipher
 
 __all__ = ["RECORD_FIELDS", "build_rows", "land_accepted_rows", "land_chunk", "subject_key_of"]
 
-# The fields of the contract's RecordInput (plus ``category``, which the API accepts and checks against the type).
+# The fields of the contract's RecordInput, in its order: the subject, then the content, with the typed fields
+# kept in details just before details.
 RECORD_FIELDS = (
     "subject",
     "subjectName",
-    "type",
-    "category",
-    "severity",
-    "title",
-    "decisionNumber",
-    "sourceUnit",
-    "legalBasis",
-    "occurredOn",
-    "decidedOn",
-    "publicityUntil",
-    "penaltyFulfilled",
-    "correctedOn",
+    *(f.input for f in RECORD_CONTENT if f.kind is not FieldKind.JSON),
     *(typed.field for typed in TYPED_DETAILS),
-    "details",
+    *(f.input for f in RECORD_CONTENT if f.kind is FieldKind.JSON),
 )
 _FIELD_SET = frozenset(RECORD_FIELDS)
 _SUBJECT_FIELDS = ("uscc", "idNumber", "id")
-_REQUIRED_TEXT = ("title", "decisionNumber", "sourceUnit")
-_OPTIONAL_TEXT = ("subjectName", "legalBasis")
-_DATES = ("occurredOn", "decidedOn", "publicityUntil", "correctedOn")
+_REQUIRED = tuple(f.input for f in RECORD_CONTENT if f.required)
+_REQUIRED_TEXT = tuple(f.input for f in RECORD_CONTENT if f.kind is FieldKind.TEXT and f.required)
+_OPTIONAL_TEXT = ("subjectName", *(f.input for f in RECORD_CONTENT if f.kind is FieldKind.TEXT and not f.required))
+_ENUMS = tuple(f for f in RECORD_CONTENT if f.kind is FieldKind.ENUM)
+_DATES = tuple(f for f in RECORD_CONTENT if f.kind is FieldKind.DATE)
+_BOOLEANS = tuple(f for f in RECORD_CONTENT if f.kind is FieldKind.BOOL)
+# A row's values in the order of RecordDraft's fields.
+_DRAFT_VALUES = operator.itemgetter(*(f.input for f in RECORD_CONTENT))
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -119,9 +122,10 @@ def _parser(kind: type[_E]) -> Callable[[object, str], _E]:
     return functools.partial(_enum, kind, {m.value: m for m in kind})
 
 
-_record_type = _parser(RecordType)
-_category = _parser(RecordCategory)
-_severity = _parser(Severity)
+def _enum_parser(field: RecordField) -> Callable[[object, str], StrEnum]:
+    if field.enum is None:
+        raise TypeError(f"the enum field {field.name} names no enum")
+    return _parser(field.enum)
 
 
 def _date(value: object, field: str) -> date:
@@ -141,14 +145,21 @@ def _text(value: object, field: str) -> str:
     raise InvalidField(field, "must be a string")
 
 
-# The fields parsed one by one, in the order their problems are reported: (field, parser, required).
+def _boolean(value: object, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise InvalidField(field, "must be true or false")
+
+
+# The fields parsed one by one, in the order their problems are reported: (field, parser, required). Kind by
+# kind, each in the order of RECORD_CONTENT; the subject's name is the first optional text. ``details`` is not
+# parsed: with_typed_details and check_draft judge it.
 _PARSED_FIELDS: tuple[tuple[str, Callable[[object, str], Any], bool], ...] = (
-    ("type", _record_type, True),
-    ("category", _category, False),
-    ("severity", _severity, False),
+    *((f.input, _enum_parser(f), f.required) for f in _ENUMS),
     *((f, _text, True) for f in _REQUIRED_TEXT),
     *((f, _text, False) for f in _OPTIONAL_TEXT),
-    *((f, _date, f == "decidedOn") for f in _DATES),
+    *((f.input, _date, f.required) for f in _DATES),
+    *((f.input, _boolean, f.required) for f in _BOOLEANS),
 )
 
 
@@ -202,28 +213,10 @@ def build_rows(
             except InvalidField as problem:
                 problems.append((problem.field, problem.message))
         v = _parse_fields(item, problems)
-        fulfilled = item.get("penaltyFulfilled")
-        if fulfilled is not None and not isinstance(fulfilled, bool):
-            problems.append(("penaltyFulfilled", "must be true or false"))
-            fulfilled = None
-        details, typed_problems = with_typed_details(v["type"], item.get("details"), item)
+        v["details"], typed_problems = with_typed_details(v["type"], item.get("details"), item)
         problems += [(p.field, p.message) for p in typed_problems]
-        if v["type"] is not None and v["decidedOn"] is not None and all(v[f] is not None for f in _REQUIRED_TEXT):
-            draft = RecordDraft(
-                type=v["type"],
-                category=v["category"],
-                severity=v["severity"],
-                title=v["title"],
-                decision_number=v["decisionNumber"],
-                source_unit=v["sourceUnit"],
-                legal_basis=v["legalBasis"],
-                occurred_on=v["occurredOn"],
-                decided_on=v["decidedOn"],
-                publicity_until=v["publicityUntil"],
-                penalty_fulfilled=fulfilled,
-                corrected_on=v["correctedOn"],
-                details=details,
-            )
+        if all(v[f] is not None for f in _REQUIRED):
+            draft = RecordDraft._make(_DRAFT_VALUES(v))
             judged = check_draft(draft, today=today)
             if judged:  # a field that did not parse is not judged again (a bad severity is not also "missing")
                 parsed = {field for field, _ in problems}
