@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from domain.taxonomy import ObjectionStatus
-from services import objections
+from services import objections, texts
 from services.errors import BadUserInput, Conflict
 from tests.services.rows import objection_row, record_row
 
@@ -16,13 +16,13 @@ TODAY = date(2026, 3, 2)
 
 
 def test_required_text_is_trimmed_and_bounded() -> None:
-    assert objections.required_text("  理由  ", "reason") == "理由"
+    assert texts.required_text("  理由  ", "reason") == "理由"
     with pytest.raises(BadUserInput) as blank:
-        objections.required_text(" \n", "reason")
+        texts.required_text(" \n", "reason")
     assert blank.value.extensions == {"code": "BAD_USER_INPUT", "field": "reason"}
     with pytest.raises(BadUserInput) as long:
-        objections.required_text("字" * (objections.MAX_TEXT + 1), "decision")
-    assert long.value.message == f"decision must be at most {objections.MAX_TEXT} characters"
+        texts.required_text("字" * (texts.MAX_TEXT + 1), "decision")
+    assert long.value.message == f"decision must be at most {texts.MAX_TEXT} characters"
 
 
 def test_a_decided_objection_is_not_decided_again() -> None:
