@@ -14,6 +14,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from domain.records import RECORD_CONTENT, TYPED_DETAILS
 from domain.taxonomy import RecordCategory, RecordType, Severity
 from schema.context import Info
 from schema.errors import BadUserInput
@@ -110,28 +111,26 @@ def _subject_pk(value: str, field: str = "subject.id") -> int:
     return pk
 
 
+def _attribute(name: str) -> str:
+    """The RecordInput attribute of a camelCase input name: the schema names a field by its attribute, camelCased."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+# The keys of the mapping build_rows reads, with the RecordInput attribute each is taken from: the subject's
+# name, the content's fields and the typed fields kept in details (the subject is a nested object).
+_ITEM_FIELDS = (
+    ("subjectName", "subject_name"),
+    *((f.input, f.name) for f in RECORD_CONTENT),
+    *((typed.field, _attribute(typed.field)) for typed in TYPED_DETAILS),
+)
+
+
 def _record_item(item: RecordInput) -> dict[str, Any]:
     """A RecordInput as the mapping store.bulk.build_rows reads (the shape of a JSON line)."""
     ref = item.subject
-    return {
-        "subject": {"uscc": ref.uscc, "idNumber": ref.id_number, "id": ref.id},
-        "subjectName": item.subject_name,
-        "type": item.type,
-        "category": item.category,
-        "severity": item.severity,
-        "title": item.title,
-        "decisionNumber": item.decision_number,
-        "sourceUnit": item.source_unit,
-        "legalBasis": item.legal_basis,
-        "occurredOn": item.occurred_on,
-        "decidedOn": item.decided_on,
-        "publicityUntil": item.publicity_until,
-        "penaltyFulfilled": item.penalty_fulfilled,
-        "correctedOn": item.corrected_on,
-        "laborContractAttested": item.labor_contract_attested,
-        "harmEliminated": item.harm_eliminated,
-        "details": item.details,
-    }
+    mapping = {name: getattr(item, attribute) for name, attribute in _ITEM_FIELDS}
+    mapping["subject"] = {"uscc": ref.uscc, "idNumber": ref.id_number, "id": ref.id}
+    return mapping
 
 
 def _errors(errors: list[RowError]) -> list[RecordImportError]:
