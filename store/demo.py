@@ -275,22 +275,10 @@ async def _insert_records(
 def _record_row(r: Rec, subject_id: dict[str, int]) -> dict[str, Any]:
     content = r.content()
     return {
+        **content,
         "subject_id": subject_id[r.subject],
         "version": 1,
-        "category": content["category"],
-        "type": content["type"],
-        "severity": content["severity"],
         "status": r.status.value,
-        "title": r.title,
-        "decision_number": r.decision_number,
-        "source_unit": r.source_unit,
-        "legal_basis": r.legal_basis,
-        "occurred_on": r.occurred_on,
-        "decided_on": r.decided_on,
-        "publicity_until": r.publicity_until,
-        "penalty_fulfilled": r.penalty_fulfilled,
-        "corrected_on": r.corrected_on,
-        "details": r.details,
         "content_digest": content_digest(content),
         "created_by": CREATED_BY,
         "status_changed_at": r.status_changed_at,

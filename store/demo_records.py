@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, TypeVar
 
-from domain.taxonomy import CATEGORY_OF, TITLE_ZH, RecordStatus, RecordType, Severity
+from domain.records import RECORD_CONTENT, RecordDraft
+from domain.taxonomy import TITLE_ZH, RecordStatus, RecordType, Severity
 from store.demo_data import (
     ARBITRATION_CLAIMS,
     BENEFITS,
@@ -33,7 +34,7 @@ from store.demo_data import (
 )
 from store.demo_population import Org, Person, Plan, trade_name
 from store.demo_scenarios import Step
-from store.records import CONTENT_FIELDS
+from store.imports import draft_content
 
 _T = TypeVar("_T")
 
@@ -104,29 +105,14 @@ class Rec:
     def key(self) -> tuple[str, str]:
         return self.source_unit, self.decision_number
 
-    def content(self) -> dict[str, Any]:
-        """The content fields (store.records.CONTENT_FIELDS) as JSON values, dates as ISO strings.
+    def draft(self) -> RecordDraft:
+        """The record's content as an import gives it (the category follows from the type)."""
+        return RecordDraft._make(None if f.name == "category" else getattr(self, f.name) for f in RECORD_CONTENT)
 
-        The digest is computed over this form, which is what an import of the same record computes from its
-        JSON payload, so re-sending a demo record through the API is recognized as unchanged.
-        """
-        values: dict[str, Any] = {
-            "type": self.type.value,
-            "category": CATEGORY_OF[self.type].value,
-            "severity": self.severity.value if self.severity else None,
-            "title": self.title,
-            "decision_number": self.decision_number,
-            "source_unit": self.source_unit,
-            "legal_basis": self.legal_basis,
-            "occurred_on": self.occurred_on.isoformat() if self.occurred_on else None,
-            "decided_on": self.decided_on.isoformat(),
-            "publicity_until": self.publicity_until.isoformat() if self.publicity_until else None,
-            "penalty_fulfilled": self.penalty_fulfilled,
-            "corrected_on": self.corrected_on.isoformat() if self.corrected_on else None,
-            "details": self.details,
-        }
-        assert set(values) == set(CONTENT_FIELDS)
-        return values
+    def content(self) -> dict[str, Any]:
+        """The content fields as an import stores them (store.imports.draft_content), so that the digest is
+        the one an import of the same record computes, and re-sending a demo record is recognized as unchanged."""
+        return draft_content(self.draft())
 
 
 @dataclass(frozen=True)
