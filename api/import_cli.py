@@ -975,10 +975,10 @@ def import_file(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-    from api.cli import _settings, database, err
+    from api.cli_support import database, err, settings_from_env
     from store.db import bureau_today
 
-    settings = _settings()
+    settings = settings_from_env()
     pii = settings.pii_cipher()
     today = bureau_today()
     try:

@@ -20,6 +20,8 @@ import sqlalchemy as sa
 import typer
 from rich.console import Console
 
+from api.cli_support import database, settings_from_env
+
 if TYPE_CHECKING:
     from api.relay import RelayConfig, RelaySummary
     from store.pii import PiiCipher
@@ -76,9 +78,7 @@ def push(
 
     Each event is POSTed as JSON with the header Idempotency-Key: <event_id>. 5xx, 408, 409, 429, timeouts and connection errors are retried with exponential backoff; any other refusal stops the relay at that event, which is never skipped (exit status 1). Exit status 3: another relay is running.
     """
-    from api.cli import _settings, database
-    from api.relay import DeliveryStopped, RelayConfig, RelayLocked
-    from store.outbox import UnresolvedSubject
+    from api.relay import RelayConfig
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -93,21 +93,29 @@ def push(
         poll_interval=poll_interval,
         batch=batch,
     )
-    settings = _settings()
+    summary, pending = _push_in_database(config)
+    ending = "stopped by signal: " if summary.stopped_by_signal else ""
+    _say(
+        f"{ending}delivered {summary.delivered} events to {url} "
+        f"({summary.failed_attempts} failed attempts); {pending} pending"
+    )
+
+
+def _push_in_database(config: RelayConfig) -> tuple[RelaySummary, int]:
+    """Run the relay against the configured database; its refusals end the command with their exit status."""
+    from api.relay import DeliveryStopped, RelayLocked
+    from store.outbox import UnresolvedSubject
+
+    settings = settings_from_env()
     with database(settings) as db_url:
         try:
-            summary, pending = asyncio.run(_push(db_url, config, settings.pii_cipher()))
+            return asyncio.run(_push(db_url, config, settings.pii_cipher()))
         except RelayLocked as exc:
             raise _fail(str(exc), EXIT_LOCKED) from None
         except (DeliveryStopped, UnresolvedSubject) as exc:
             raise _fail(str(exc), EXIT_STOPPED) from None
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             raise _fail(f"database: {exc}", EXIT_STOPPED) from None
-    ending = "stopped by signal: " if summary.stopped_by_signal else ""
-    _say(
-        f"{ending}delivered {summary.delivered} events to {url} "
-        f"({summary.failed_attempts} failed attempts); {pending} pending"
-    )
 
 
 async def _push(db_url: str, config: RelayConfig, pii: PiiCipher) -> tuple[RelaySummary, int]:
@@ -147,10 +155,9 @@ def export(
 
     A file written with --output has mode 0600 from its creation on: the events are credit information and name individuals by their ID numbers, as the platform receives them.
     """
-    from api.cli import _settings, database
     from store.outbox import UnresolvedSubject
 
-    settings = _settings()
+    settings = settings_from_env()
     pii = settings.pii_cipher()
     with database(settings) as db_url:
         try:
