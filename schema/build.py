@@ -12,7 +12,7 @@ from starlette.responses import Response
 from strawberry.extensions import ParserCache
 
 from domain.taxonomy import Sector
-from schema import restrictions
+from schema import screening
 from schema.audit import AuditEntryConnection, AuditExtension, audit_log_page
 from schema.catalogue import Catalogue
 from schema.common import Node
@@ -23,7 +23,7 @@ from schema.limits import RequestLimits, code_token_limit, limit_extensions
 from schema.objections import Objection, ObjectionMutations, ObjectionQueries
 from schema.records import CreditRecord
 from schema.repairs import RepairApplication, RepairMutations
-from schema.restrictions import ScreeningResult
+from schema.screening import ScreeningResult
 from schema.subjects import Subject, SubjectQueries, SubjectRef
 from schema.subscriptions import RestrictionSubscriptions
 from schema.validation import DEFAULT_MAX_ERRORS, BoundedValidation, NoNulInStrings
@@ -82,7 +82,7 @@ class Query(SubjectQueries, ObjectionQueries):
     async def screen(
         self, info: Info, sector: Sector, refs: list[SubjectRef], as_of: date | None = None
     ) -> list[ScreeningResult]:
-        return await restrictions.screen(info, sector, refs, as_of)
+        return await screening.screen(info, sector, refs, as_of)
 
 
 @strawberry.type
