@@ -25,20 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner, Result
 
 from api.cli import app
-from api.import_cli import (
-    APPLICATION_NAME,
-    CSV_COLUMNS,
-    ImportFileError,
-    ProgressState,
-    chunks,
-    count_rows,
-    csv_cells,
-    default_report_path,
-    import_path,
-    progress_path,
-    read_rows,
-)
 from services import grading as read_grades
+from services.import_files import CSV_COLUMNS, ImportFileError, chunks, count_rows, csv_cells, read_rows
+from services.import_workers import APPLICATION_NAME
+from services.imports import ProgressState, default_report_path, import_path, progress_path
 from store import bulk
 from store.db import bureau_today, create_engine
 from store.pii import PiiCipher
