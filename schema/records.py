@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -16,9 +17,12 @@ from schema.enums import RecordCategory, RecordStatus, RecordType, Severity
 from schema.errors import Forbidden, NotFound
 from schema.ids import global_id, record_cursor
 from store.records import RecordPage, RecordRow
+from store.subjects import SubjectRow
 
-if TYPE_CHECKING:
-    from schema.subjects import Subject
+# A subject lists its records, so subjects.py stands above this module and imports it. The one way back, a
+# record's subject, names the type by its module instead: the schema resolves the reference when it is built,
+# and the resolver asks the same reference for the class.
+_SUBJECT: strawberry.LazyType[Any, Any] = strawberry.LazyType("Subject", "schema.subjects")
 
 
 @strawberry.type
@@ -136,14 +140,14 @@ class CreditRecord(Node):
         value: Any = self.row.details
         return value  # type: ignore[no-any-return]
 
-    @strawberry.field
-    async def subject(self, info: Info) -> Annotated[Subject, strawberry.lazy("schema.subjects")]:
-        from schema.subjects import Subject
-
+    @strawberry.field(graphql_type=_SUBJECT)
+    async def subject(self, info: Info) -> Node:
         row = await info.context.loaders.subject_by_id.load(self.row.subject_id)
         if row is None:  # a foreign key guarantees it; this would be a broken database
             raise NotFound("subject not found")
-        return Subject.from_row(row, info)
+        # Subject.from_row: every subject in a response comes through it.
+        from_row: Callable[[SubjectRow, Info], Node] = _SUBJECT.resolve_type().from_row
+        return from_row(row, info)
 
 
 @strawberry.type
