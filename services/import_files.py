@@ -16,32 +16,26 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from domain.records import RECORD_CONTENT, TYPED_DETAILS, FieldKind
+
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 # A CSV row names its subject in two columns of its own instead of the nested ``subject`` object; the other
-# columns are the fields of store.bulk.RECORD_FIELDS.
+# columns are the fields of store.bulk.RECORD_FIELDS: the record's content but its JSON fields, the typed details,
+# then the JSON fields.
 CSV_SUBJECT_COLUMNS = {"subjectUscc": "uscc", "subjectIdNumber": "idNumber"}
 CSV_COLUMNS = (
     *CSV_SUBJECT_COLUMNS,
-    # store.bulk.RECORD_FIELDS without "subject" (tests/api/test_import_cli.py checks that the two agree).
     "subjectName",
-    "type",
-    "category",
-    "severity",
-    "title",
-    "decisionNumber",
-    "sourceUnit",
-    "legalBasis",
-    "occurredOn",
-    "decidedOn",
-    "publicityUntil",
-    "penaltyFulfilled",
-    "correctedOn",
-    "laborContractAttested",
-    "harmEliminated",
-    "details",
+    *(f.input for f in RECORD_CONTENT if f.kind is not FieldKind.JSON),
+    *(t.field for t in TYPED_DETAILS),
+    *(f.input for f in RECORD_CONTENT if f.kind is FieldKind.JSON),
 )
-CSV_BOOLEANS = frozenset({"penaltyFulfilled", "laborContractAttested", "harmEliminated"})
-CSV_REQUIRED = ("type", "title", "decisionNumber", "decidedOn")
+CSV_BOOLEANS = frozenset(
+    {*(f.input for f in RECORD_CONTENT if f.kind is FieldKind.BOOL), *(t.field for t in TYPED_DETAILS)}
+)
+CSV_JSON = frozenset(f.input for f in RECORD_CONTENT if f.kind is FieldKind.JSON)
+# sourceUnit is required too, but --source-unit may give it instead of a column (``_csv_header``).
+CSV_REQUIRED = tuple(f.input for f in RECORD_CONTENT if f.required and f.input != "sourceUnit")
 _TRUE = frozenset({"true", "1", "yes", "y", "是"})
 _FALSE = frozenset({"false", "0", "no", "n", "否"})
 
@@ -224,7 +218,7 @@ def parse_row(
                     item[column] = word in _TRUE
                 else:
                     problems.append((column, "must be true or false"))
-            elif column == "details":
+            elif column in CSV_JSON:
                 try:
                     item[column] = orjson.loads(cell)
                 except orjson.JSONDecodeError as exc:

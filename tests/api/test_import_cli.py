@@ -26,7 +26,17 @@ from typer.testing import CliRunner, Result
 
 from api.cli import app
 from services import grading as read_grades
-from services.import_files import CSV_COLUMNS, ImportFileError, chunks, count_rows, csv_cells, read_rows
+from services.import_files import (
+    CSV_BOOLEANS,
+    CSV_COLUMNS,
+    CSV_JSON,
+    CSV_REQUIRED,
+    ImportFileError,
+    chunks,
+    count_rows,
+    csv_cells,
+    read_rows,
+)
 from services.import_workers import APPLICATION_NAME
 from services.imports import ProgressState, default_report_path, import_path, progress_path
 from store import bulk
@@ -719,6 +729,34 @@ async def test_a_changed_file_ignores_a_stale_progress_file(
 
 def test_csv_columns_are_the_record_input_fields() -> None:
     assert set(CSV_COLUMNS) == {"subjectUscc", "subjectIdNumber", *bulk.RECORD_FIELDS} - {"subject"}
+
+
+def test_csv_columns_made_from_the_record_fields_are_the_header_a_file_gives() -> None:
+    """The columns made from domain.records' field table, in the order a file's header lists them, and which of
+    them a row must have, reads as true or false, or reads as JSON text."""
+    assert CSV_COLUMNS == (
+        "subjectUscc",
+        "subjectIdNumber",
+        "subjectName",
+        "type",
+        "category",
+        "severity",
+        "title",
+        "decisionNumber",
+        "sourceUnit",
+        "legalBasis",
+        "occurredOn",
+        "decidedOn",
+        "publicityUntil",
+        "penaltyFulfilled",
+        "correctedOn",
+        "laborContractAttested",
+        "harmEliminated",
+        "details",
+    )
+    assert frozenset({"penaltyFulfilled", "laborContractAttested", "harmEliminated"}) == CSV_BOOLEANS
+    assert frozenset({"details"}) == CSV_JSON
+    assert CSV_REQUIRED == ("type", "title", "decisionNumber", "decidedOn")
 
 
 # Cells of a CSV file as awkward as a hand-made one: quotes inside and around cells, line breaks in quoted cells,
