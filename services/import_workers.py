@@ -114,9 +114,9 @@ _WORKER_GC_THRESHOLDS = (50_000, 50, 1000)
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
-    """Workers are forked from this process: they start in milliseconds with every module already loaded (a fork
-    server or spawned processes import them again, about 0.7 s of CPU, a tenth of a 50,000-row import's). The
-    worker leaves everything it inherits alone (``_start_worker``); where fork does not exist, they are spawned."""
+    """Workers are forked from this process: they start at once with every module already loaded (a fork server
+    or spawned processes import them all again, a cost a short import would feel). The worker leaves everything
+    it inherits alone (``_start_worker``); where fork does not exist, they are spawned."""
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
