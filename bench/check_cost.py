@@ -16,9 +16,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-from api.import_cli import chunks, prepare_chunk, read_rows, tune_collector
 from bench.imports import write_file
 from domain.identifiers import make_uscc
+from services.import_chunks import prepare_chunk
+from services.import_files import chunks, read_rows
+from services.import_workers import tune_collector
 
 TODAY = date(2026, 11, 21)
 FILE_ROWS = 10_000

@@ -5,7 +5,7 @@ individuals and their records. The subjects the file will touch are graded befor
 so the import supersedes real grade rows as it would in production. The file is a fresh one (new decision
 numbers): about half of its records name existing organizations, the rest new organizations and individuals
 (created with their names, ID numbers hashed and encrypted). It is imported through the command's own code path,
-``api.import_cli.import_path`` (reading, the mutation's checks, chunked transactions, recomputation, outbox), and
+``services.imports.import_path`` (reading, the mutation's checks, chunked transactions, recomputation, outbox), and
 then once more to show that a replay creates nothing.
 """
 
@@ -24,10 +24,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.import_cli import import_path
 from domain.identifiers import make_id_number, make_uscc, mask_id_number
 from domain.taxonomy import CATEGORY_OF, TITLE_ZH, RecordType
 from domain.workdays import WorkCalendar
+from services.imports import import_path
 from store import evaluation
 from store.db import bureau_today, create_engine
 from store.pii import PiiCipher
@@ -240,7 +240,7 @@ def write_file(
     if path.suffix == ".csv":
         import csv
 
-        from api.import_cli import CSV_COLUMNS
+        from services.import_files import CSV_COLUMNS
 
         with path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
