@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -13,10 +12,8 @@ from domain.model import Citation, GradeDecision
 from domain.taxonomy import GradeLevel, InspectionLevel
 from schema.common import LegalBasis
 from schema.context import Info
+from schema.records import CreditRecord
 from store.grading import GradeRow
-
-if TYPE_CHECKING:
-    from schema.records import CreditRecord
 
 strawberry.enum(InspectionLevel)
 
@@ -93,9 +90,7 @@ class Grade:
         return LegalBasis(document=self.row.rule_document, article=self.row.rule_article, text=self.row.rule_text)
 
     @strawberry.field(description="The records that decided the grade.")
-    async def basis(self, info: Info) -> list[Annotated[CreditRecord, strawberry.lazy("schema.records")]]:
-        from schema.records import CreditRecord
-
+    async def basis(self, info: Info) -> list[CreditRecord]:
         rows = await info.context.loaders.record_by_id.load_many(self.row.basis_record_ids)
         return [await CreditRecord.checked(r, info) for r in rows if r is not None]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -12,10 +11,8 @@ from domain.taxonomy import RecordType, Sector
 from schema.common import LegalBasis
 from schema.context import Info
 from schema.errors import Forbidden
+from schema.records import CreditRecord
 from store.restrictions import RestrictionRow
-
-if TYPE_CHECKING:
-    from schema.records import CreditRecord
 
 strawberry.enum(Sector)
 
@@ -62,9 +59,7 @@ class Restriction:
     @strawberry.field(
         description="The record that triggers it (for the legal-representative rule: the representative's record).",
     )
-    async def source_record(self, info: Info) -> Annotated[CreditRecord, strawberry.lazy("schema.records")] | None:
-        from schema.records import CreditRecord
-
+    async def source_record(self, info: Info) -> CreditRecord | None:
         if self.row.source_record_id is None:
             return None
         row = await info.context.loaders.record_by_id.load(self.row.source_record_id)
