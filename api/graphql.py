@@ -226,63 +226,56 @@ class GraphQLRouter:
             return
         # ASGI headers are a list of pairs: looked up once as a mapping for the checks below.
         headers = dict(scope.get("headers") or [])
-        purpose = headers.get(b"x-purpose")
-        if purpose is not None and has_control_characters(unquote(purpose.decode("latin-1"))):
-            await _error_response(
-                400, "X-Purpose must be printable text (percent-encoded UTF-8)", code="BAD_REQUEST", field="X-Purpose"
-            )(scope, receive, send)
-            return
-        body = await self._bounded_body(scope, headers, receive)
-        if body is None:
-            await _error_response(
-                413,
-                f"the request is larger than the limit of {self.max_body_bytes} bytes",
-                code="PAYLOAD_TOO_LARGE",
-                limit=self.max_body_bytes,
-            )(scope, receive, send)
-            return
-        parsed, refusal = _read_body(scope, headers, body)
+        body, parsed, refusal = await self._checked_body(scope, headers, receive)
         if refusal is not None:
-            await _error_response(400, refusal, code="BAD_REQUEST")(scope, receive, send)
+            await refusal(scope, receive, send)
             return
         replay = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def replaying_receive() -> Any:
             return replay.pop(0) if replay else await receive()
 
-        receive = replaying_receive
         principal = scope.get("principal")
         if not isinstance(principal, Principal):
-            view = self.view_for(ANONYMOUS_AUDIENCE, frozenset())
-        else:
-            audience = self.schemas.policy.audience_of_client(principal.client_id)
-            if audience is None:
-                response = JSONResponse(
-                    {
-                        "errors": [
-                            {
-                                "message": "this client has no audience in the policy",
-                                "extensions": {"code": "FORBIDDEN"},
-                            }
-                        ]
-                    },
-                    status_code=403,
-                )
-                await response(scope, receive, send)
+            await self.view_for(ANONYMOUS_AUDIENCE, frozenset())(scope, replaying_receive, send)
+            return
+        audience = self.schemas.policy.audience_of_client(principal.client_id)
+        if audience is None:
+            await _error_response(403, "this client has no audience in the policy", code="FORBIDDEN")(
+                scope, replaying_receive, send
+            )
+            return
+        view = self.view_for(audience, principal.scopes)
+        if parsed is not None and self.compiled_pool is not None:
+            request_id = scope.get("state", {}).get("request_id")
+            answer = await self.compiled_answer(view, principal, request_id, headers.get(b"x-purpose", b""), parsed)
+            if answer is not None:
+                # The finished body as two ASGI messages: a Response object and its header handling would cost
+                # more than the statement that built the body.
+                length = str(len(answer)).encode()
+                start = [(b"content-type", b"application/json"), (b"content-length", length)]
+                await send({"type": "http.response.start", "status": 200, "headers": start})
+                await send({"type": "http.response.body", "body": answer})
                 return
-            view = self.view_for(audience, principal.scopes)
-            if parsed is not None and self.compiled_pool is not None:
-                request_id = scope.get("state", {}).get("request_id")
-                answer = await self.compiled_answer(view, principal, request_id, purpose or b"", parsed)
-                if answer is not None:
-                    # The finished body as two ASGI messages: a Response object and its header handling would
-                    # cost more than the statement that built the body.
-                    length = str(len(answer)).encode()
-                    start = [(b"content-type", b"application/json"), (b"content-length", length)]
-                    await send({"type": "http.response.start", "status": 200, "headers": start})
-                    await send({"type": "http.response.body", "body": answer})
-                    return
-        await view(scope, receive, send)
+        await view(scope, replaying_receive, send)
+
+    async def _checked_body(
+        self, scope: Any, headers: dict[bytes, bytes], receive: Any
+    ) -> tuple[bytes, dict[str, Any] | None, JSONResponse | None]:
+        """The body and its JSON (None: not a JSON POST), or the response that refuses the request: a purpose that
+        is not printable text, a body over the limit, a JSON body that cannot be a GraphQL request."""
+        purpose = headers.get(b"x-purpose")
+        if purpose is not None and has_control_characters(unquote(purpose.decode("latin-1"))):
+            message = "X-Purpose must be printable text (percent-encoded UTF-8)"
+            return b"", None, _error_response(400, message, code="BAD_REQUEST", field="X-Purpose")
+        body = await self._bounded_body(scope, headers, receive)
+        if body is None:
+            message = f"the request is larger than the limit of {self.max_body_bytes} bytes"
+            return b"", None, _error_response(413, message, code="PAYLOAD_TOO_LARGE", limit=self.max_body_bytes)
+        parsed, refusal = _read_body(scope, headers, body)
+        if refusal is not None:
+            return b"", None, _error_response(400, refusal, code="BAD_REQUEST")
+        return body, parsed, None
 
     async def compiled_answer(
         self,
