@@ -356,6 +356,13 @@ def _compile(
         return _compile_screen(root, operation, variables, returned)
     if root.name.value != "subject":
         return None
+    return _compile_check(root, operation, variables, returned)
+
+
+def _compile_check(
+    root: FieldNode, operation: str, variables: frozenset[str], returned: tuple[str, ...]
+) -> SubjectCheck | None:
+    """``subject(ref: {uscc: …}) { … restrictions(sector: …, asOf: …) { … } }``, or None for any other shape."""
     root_arguments = root.arguments or ()
     if len(root_arguments) != 1 or root_arguments[0].name.value != "ref":
         return None
