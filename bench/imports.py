@@ -82,6 +82,27 @@ def _content(type_: RecordType, severity: str | None, number: str, decided: date
     }
 
 
+SUBJECT_COLUMNS = ["id", "kind", "name", "uscc", "id_number_hash", "id_number_enc", "id_number_masked", "region_code"]
+RECORD_COLUMNS = [
+    "id",
+    "subject_id",
+    "category",
+    "type",
+    "severity",
+    "title",
+    "decision_number",
+    "source_unit",
+    "legal_basis",
+    "decided_on",
+    "publicity_until",
+    "penalty_fulfilled",
+    "corrected_on",
+    "details",
+    "content_digest",
+    "created_by",
+]
+
+
 async def load_population(
     url: str, *, records: int, organizations: int, individuals: int, pii: PiiCipher, today: date, seed: int = 11
 ) -> list[str]:
@@ -92,10 +113,22 @@ async def load_population(
     numbers = [
         make_id_number("310115", date(1960, 1, 1) + timedelta(days=i // 1000), i % 1000) for i in range(individuals)
     ]
+    subject_rows = _subject_rows(codes, numbers, pii)
+    record_rows = _record_rows(rng, records, organizations=organizations, individuals=individuals, today=today)
+    await _copy_population(url, subject_rows, record_rows)
+    print(
+        f"loaded {organizations:,} organizations, {individuals:,} individuals and {records:,} records "
+        f"by COPY in {time.perf_counter() - started:.1f} s"
+    )
+    return codes
+
+
+def _subject_rows(codes: list[str], numbers: list[str], pii: PiiCipher) -> list[tuple[Any, ...]]:
+    """The organizations numbered from 1, then the individuals, in the order of SUBJECT_COLUMNS."""
     subject_rows: list[tuple[Any, ...]] = []
     for i, code in enumerate(codes, start=1):
         subject_rows.append((i, "ORGANIZATION", f"基准导入企业{code[-8:]}", code, None, None, None, code[2:8]))
-    for j, number in enumerate(numbers, start=organizations + 1):
+    for j, number in enumerate(numbers, start=len(codes) + 1):
         subject_rows.append(
             (
                 j,
@@ -108,6 +141,13 @@ async def load_population(
                 number[:6],
             )
         )
+    return subject_rows
+
+
+def _record_rows(
+    rng: random.Random, records: int, *, organizations: int, individuals: int, today: date
+) -> list[tuple[Any, ...]]:
+    """``records`` records spread over the subjects in proportion to their kinds, in the order of RECORD_COLUMNS."""
     record_rows: list[tuple[Any, ...]] = []
     for n in range(1, records + 1):
         person = rng.random() < individuals / (organizations + individuals)
@@ -127,46 +167,17 @@ async def load_population(
                 "bench",
             )
         )
+    return record_rows
+
+
+async def _copy_population(url: str, subject_rows: list[tuple[Any, ...]], record_rows: list[tuple[Any, ...]]) -> None:
+    """COPY the rows straight into the tables, move the id sequences past them, and VACUUM ANALYZE."""
     engine = create_engine(url, pool_size=1, statement_timeout_ms=3_600_000)
     async with engine.begin() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
-        await raw.copy_records_to_table(
-            "subjects",
-            records=subject_rows,
-            columns=[
-                "id",
-                "kind",
-                "name",
-                "uscc",
-                "id_number_hash",
-                "id_number_enc",
-                "id_number_masked",
-                "region_code",
-            ],
-        )
-        await raw.copy_records_to_table(
-            "credit_records",
-            records=record_rows,
-            columns=[
-                "id",
-                "subject_id",
-                "category",
-                "type",
-                "severity",
-                "title",
-                "decision_number",
-                "source_unit",
-                "legal_basis",
-                "decided_on",
-                "publicity_until",
-                "penalty_fulfilled",
-                "corrected_on",
-                "details",
-                "content_digest",
-                "created_by",
-            ],
-        )
+        await raw.copy_records_to_table("subjects", records=subject_rows, columns=SUBJECT_COLUMNS)
+        await raw.copy_records_to_table("credit_records", records=record_rows, columns=RECORD_COLUMNS)
         await conn.execute(
             sa.text("SELECT setval(pg_get_serial_sequence('subjects', 'id'), (SELECT max(id) FROM subjects))")
         )
@@ -179,11 +190,6 @@ async def load_population(
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(sa.text("VACUUM ANALYZE"))
     await engine.dispose()
-    print(
-        f"loaded {organizations:,} organizations, {individuals:,} individuals and {records:,} records "
-        f"by COPY in {time.perf_counter() - started:.1f} s"
-    )
-    return codes
 
 
 def write_file(
