@@ -209,63 +209,82 @@ def write_file(
     if not 0 <= batch <= 9 or (batch and rows >= 1_000_000):
         raise ValueError("batch is a digit; a batch other than 0 has fewer than 1,000,000 rows")
     rng = random.Random(seed + batch)
-    tag = str(batch) if batch else ""
     touched: set[str] = set()
     items: list[dict[str, Any]] = []
     for n in range(1, rows + 1):
-        x = rng.random()
-        if x < share_existing:
-            code = rng.choice(existing)
+        item, code = _item(rng, n, existing=existing, today=today, share_existing=share_existing, batch=batch)
+        if code is not None:
             touched.add(code)
-            subject, name, mix = {"uscc": code}, None, ORG_MIX
-        elif x < share_existing + (1 - share_existing) * 0.7:
-            code = make_uscc("9", "1", "310106", f"N{tag}{n:06d}" if batch else f"N{n:07d}")
-            subject, name, mix = {"uscc": code}, f"新导入企业{n}", ORG_MIX
-        else:
-            number = make_id_number(f"3101{6 + batch:02d}", date(1970, 1, 1) + timedelta(days=n // 1000), n % 1000)
-            subject, name, mix = {"idNumber": number}, f"新导入个人{n}", PERSON_MIX
-        type_, severity = _pick(rng, mix)
-        decided = today - timedelta(days=rng.randint(1, 700))
-        c = _content(type_, severity, f"导入{tag}〔{decided.year}〕{n}号", decided, today)
-        item = {
-            "subject": subject,
-            "subjectName": name,
-            "type": c["type"],
-            "severity": c["severity"],
-            "title": c["title"],
-            "decisionNumber": c["decision_number"],
-            "sourceUnit": c["source_unit"],
-            "legalBasis": c["legal_basis"],
-            "decidedOn": c["decided_on"].isoformat(),
-            "publicityUntil": c["publicity_until"].isoformat() if c["publicity_until"] else None,
-            "penaltyFulfilled": c["penalty_fulfilled"],
-            "correctedOn": c["corrected_on"].isoformat() if c["corrected_on"] else None,
-            "details": c["details"],
-        }
-        items.append({k: v for k, v in item.items() if v is not None})
+        items.append(item)
     if path.suffix == ".csv":
-        import csv
-
-        from services.import_files import CSV_COLUMNS
-
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(CSV_COLUMNS)
-            for item in items:
-                cells = {
-                    "subjectUscc": item["subject"].get("uscc", ""),
-                    "subjectIdNumber": item["subject"].get("idNumber", ""),
-                    **{k: v for k, v in item.items() if k != "subject"},
-                }
-                cells["details"] = orjson.dumps(item["details"]).decode()
-                if "penaltyFulfilled" in item:
-                    cells["penaltyFulfilled"] = "true" if item["penaltyFulfilled"] else "false"
-                writer.writerow([cells.get(c, "") for c in CSV_COLUMNS])
+        _write_csv(path, items)
     else:
-        with path.open("wb") as handle:
-            for item in items:
-                handle.write(orjson.dumps(item) + b"\n")
+        _write_jsonl(path, items)
     return touched
+
+
+def _item(
+    rng: random.Random, n: int, *, existing: list[str], today: date, share_existing: float, batch: int
+) -> tuple[dict[str, Any], str | None]:
+    """The file's ``n``th record as the import reads it, and the existing USCC it names, if it names one: an
+    existing organization, a new one or a new individual, in that mix."""
+    tag = str(batch) if batch else ""
+    existing_code = None
+    x = rng.random()
+    if x < share_existing:
+        existing_code = rng.choice(existing)
+        subject, name, mix = {"uscc": existing_code}, None, ORG_MIX
+    elif x < share_existing + (1 - share_existing) * 0.7:
+        code = make_uscc("9", "1", "310106", f"N{tag}{n:06d}" if batch else f"N{n:07d}")
+        subject, name, mix = {"uscc": code}, f"新导入企业{n}", ORG_MIX
+    else:
+        number = make_id_number(f"3101{6 + batch:02d}", date(1970, 1, 1) + timedelta(days=n // 1000), n % 1000)
+        subject, name, mix = {"idNumber": number}, f"新导入个人{n}", PERSON_MIX
+    type_, severity = _pick(rng, mix)
+    decided = today - timedelta(days=rng.randint(1, 700))
+    c = _content(type_, severity, f"导入{tag}〔{decided.year}〕{n}号", decided, today)
+    item = {
+        "subject": subject,
+        "subjectName": name,
+        "type": c["type"],
+        "severity": c["severity"],
+        "title": c["title"],
+        "decisionNumber": c["decision_number"],
+        "sourceUnit": c["source_unit"],
+        "legalBasis": c["legal_basis"],
+        "decidedOn": c["decided_on"].isoformat(),
+        "publicityUntil": c["publicity_until"].isoformat() if c["publicity_until"] else None,
+        "penaltyFulfilled": c["penalty_fulfilled"],
+        "correctedOn": c["corrected_on"].isoformat() if c["corrected_on"] else None,
+        "details": c["details"],
+    }
+    return {k: v for k, v in item.items() if v is not None}, existing_code
+
+
+def _write_csv(path: Path, items: list[dict[str, Any]]) -> None:
+    import csv
+
+    from services.import_files import CSV_COLUMNS
+
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for item in items:
+            cells = {
+                "subjectUscc": item["subject"].get("uscc", ""),
+                "subjectIdNumber": item["subject"].get("idNumber", ""),
+                **{k: v for k, v in item.items() if k != "subject"},
+            }
+            cells["details"] = orjson.dumps(item["details"]).decode()
+            if "penaltyFulfilled" in item:
+                cells["penaltyFulfilled"] = "true" if item["penaltyFulfilled"] else "false"
+            writer.writerow([cells.get(c, "") for c in CSV_COLUMNS])
+
+
+def _write_jsonl(path: Path, items: list[dict[str, Any]]) -> None:
+    with path.open("wb") as handle:
+        for item in items:
+            handle.write(orjson.dumps(item) + b"\n")
 
 
 async def bench_import(
