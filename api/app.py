@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +43,7 @@ from store.db import BUREAU_TIME_ZONE, asyncpg_connect_kwargs, create_engine
 from store.demo import named_subjects
 from store.notify import RestrictionFeed
 from store.pending import Drainer
+from store.pii import PiiCipher
 
 
 def signing_keys(settings: Settings) -> SigningKeys:
@@ -104,19 +106,24 @@ def _is_graphiql_page(scope: Scope) -> bool:
     return b"text/html" in headers.get(b"accept", b"") and not scope.get("query_string")
 
 
-def create_app(settings: Settings, *, database_url: str, policy: Policy | None = None) -> Starlette:
-    keys = signing_keys(settings)
-    throttle = DatabaseThrottle(
-        limit=settings.auth_failure_limit,
-        address_limit=settings.auth_failure_address_limit,
-        window_seconds=settings.auth_failure_window_seconds,
-    )
-    auth_server = authorization_server(settings, keys, throttle=throttle)
+@dataclass(frozen=True)
+class _Parts:
+    """What the app is made of before it serves: built once, at start-up, without the database."""
+
+    settings: Settings
+    database_url: str
+    keys: SigningKeys
+    throttle: DatabaseThrottle
+    validator: IssuerDispatch
+    remote: RemoteIssuer | None
+    schemas: AudienceSchemas
+    pii: PiiCipher
+
+
+def token_validators(settings: Settings, keys: SigningKeys) -> tuple[IssuerDispatch, RemoteIssuer | None]:
+    """The built-in issuer's validator and, when configured, the external issuer's, behind one dispatch."""
     builtin = TokenValidator(
-        issuer=settings.issuer,
-        audience=settings.token_audience,
-        jwks=keys.public_jwks(),
-        algorithms=(keys.alg,),
+        issuer=settings.issuer, audience=settings.token_audience, jwks=keys.public_jwks(), algorithms=(keys.alg,)
     )
     validators: dict[str, TokenValidator] = {settings.issuer: builtin}
     remote: RemoteIssuer | None = None
@@ -125,130 +132,160 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
         validators[settings.external_issuer] = remote.validator(
             audience=settings.token_audience, algorithms=settings.external_algorithms
         )
-    validator = IssuerDispatch(validators)
-    head = migrations.head_revision()
-    full = build_schema(
-        settings.request_limits(),
-        hide_suggestions=not settings.dev_mode,
-        max_errors=settings.max_validation_errors,
+    return IssuerDispatch(validators), remote
+
+
+def create_app(settings: Settings, *, database_url: str, policy: Policy | None = None) -> Starlette:
+    keys = signing_keys(settings)
+    throttle = DatabaseThrottle(
+        limit=settings.auth_failure_limit,
+        address_limit=settings.auth_failure_address_limit,
+        window_seconds=settings.auth_failure_window_seconds,
     )
-    schemas = AudienceSchemas(full, policy or load_policy())
-    pii = settings.pii_cipher()
+    validator, remote = token_validators(settings, keys)
+    full = build_schema(
+        settings.request_limits(), hide_suggestions=not settings.dev_mode, max_errors=settings.max_validation_errors
+    )
+    parts = _Parts(
+        settings, database_url, keys, throttle, validator, remote, AudienceSchemas(full, policy or load_policy()),
+        settings.pii_cipher(),
+    )  # fmt: skip
+    auth_server = authorization_server(settings, keys, throttle=throttle)
+    app = Starlette(
+        routes=[
+            Route("/graphql", _GraphQLEndpoint(), methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", _GraphQLEndpoint()),
+            Route("/healthz", _healthz),
+            Route("/readyz", _readyz),
+            *auth_server.routes(),
+        ],
+        middleware=_middleware(settings, validator),
+        lifespan=functools.partial(_lifespan, parts=parts),
+    )
+    app.state.settings = settings
+    app.state.auth_server = auth_server
+    app.state.signing_keys = keys
+    app.state.schemas = parts.schemas
+    app.state.head_revision = migrations.head_revision()
+    return app
+
+
+def _middleware(settings: Settings, validator: IssuerDispatch) -> list[Middleware]:
     graphiql = settings.dev_mode
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(
-            database_url,
-            pool_size=settings.pool_size,
-            max_overflow=settings.max_overflow,
-            statement_timeout_ms=settings.statement_timeout_ms,
-        )
-        app.state.engine = engine
-        throttle.bind(engine)
-        loaded = await load_work_calendar(engine)
-        app.state.work_calendar = loaded or WorkCalendar()
-        app.state.calendar_loaded = loaded is not None
-        if remote is not None:
-            # Discover the external issuer now, off the event loop, so no request waits for it (a failure is
-            # logged and retried on the first token, at most once a minute).
-            try:
-                await asyncio.to_thread(remote.jwks)
-            except Exception as exc:  # any discovery failure: log it, keep serving built-in tokens
-                structlog.get_logger("hrss_credit.auth").warning("external issuer unavailable", error=str(exc))
-        app.state.restriction_feed = RestrictionFeed(database_url)
-        # Recomputes what a bulk import queued (store.pending).
-        drainer = Drainer(engine, database_url, interval=settings.recompute_drain_seconds)
-        if settings.recompute_drain_seconds > 0:
-            drainer.start()
-        # Reads hand their audit entries to the group writer; one process at a time seals the chain and signs
-        # its checkpoints (store.audit), on a connection of its own.
-        sealer_engine = create_engine(database_url, pool_size=1, max_overflow=0, application_name="hrss-audit-sealer")
-        sealer = audit.Sealer(sealer_engine, signer=keys, issuer=settings.issuer)
-        app.state.audit_writer = audit.AuditWriter(engine, on_durable=sealer.wake)
-        sealer.start()
-        compiled_pool = await compiled_reads_pool(database_url, settings) if settings.compiled_reads else None
-        app.state.graphql = GraphQLRouter(
-            schemas,
-            engine=engine,
-            pii=pii,
-            graphiql=graphiql,
-            validator=validator,
-            max_body_bytes=settings.max_body_bytes,
-            allow_get=settings.accepts_get_queries,
-            compiled_pool=compiled_pool,
-            audit_writer=app.state.audit_writer,
-            limits=settings.request_limits(),
-        )
-        try:
-            yield
-        finally:
-            if compiled_pool is not None:
-                await compiled_pool.close()
-            await app.state.audit_writer.close()
-            await sealer.stop()
-            await sealer_engine.dispose()
-            await drainer.stop()
-            await app.state.restriction_feed.stop()
-            throttle.bind(None)
-            await engine.dispose()
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        try:
-            async with request.app.state.engine.connect() as conn:
-                await conn.execute(sa.text("SELECT 1"))
-            current = await migrations.current_revision(request.app.state.engine)
-        except Exception as exc:  # any failure to reach the database means "not ready"
-            return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
-        if current != head:
-            return JSONResponse(
-                {"status": "unavailable", "migrations": {"current": current, "head": head}}, status_code=503
-            )
-        if not request.app.state.calendar_loaded and (loaded := await load_work_calendar(request.app.state.engine)):
-            request.app.state.work_calendar = loaded
-            request.app.state.calendar_loaded = True
-        return JSONResponse({"status": "ready", "migrations": {"current": current, "head": head}})
 
     def requires_token(scope: Scope) -> bool:
         if not scope.get("path", "").startswith("/graphql"):
             return False
         return not (graphiql and _is_graphiql_page(scope))
 
-    app = Starlette(
-        routes=[
-            Route("/graphql", _GraphQLEndpoint(), methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", _GraphQLEndpoint()),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            *auth_server.routes(),
-        ],
-        middleware=[
-            # A compiled read is answered here, before the chain; whatever it does not answer goes on below.
-            Middleware(CompiledReadLane, validator=validator),
-            # Outermost of the chain, so that a preflight is answered before any token is asked for.
-            Middleware(
-                CORSMiddleware,
-                allow_origins=cors_origins(settings),
-                allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type", "X-Purpose", "X-Request-ID"],
-                expose_headers=["X-Request-ID"],
-                allow_credentials=True,
-                max_age=600,
-            ),
-            Middleware(SecurityHeadersMiddleware),
-            Middleware(RequestContextMiddleware),
-            Middleware(BearerAuthMiddleware, validator=validator, requires_token=requires_token),
-        ],
-        lifespan=lifespan,
+    return [
+        # A compiled read is answered here, before the chain; whatever it does not answer goes on below.
+        Middleware(CompiledReadLane, validator=validator),
+        # Outermost of the chain, so that a preflight is answered before any token is asked for.
+        Middleware(
+            CORSMiddleware,
+            allow_origins=cors_origins(settings),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Purpose", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+            allow_credentials=True,
+            max_age=600,
+        ),
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(RequestContextMiddleware),
+        Middleware(BearerAuthMiddleware, validator=validator, requires_token=requires_token),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
+    """The database and everything that lives as long as the process: opened in order, closed in reverse."""
+    settings, database_url = parts.settings, parts.database_url
+    engine = create_engine(
+        database_url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        statement_timeout_ms=settings.statement_timeout_ms,
     )
-    app.state.settings = settings
-    app.state.auth_server = auth_server
-    app.state.signing_keys = keys
-    app.state.schemas = schemas
-    return app
+    app.state.engine = engine
+    parts.throttle.bind(engine)
+    loaded = await load_work_calendar(engine)
+    app.state.work_calendar = loaded or WorkCalendar()
+    app.state.calendar_loaded = loaded is not None
+    if parts.remote is not None:
+        await _discover(parts.remote)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(engine.dispose)
+        stack.callback(parts.throttle.bind, None)
+        app.state.restriction_feed = RestrictionFeed(database_url)
+        stack.push_async_callback(app.state.restriction_feed.stop)
+        # Recomputes what a bulk import queued (store.pending).
+        drainer = Drainer(engine, database_url, interval=settings.recompute_drain_seconds)
+        if settings.recompute_drain_seconds > 0:
+            drainer.start()
+        stack.push_async_callback(drainer.stop)
+        app.state.audit_writer = await _audit(stack, engine, parts)
+        compiled_pool = await compiled_reads_pool(database_url, settings) if settings.compiled_reads else None
+        if compiled_pool is not None:
+            stack.push_async_callback(compiled_pool.close)
+        app.state.graphql = GraphQLRouter(
+            parts.schemas,
+            engine=engine,
+            pii=parts.pii,
+            graphiql=settings.dev_mode,
+            validator=parts.validator,
+            max_body_bytes=settings.max_body_bytes,
+            allow_get=settings.accepts_get_queries,
+            compiled_pool=compiled_pool,
+            audit_writer=app.state.audit_writer,
+            limits=settings.request_limits(),
+        )
+        yield
+
+
+async def _discover(remote: RemoteIssuer) -> None:
+    """Discover the external issuer now, off the event loop, so no request waits for it (a failure is logged and
+    retried on the first token, at most once a minute)."""
+    try:
+        await asyncio.to_thread(remote.jwks)
+    except Exception as exc:  # any discovery failure: log it, keep serving built-in tokens
+        structlog.get_logger("hrss_credit.auth").warning("external issuer unavailable", error=str(exc))
+
+
+async def _audit(stack: contextlib.AsyncExitStack, engine: AsyncEngine, parts: _Parts) -> audit.AuditWriter:
+    """Reads hand their audit entries to the group writer; one process at a time seals the chain and signs its
+    checkpoints (store.audit), on a connection of its own. Closed writer first, then the sealer."""
+    sealer_engine = create_engine(parts.database_url, pool_size=1, max_overflow=0, application_name="hrss-audit-sealer")
+    stack.push_async_callback(sealer_engine.dispose)
+    sealer = audit.Sealer(sealer_engine, signer=parts.keys, issuer=parts.settings.issuer)
+    writer = audit.AuditWriter(engine, on_durable=sealer.wake)
+    sealer.start()
+    stack.push_async_callback(sealer.stop)
+    stack.push_async_callback(writer.close)
+    return writer
+
+
+async def _healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _readyz(request: Request) -> Response:
+    state = request.app.state
+    head = state.head_revision
+    try:
+        async with state.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        current = await migrations.current_revision(state.engine)
+    except Exception as exc:  # any failure to reach the database means "not ready"
+        return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
+    if current != head:
+        return JSONResponse(
+            {"status": "unavailable", "migrations": {"current": current, "head": head}}, status_code=503
+        )
+    if not state.calendar_loaded and (loaded := await load_work_calendar(state.engine)):
+        state.work_calendar = loaded
+        state.calendar_loaded = True
+    return JSONResponse({"status": "ready", "migrations": {"current": current, "head": head}})
 
 
 class _GraphQLEndpoint:
