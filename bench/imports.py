@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.identifiers import make_id_number, make_uscc, mask_id_number
 from domain.taxonomy import CATEGORY_OF, TITLE_ZH, RecordType
 from domain.workdays import WorkCalendar
-from services.imports import import_path
+from services.imports import ImportSummary, import_path
 from store import evaluation
 from store.db import bureau_today, create_engine
 from store.pii import PiiCipher
@@ -358,22 +358,10 @@ async def _import_file(
 
     started = time.perf_counter()
     engine = create_engine(url, pool_size=1, statement_timeout_ms=3_600_000)
-    async with engine.begin() as conn:
-        ids = list(
-            (
-                await conn.execute(
-                    sa.select(subjects.c.id).where(
-                        subjects.c.uscc == sa.any_(sa.cast(sorted(touched), sa.ARRAY(sa.Text)))
-                    )
-                )
-            ).scalars()
-        )
-        for start in range(0, len(ids), 2000):
-            await evaluation.recompute(conn, ids[start : start + 2000], calendar=WorkCalendar(), today=day)
-    print(f"graded the {len(ids):,} existing organizations the file names in {time.perf_counter() - started:.1f} s")
+    graded = await _grade(engine, touched, day)
+    print(f"graded the {graded:,} existing organizations the file names in {time.perf_counter() - started:.1f} s")
     await _settle(engine)
-    async with engine.connect() as conn:
-        before = (await conn.execute(sa.select(sa.func.count()).select_from(credit_records))).scalar_one()
+    before = await _count_records(engine)
 
     committed: list[float] = []  # when each chunk's outcome was taken, from the command's start
     begun = time.perf_counter()
@@ -388,6 +376,41 @@ async def _import_file(
         after_chunk=lambda _: committed.append(time.perf_counter() - begun),
     )
     assert not summary.rejected, summary.rejected[:5]
+    rate = _report(summary, fmt=fmt, chunk=chunk, workers=workers, before=before, committed=committed)
+    after = await _count_records(engine)
+    await engine.dispose()
+    print(f"  the database now holds {after:,} records")
+    return rate
+
+
+async def _grade(engine: AsyncEngine, touched: set[str], day: date) -> int:
+    """Grade the existing organizations named by ``touched`` by the real evaluation; returns how many."""
+    async with engine.begin() as conn:
+        ids = list(
+            (
+                await conn.execute(
+                    sa.select(subjects.c.id).where(
+                        subjects.c.uscc == sa.any_(sa.cast(sorted(touched), sa.ARRAY(sa.Text)))
+                    )
+                )
+            ).scalars()
+        )
+        for start in range(0, len(ids), 2000):
+            await evaluation.recompute(conn, ids[start : start + 2000], calendar=WorkCalendar(), today=day)
+    return len(ids)
+
+
+async def _count_records(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        count: int = (await conn.execute(sa.select(sa.func.count()).select_from(credit_records))).scalar_one()
+    return count
+
+
+def _report(
+    summary: ImportSummary, *, fmt: str, chunk: int, workers: int, before: int, committed: list[float]
+) -> float:
+    """Print the import's figures: landed, the steady rate after the first chunk, the recomputation and the whole
+    command; returns the rate at which the records landed (records/s)."""
     rate = summary.rows / summary.landed_seconds
     recompute = summary.seconds - summary.landed_seconds
     print(
@@ -407,10 +430,6 @@ async def _import_file(
         f"({summary.recomputed / recompute if recompute else 0:,.0f} subjects/s); whole command "
         f"{summary.seconds:.2f} s, {summary.rows / summary.seconds:,.0f} records/s end to end"
     )
-    async with engine.connect() as conn:
-        after = (await conn.execute(sa.select(sa.func.count()).select_from(credit_records))).scalar_one()
-    await engine.dispose()
-    print(f"  the database now holds {after:,} records")
     return rate
 
 
