@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
+from api.cli_support import database, err, settings_from_env
 from api.import_cli import import_file
 from api.outbox_cli import outbox_app
 from api.settings import Settings
@@ -26,43 +24,6 @@ schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.command("import")(import_file)
 app.add_typer(outbox_app, name="outbox")
-err = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
-
-
-@contextlib.contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """The configured database, or the embedded PostgreSQL under the data directory (stopped on exit)."""
-    if settings.database_url:
-        yield settings.database_url
-        return
-    from store.embedded import EmbeddedPostgres
-
-    embedded = EmbeddedPostgres(settings.data_dir)
-    err.print(f"starting the embedded PostgreSQL in {embedded.pgdata} …")
-    url = embedded.start()
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        yield url
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        embedded.stop()
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    # SIGTERM's default action ends the process at once: no finally block and no atexit hook would stop the
-    # embedded PostgreSQL, which later runs then join and never stop either (it counts the processes using it).
-    # uvicorn shuts down gracefully on SIGTERM and then raises it again under the handler it found: this one.
-    raise SystemExit(128 + signum)
-
-
 def _exit_after_graceful_shutdown(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -111,7 +72,7 @@ def serve(
     from api.app import create_app
     from api.logging import configure_logging
 
-    settings = _settings()
+    settings = settings_from_env()
     configure_logging(settings.log_level, json=settings.log_json)
     if seed_demo and not settings.dev_mode:
         err.print("[red]--seed-demo is for development only[/red]")
@@ -148,7 +109,7 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Upgrade the database schema to the newest migration."""
-    settings = _settings()
+    settings = settings_from_env()
     with database(settings) as url:
         _migrate(url)
     err.print("migrations at head")
@@ -157,7 +118,7 @@ def migrate() -> None:
 @app.command("seed-demo")
 def seed_demo_command() -> None:
     """Load the demo data into an empty database (development only)."""
-    settings = _settings()
+    settings = settings_from_env()
     if not settings.dev_mode:
         err.print("[red]seed-demo is for development only[/red]")
         raise typer.Exit(2)
@@ -175,7 +136,7 @@ def token(
     """Print an access token for a demo client (development only); employer-portal needs --user USCC."""
     from api.app import authorization_server, signing_keys
 
-    settings = _settings()
+    settings = settings_from_env()
     if not settings.dev_mode or not settings.demo_clients:
         err.print("[red]tokens are printed for demo clients in development mode only[/red]")
         raise typer.Exit(2)
@@ -208,7 +169,7 @@ def evaluate(
     from store import evaluation, holidays
     from store.db import bureau_today, create_engine
 
-    settings = _settings()
+    settings = settings_from_env()
     try:
         day = date.fromisoformat(as_of) if as_of else bureau_today()
     except ValueError:
@@ -288,7 +249,7 @@ def audit_verify(
     from store import audit
     from store.db import create_engine
 
-    settings = _settings()
+    settings = settings_from_env()
     public: dict[str, object] | None = None
     if jwks is not None:
         public = orjson.loads(jwks.read_bytes())
@@ -351,7 +312,7 @@ def audit_seal(
     from store import audit
     from store.db import create_engine
 
-    settings = _settings()
+    settings = settings_from_env()
     keys = _local_signing_keys(settings) if checkpoint else None
     if checkpoint and keys is None:
         err.print(f"[red]no signing key at {_signing_key_file(settings)}[/red]: run this where the API keeps its data")
@@ -399,7 +360,7 @@ def audit_checkpoint() -> None:
     from store import audit
     from store.db import create_engine
 
-    settings = _settings()
+    settings = settings_from_env()
     keys = _local_signing_keys(settings)
     if keys is None:
         err.print(f"[red]no signing key at {_signing_key_file(settings)}[/red]: run this where the API keeps its data")
@@ -433,7 +394,7 @@ def audit_checkpoints(
     from store import audit
     from store.db import create_engine
 
-    settings = _settings()
+    settings = settings_from_env()
     keys = _local_signing_keys(settings)
 
     async def run(url: str) -> list[str]:
@@ -474,7 +435,7 @@ def pii_rotate(batch: int = typer.Option(1000, help="Rows per transaction.")) ->
     from store import subjects as subject_store
     from store.db import create_engine
 
-    settings = _settings()
+    settings = settings_from_env()
     cipher = settings.pii_cipher()
 
     async def run(url: str) -> int:
@@ -513,7 +474,7 @@ def holidays_load(file: Path = typer.Argument(..., exists=True, readable=True)) 
         finally:
             await engine.dispose()
 
-    settings = _settings()
+    settings = settings_from_env()
     with database(settings) as url:
         count = asyncio.run(run(url))
     err.print(f"loaded {count} days for {sorted(years)}; run `hrss-credit evaluate` and restart the API")
