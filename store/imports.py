@@ -231,6 +231,28 @@ async def import_records(
     recomputation to the caller."""
     outcome = ImportOutcome()
     subject_ids = await resolve_subjects(conn, [r.subject for r in rows], pii)
+    to_create = _subjects_to_create(rows, subject_ids, outcome)
+    plan = await _plan_records(conn, rows, subject_ids, outcome)
+    if outcome.errors:
+        return outcome
+
+    subject_ids |= await insert_subjects(conn, to_create, pii)
+    if plan.new_rows:
+        await _write_records(conn, plan, subject_ids, outcome, actor=actor, queue=queue)
+    # Rows that repeat an earlier row of the same batch share its record.
+    outcome.unchanged += len(plan.repeats)
+    if not queue:
+        for index, first in plan.repeats:
+            plan.result_ids[index] = plan.result_ids[first]
+        outcome.record_ids = [plan.result_ids[r.index] for r in rows]
+    return outcome
+
+
+def _subjects_to_create(
+    rows: Sequence[ImportRow], subject_ids: dict[SubjectKey, int], outcome: ImportOutcome
+) -> dict[SubjectKey, str]:
+    """The unknown subjects the batch names with a name to create them by; a row naming an unknown subject
+    without one is an error in ``outcome``."""
     to_create: dict[SubjectKey, str] = {}
     for row in rows:
         if row.subject in subject_ids:
@@ -243,21 +265,35 @@ async def import_records(
             )
         else:
             to_create.setdefault(row.subject, (row.subject_name or "").strip())
+    return to_create
 
+
+@dataclass
+class _RecordPlan:
+    """What a batch's rows come to before anything is written."""
+
+    new_rows: list[tuple[ImportRow, dict[str, Any], str]] = field(default_factory=list)  # (row, content, digest)
+    result_ids: dict[int, int] = field(default_factory=dict)  # row index -> its record
+    repeats: list[tuple[int, int]] = field(default_factory=list)  # (row, the earlier row of this batch it repeats)
+
+
+async def _plan_records(
+    conn: AsyncConnection, rows: Sequence[ImportRow], subject_ids: dict[SubjectKey, int], outcome: ImportOutcome
+) -> _RecordPlan:
+    """Sort each row by its (source unit, decision number): already recorded with the same content (unchanged),
+    a repeat of an earlier row of the batch, new, or an error in ``outcome``."""
     contents = [r.content or draft_content(r.draft) for r in rows]
     digests = [r.digest or content_digest(c) for r, c in zip(rows, contents, strict=True)]
     keys = [(c["source_unit"], c["decision_number"]) for c in contents]
     existing = await _current_by_decision(conn, keys)
     seen_in_batch: dict[tuple[str, str], tuple[int, str]] = {}
-    new_rows: list[tuple[ImportRow, dict[str, Any], str]] = []
-    result_ids: dict[int, int] = {}
-    repeats: list[tuple[int, int]] = []  # (row, the earlier row of this batch it repeats)
+    plan = _RecordPlan()
     for row, content, digest, key in zip(rows, contents, digests, keys, strict=True):
         if key in existing:
             record_id, old_digest, old_subject = existing[key]
             same_subject = subject_ids.get(row.subject) == old_subject
             if old_digest == digest and same_subject:
-                result_ids[row.index] = record_id
+                plan.result_ids[row.index] = record_id
                 outcome.unchanged += 1
             else:
                 outcome.errors.append(
@@ -276,44 +312,47 @@ async def import_records(
                     RowError(row.index, "decisionNumber", f"repeats row {first_index} with other content")
                 )
             else:
-                repeats.append((row.index, first_index))
+                plan.repeats.append((row.index, first_index))
             continue
         seen_in_batch[key] = (row.index, digest)
-        new_rows.append((row, content, digest))
-    if outcome.errors:
-        return outcome
+        plan.new_rows.append((row, content, digest))
+    return plan
 
-    subject_ids |= await insert_subjects(conn, to_create, pii)
-    if new_rows:
-        owners = [subject_ids[row.subject] for row, _, _ in new_rows]
-        ids = await _next_ids(conn, "credit_records_id_seq", len(new_rows))
-        await copy_rows(
-            conn,
-            "credit_records",
-            _RECORD_COLUMNS,
-            [
-                (pk, owner, *_PLAIN_CONTENT(content), orjson.dumps(content["details"]).decode(), digest, actor)
-                for pk, owner, (_, content, digest) in zip(ids, owners, new_rows, strict=True)
-            ],
-        )
-        touched = set(owners)
-        await conn.execute(
-            _EVENTS_QUEUED if queue else _EVENTS,
-            {"record_ids": ids, "subject_ids": sorted(touched)} if queue else {"record_ids": ids},
-        )
-        if queue:
-            await pending.wake_drainers(conn)
-        for pk, (row, _, _) in zip(ids, new_rows, strict=True):
-            result_ids[row.index] = pk
-        outcome.created = len(new_rows)
-        outcome.touched_subjects = touched
-    # Rows that repeat an earlier row of the same batch share its record.
-    outcome.unchanged += len(repeats)
-    if not queue:
-        for index, first in repeats:
-            result_ids[index] = result_ids[first]
-        outcome.record_ids = [result_ids[r.index] for r in rows]
-    return outcome
+
+async def _write_records(
+    conn: AsyncConnection,
+    plan: _RecordPlan,
+    subject_ids: dict[SubjectKey, int],
+    outcome: ImportOutcome,
+    *,
+    actor: str,
+    queue: bool,
+) -> None:
+    """Write the plan's new records with their outbox events (and, with ``queue``, their subjects queued for
+    recomputation); note each record's id in the plan."""
+    new_rows = plan.new_rows
+    owners = [subject_ids[row.subject] for row, _, _ in new_rows]
+    ids = await _next_ids(conn, "credit_records_id_seq", len(new_rows))
+    await copy_rows(
+        conn,
+        "credit_records",
+        _RECORD_COLUMNS,
+        [
+            (pk, owner, *_PLAIN_CONTENT(content), orjson.dumps(content["details"]).decode(), digest, actor)
+            for pk, owner, (_, content, digest) in zip(ids, owners, new_rows, strict=True)
+        ],
+    )
+    touched = set(owners)
+    await conn.execute(
+        _EVENTS_QUEUED if queue else _EVENTS,
+        {"record_ids": ids, "subject_ids": sorted(touched)} if queue else {"record_ids": ids},
+    )
+    if queue:
+        await pending.wake_drainers(conn)
+    for pk, (row, _, _) in zip(ids, new_rows, strict=True):
+        plan.result_ids[row.index] = pk
+    outcome.created = len(new_rows)
+    outcome.touched_subjects = touched
 
 
 async def _current_by_decision(
