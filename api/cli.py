@@ -18,12 +18,15 @@ from api.settings import Settings
 
 if TYPE_CHECKING:
     from auth.keys import SigningKeys
+    from store.audit import ChainReport
 
 app = typer.Typer(help="hrss-credit: labor and social-security credit information API.", no_args_is_help=True)
 schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.command("import")(import_file)
 app.add_typer(outbox_app, name="outbox")
+
+
 def _exit_after_graceful_shutdown(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -246,6 +249,7 @@ def audit_verify(
     checkpoint given and every one stored; entries not sealed yet are counted apart."""
     import orjson
 
+    from services import audit as audit_service
     from store import audit
     from store.db import create_engine
 
@@ -267,21 +271,22 @@ def audit_verify(
         engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
         try:
             async with engine.connect() as conn:
-                stored = await audit.stored_checkpoint_tokens(conn)
-                opened: list[audit.Checkpoint] = []
-                problems: list[str] = []
-                sources = kept + ([(f"stored checkpoint {n}", t) for n, t in enumerate(stored, 1)] if public else [])
-                for where, token in sources:
-                    try:
-                        opened.append(audit.open_checkpoint(token, public or {}))
-                    except audit.InvalidCheckpoint as exc:
-                        problems.append(f"{where}: {exc}")
-                return await audit.verify(conn, opened), problems, len(stored)
+                return await audit_service.verify_chain(conn, kept, public)
         finally:
             await engine.dispose()
 
     with database(settings) as url:
         report, unreadable, stored = asyncio.run(run(url))
+    if not _verification_holds(report, unreadable, stored, checked=public is not None):
+        raise typer.Exit(1)
+    head = f", head entry {report.head.entry_id} {report.head.hash.hex()}" if report.head else ""
+    sys.stdout.write(f"audit chain intact: {report.entries} entries{head}\n")
+    sys.stdout.write(f"checkpoints: {report.checkpoints} held\n")
+    sys.stdout.write(f"not sealed yet: {report.unsealed} entries\n")
+
+
+def _verification_holds(report: ChainReport, unreadable: list[str], stored: int, *, checked: bool) -> bool:
+    """Print what failed; True when nothing did."""
     failed = False
     if report.first_broken_id is not None:
         err.print(f"[red]audit chain broken at entry {report.first_broken_id}[/red] ({report.entries} entries checked)")
@@ -292,14 +297,9 @@ def audit_verify(
     for failure in report.checkpoint_failures:
         err.print(f"[red]checkpoint at entry {failure.entry_id} does not hold:[/red] {failure.reason}")
         failed = True
-    if stored and public is None:
+    if stored and not checked:
         err.print(f"{stored} stored checkpoints not checked: no key to check them with (--jwks)")
-    if failed:
-        raise typer.Exit(1)
-    head = f", head entry {report.head.entry_id} {report.head.hash.hex()}" if report.head else ""
-    sys.stdout.write(f"audit chain intact: {report.entries} entries{head}\n")
-    sys.stdout.write(f"checkpoints: {report.checkpoints} held\n")
-    sys.stdout.write(f"not sealed yet: {report.unsealed} entries\n")
+    return not failed
 
 
 @audit_app.command("seal")

@@ -1,4 +1,5 @@
-"""Closing a request's unit of work together with its audit entry (SH art. 12, WG art. 7).
+"""The audit log's use cases: closing a request's unit of work together with its entry (SH art. 12, WG art. 7),
+and verifying the chain against its checkpoints.
 
 The request boundary (api/graphql.py for HTTP) calls :func:`close` once the operation has run and before the
 response goes out, so that no response leaves without its durable entry:
@@ -11,10 +12,11 @@ response goes out, so that no response leaves without its durable entry:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store import audit
 from store.audit import AuditEntry, AuditWriter
@@ -55,6 +57,25 @@ async def close(db: RequestDb, pending: PendingAudit | None, *, writer: AuditWri
     except DBAPIError:
         await db.finish(commit=False)
         await _append_alone(db, pending.entry("failed"))
+
+
+async def verify_chain(
+    conn: AsyncConnection, kept: Sequence[tuple[str, str]], public: Mapping[str, object] | None
+) -> tuple[audit.ChainReport, list[str], int]:
+    """Walk the sealed chain and check it against the checkpoints kept outside the database (``kept``: where
+    each came from, and its JWS) and, when there is a key to check them with (``public``, a JWK Set), those
+    stored in it. Returns the chain's report, the checkpoints that could not be opened (with where they came
+    from), and how many checkpoints the database holds."""
+    stored = await audit.stored_checkpoint_tokens(conn)
+    sources = [*kept, *([(f"stored checkpoint {n}", t) for n, t in enumerate(stored, 1)] if public else [])]
+    opened: list[audit.Checkpoint] = []
+    problems: list[str] = []
+    for where, token in sources:
+        try:
+            opened.append(audit.open_checkpoint(token, dict(public or {})))
+        except audit.InvalidCheckpoint as exc:
+            problems.append(f"{where}: {exc}")
+    return await audit.verify(conn, opened), problems, len(stored)
 
 
 async def _append_alone(db: RequestDb, entry: AuditEntry) -> None:
