@@ -159,7 +159,8 @@ def token(
 @app.command()
 def evaluate(
     as_of: str | None = typer.Option(None, "--as-of", help="Evaluation date, YYYY-MM-DD (default: today)."),
-    batch: int = typer.Option(1000, help="Subjects per transaction."),
+    batch: int = typer.Option(2000, help="Subjects per transaction."),
+    lanes: int = typer.Option(2, min=1, help="Batches under way at once, each on a connection of its own."),
 ) -> None:
     """Re-evaluate every subject's grade timeline and restrictions (WG art. 13: the yearly evaluation).
 
@@ -182,23 +183,31 @@ def evaluate(
     async def run(url: str) -> tuple[int, int, int]:
         from domain.workdays import WorkCalendar
 
-        engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
+        engine = create_engine(url, pool_size=lanes, max_overflow=0, statement_timeout_ms=600_000)
         changed_grades = changed_restrictions = 0
         try:
             async with engine.connect() as conn:
                 ids = await evaluation.all_subject_ids(conn)
                 calendar = WorkCalendar(await holidays.load_table(conn))
+            # The modules and the calendar live as long as the command: frozen, the collector stops walking them,
+            # and a higher first threshold spares it the many short-lived rows and decisions of every batch.
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, 50, 100)
             with Progress(
                 TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
             ) as progress:
                 task = progress.add_task("subjects", total=len(ids))
-                for start in range(0, len(ids), batch):
-                    chunk = ids[start : start + batch]
-                    async with engine.begin() as conn:
-                        done = await evaluation.recompute(conn, chunk, calendar=calendar, today=day)
+
+                def committed(done: evaluation.Recomputed) -> None:
+                    nonlocal changed_grades, changed_restrictions
                     changed_grades += len(done.grades_changed)
                     changed_restrictions += len(done.restrictions_changed)
-                    progress.advance(task, len(chunk))
+                    progress.advance(task, len(done.subject_ids))
+
+                await evaluation.evaluate_all(
+                    engine, ids, calendar=calendar, today=day, batch=batch, lanes=lanes, on_batch=committed
+                )
             return len(ids), changed_grades, changed_restrictions
         finally:
             await engine.dispose()

@@ -4,19 +4,28 @@ Called in the transaction of every write that changes records, for the subject a
 legal representative it is (SH art. 9(2)2), and by the yearly evaluation. A recomputation that finds the same
 result writes nothing, so running it twice changes nothing; one that finds a different result supersedes the
 current rows (``superseded_at``) and inserts the new ones, keeping what the system said before.
+
+The rules read a record's id only to order and to name records, so subjects whose records (and whose
+representatives' records) are the same but for their ids get the same outcome: ``Evaluator`` applies the rules
+once for each such history. The yearly evaluation (``evaluate_all``) goes through every subject in batches, each
+its own transaction (an interrupted run is resumed by running it again), two at a time on two connections. It
+locks and writes only the subjects whose rows change, and writes the one outcome of subjects without records
+(their kind's bare outcome) with a single ``INSERT ... SELECT``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.grading import grade_timeline
 from domain.model import GradeSegment, Record, RestrictionDecision, SubjectFacts
@@ -25,11 +34,16 @@ from domain.rules import DEMO_PACK
 from domain.taxonomy import RecordStatus, RecordType, Severity, SubjectKind
 from domain.workdays import WorkCalendar
 from store import notify
-from store.db import array_param
-from store.tables import credit_records, grades, restrictions, subjects
+from store.db import array_param, copy_rows
+from store.tables import subjects
 
 GRADING_START = date(2022, 12, 15)  # WG art. 22: in force from the day it was issued
 HORIZON_YEARS = 6  # beyond the longest window (60 months, WG art. 9) every timeline is constant
+EVALUATION_BATCH = 2000  # subjects a transaction of the yearly evaluation
+EVALUATION_LANES = 2  # batches under way at once, each on its own connection
+
+# Outcomes an ``Evaluator`` remembers; past this it forgets them all and starts again.
+_MAX_OUTCOMES = 100_000
 
 
 def _among(column: sa.ColumnElement[int], ids: Iterable[int]) -> sa.ColumnElement[bool]:
@@ -53,11 +67,12 @@ class Recomputed:
     status_changes: tuple[notify.RestrictionStatusChange, ...] = ()
 
 
-async def _subjects(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, tuple[str, int | None]]:
-    rows = await conn.execute(
-        sa.select(subjects.c.id, subjects.c.kind, subjects.c.legal_representative_id).where(_among(subjects.c.id, ids))
-    )
-    return {r.id: (r.kind, r.legal_representative_id) for r in rows}
+async def _driver(conn: AsyncConnection) -> Any:
+    """The connection's asyncpg connection, for the reads and locks whose rows are many. A statement must have run
+    in the transaction already: SQLAlchemy begins it lazily, with its first statement."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert conn.in_transaction() and driver is not None
+    return driver
 
 
 async def _represented_by(conn: AsyncConnection, ids: Iterable[int]) -> set[int]:
@@ -65,42 +80,17 @@ async def _represented_by(conn: AsyncConnection, ids: Iterable[int]) -> set[int]
     return {r.id for r in rows}
 
 
-async def current_records(conn: AsyncConnection, subject_ids: Iterable[int]) -> dict[int, list[Record]]:
-    """The current version of every record of these subjects, as the rules see them."""
-    c = credit_records.c
-    rows = await conn.execute(
-        sa.select(
-            c.id,
-            c.subject_id,
-            c.type,
-            c.severity,
-            c.status,
-            c.decided_on,
-            c.publicity_until,
-            c.penalty_fulfilled,
-            c.corrected_on,
-            sa.func.timezone("Asia/Shanghai", c.status_changed_at).label("status_changed"),
-            c.details,
-        ).where(_among(c.subject_id, subject_ids), c.superseded_by_id.is_(None))
-    )
-    found: dict[int, list[Record]] = defaultdict(list)
-    for r in rows:
-        found[r.subject_id].append(
-            Record(
-                id=r.id,
-                subject_id=r.subject_id,
-                type=RecordType(r.type),
-                severity=Severity(r.severity) if r.severity else None,
-                status=RecordStatus(r.status),
-                decided_on=r.decided_on,
-                publicity_until=r.publicity_until,
-                penalty_fulfilled=r.penalty_fulfilled,
-                corrected_on=r.corrected_on,
-                status_changed_on=r.status_changed.date() if r.status_changed else None,
-                details=MappingProxyType(dict(r.details or {})),
-            )
-        )
-    return found
+_LOCK = (
+    "SELECT id, kind, legal_representative_id FROM subjects WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE"
+)
+
+
+async def _lock(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, tuple[str, int | None]]:
+    """Lock these subjects; their kind and representative, as the lock finds them."""
+    # Two writes recomputing the same subject take turns (in id order: no deadlock); the second one then reads
+    # the first one's records and current rows, so a subject never ends up with two current timelines. FOR NO KEY
+    # UPDATE: a transaction inserting records of the subject (a foreign-key share lock) is not waited for.
+    return {r[0]: (r[1], r[2]) for r in await (await _driver(conn)).fetch(_LOCK, sorted(set(ids)))}
 
 
 def evaluate(
@@ -148,6 +138,216 @@ def _restriction_key(r: RestrictionDecision) -> tuple[Any, ...]:
     )
 
 
+# The columns COPY writes, in this order; a row is the subject's id and then what ``_grade_values`` and
+# ``_restriction_values`` give. The key of a row (``_grade_key``, ``_restriction_key``) is what tells an unchanged
+# timeline from a changed one.
+_GRADE_COLUMNS = (
+    "subject_id",
+    "level",
+    "valid_from",
+    "valid_to",
+    "cycle_start",
+    "cycle_end",
+    "rule_document",
+    "rule_article",
+    "rule_text",
+    "basis_record_ids",
+    "explanation",
+    "disputed",
+)
+_GRADE_KEY_IDS = 5  # the basis in a grade key
+_GRADE_ROW_IDS = 8  # and in a grade row's values
+_RESTRICTION_COLUMNS = (
+    "subject_id",
+    "sector",
+    "measure",
+    "legal_document",
+    "legal_article",
+    "legal_text",
+    "since",
+    "until",
+    "source_record_id",
+    "exception",
+    "disputed",
+)
+_RESTRICTION_KEY_ID = 3  # the source record in a restriction key
+_RESTRICTION_ROW_ID = 7  # and in a restriction row's values
+
+
+def _grade_values(s: GradeSegment) -> tuple[Any, ...]:
+    d = s.decision
+    return (
+        d.level.value,
+        s.valid_from,
+        s.valid_to,
+        d.cycle_start,
+        d.cycle_end,
+        d.rule.document,
+        d.rule.article,
+        d.rule.text,
+        list(d.basis),
+        d.explanation,
+        d.disputed,
+    )
+
+
+def _restriction_values(r: RestrictionDecision) -> tuple[Any, ...]:
+    return (
+        r.sector.value,
+        r.measure,
+        r.legal_basis.document,
+        r.legal_basis.article,
+        r.legal_basis.text,
+        r.since,
+        r.until,
+        r.source_record_id,
+        r.exception,
+        r.disputed,
+    )
+
+
+# A record as a history holds it: every column the rules read but its id and subject, in the order of
+# _CURRENT_RECORDS (details as jsonb's text: the same text is the same value).
+_Entry = tuple[Any, ...]
+
+_CURRENT_RECORDS = """
+    SELECT id, subject_id, type, severity, status, decided_on, publicity_until, penalty_fulfilled, corrected_on,
+           CAST(timezone('Asia/Shanghai', status_changed_at) AS date), CAST(details AS text)
+    FROM credit_records WHERE subject_id = ANY($1::bigint[]) AND superseded_by_id IS NULL
+    ORDER BY subject_id, id
+"""
+_CURRENT_GRADES = """
+    SELECT subject_id, valid_from, valid_to, level, rule_document, rule_article, basis_record_ids, disputed
+    FROM grades WHERE subject_id = ANY($1::bigint[]) AND superseded_at IS NULL
+"""
+_CURRENT_RESTRICTIONS = """
+    SELECT subject_id, sector, since, until, source_record_id, legal_document, legal_article, measure, exception,
+           disputed
+    FROM restrictions WHERE subject_id = ANY($1::bigint[]) AND superseded_at IS NULL
+"""
+# The same for the subjects whose ids lie between $1 and $2: one range of the index rather than a look-up an id.
+_RECORDS_BETWEEN, _GRADES_BETWEEN, _RESTRICTIONS_BETWEEN = (
+    q.replace("= ANY($1::bigint[])", "BETWEEN $1::bigint AND $2::bigint")
+    for q in (_CURRENT_RECORDS, _CURRENT_GRADES, _CURRENT_RESTRICTIONS)
+)
+
+
+def _record(rank: int, entry: _Entry) -> Record:
+    """The record of a history, its id being its rank (from 1) in the history's id order."""
+    type_, severity, status, decided_on, publicity_until, fulfilled, corrected_on, status_changed_on, details = entry
+    loaded = orjson.loads(details) if details is not None else None
+    return Record(
+        id=rank,
+        subject_id=0,
+        type=RecordType(type_),
+        severity=Severity(severity) if severity else None,
+        status=RecordStatus(status),
+        decided_on=decided_on,
+        publicity_until=publicity_until,
+        penalty_fulfilled=fulfilled,
+        corrected_on=corrected_on,
+        status_changed_on=status_changed_on,
+        details=MappingProxyType(dict(loaded or {})),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the rules decide for a history: the grade and restriction rows, with records named by their rank in
+    the history (1 for its lowest id); ``named`` tells whether any row names one."""
+
+    grade_keys: tuple[tuple[Any, ...], ...]
+    grade_values: tuple[tuple[Any, ...], ...]
+    restriction_keys: tuple[tuple[Any, ...], ...]
+    restriction_values: tuple[tuple[Any, ...], ...]
+    named: bool
+
+    def grade_keys_of(self, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        """The sorted grade keys of a subject whose history's records have these ids (in id order)."""
+        if not self.named:
+            return sorted(self.grade_keys)
+        i = _GRADE_KEY_IDS
+        return sorted([(*k[:i], tuple(sorted([ids[n - 1] for n in k[i]])), *k[i + 1 :]) for k in self.grade_keys])
+
+    def restriction_keys_of(self, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        if not self.named:
+            return sorted(self.restriction_keys)
+        i = _RESTRICTION_KEY_ID
+        return sorted([(*k[:i], _named(ids, k[i]), *k[i + 1 :]) for k in self.restriction_keys])
+
+    def grade_rows(self, subject_id: int, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        i = _GRADE_ROW_IDS
+        return [(subject_id, *v[:i], [ids[n - 1] for n in v[i]], *v[i + 1 :]) for v in self.grade_values]
+
+    def restriction_rows(self, subject_id: int, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        i = _RESTRICTION_ROW_ID
+        return [(subject_id, *v[:i], _named(ids, v[i]), *v[i + 1 :]) for v in self.restriction_values]
+
+
+def _named(ids: Sequence[int], rank: int | None) -> int | None:
+    return None if rank is None else ids[rank - 1]
+
+
+class Evaluator:
+    """Applies the rules (``evaluate``) for one calendar and one as-of year, once for each distinct history (the
+    subject's kind and its records and its representative's, ids left out), and keeps the outcomes."""
+
+    def __init__(self, calendar: WorkCalendar, today: date) -> None:
+        self.calendar = calendar
+        self.today = today
+        self.until = date(max(today.year, GRADING_START.year) + HORIZON_YEARS, 12, 31)
+        self._outcomes: dict[tuple[Any, ...], Outcome] = {}
+
+    def outcome(self, kind: str, own: Sequence[_Entry], representative: Sequence[_Entry]) -> Outcome:
+        """The outcome of a subject of ``kind`` whose own records are ``own`` and whose representative's are
+        ``representative``, numbered together: rank n is the n-th lowest id of both (``_ranked``)."""
+        key = (kind, tuple(own), tuple(representative))
+        found = self._outcomes.get(key)
+        if found is None:
+            found = self._evaluate(kind, own, representative)
+            if len(self._outcomes) >= _MAX_OUTCOMES:
+                self._outcomes.clear()
+            self._outcomes[key] = found
+        return found
+
+    def bare(self, kind: str) -> Outcome:
+        """The outcome of a subject of ``kind`` with no record, whose representative has none either."""
+        return self.outcome(kind, (), ())
+
+    def _evaluate(self, kind: str, own: Sequence[_Entry], representative: Sequence[_Entry]) -> Outcome:
+        records = [_record(rank, e) for rank, e in own]
+        representative_records = [_record(rank, e) for rank, e in representative]
+        segments, found = evaluate(
+            SubjectKind(kind),
+            records,
+            representative_records,
+            subject_id=0,
+            calendar=self.calendar,
+            until=self.until,
+        )
+        return Outcome(
+            grade_keys=tuple(map(_grade_key, segments)),
+            grade_values=tuple(map(_grade_values, segments)),
+            restriction_keys=tuple(map(_restriction_key, found)),
+            restriction_values=tuple(map(_restriction_values, found)),
+            named=bool(own or representative),
+        )
+
+
+def _ranked(
+    own: Sequence[Sequence[Any]], representative: Sequence[Sequence[Any]]
+) -> tuple[list[int], list[tuple[int, _Entry]], list[tuple[int, _Entry]]]:
+    """Rows of ``_CURRENT_RECORDS`` (id first, in id order) of a subject and of its representative: the ids in id
+    order, and each side's entries with their rank among them."""
+    if not representative:
+        return [r[0] for r in own], [(n, tuple(r[2:])) for n, r in enumerate(own, start=1)], []
+    both = sorted([(r[0], False, r) for r in own] + [(r[0], True, r) for r in representative], key=lambda t: t[0])
+    ids = [t[0] for t in both]
+    mine = [(n, tuple(t[2][2:])) for n, t in enumerate(both, start=1) if not t[1]]
+    theirs = [(n, tuple(t[2][2:])) for n, t in enumerate(both, start=1) if t[1]]
+    return ids, mine, theirs
+
+
 async def recompute(
     conn: AsyncConnection, subject_ids: Iterable[int], *, calendar: WorkCalendar, today: date
 ) -> Recomputed:
@@ -156,61 +356,138 @@ async def recompute(
     if not ids:
         return Recomputed(frozenset(), frozenset(), frozenset())
     ids |= await _represented_by(conn, ids)
-    # Two writes recomputing the same subject take turns (in id order: no deadlock); the second one then reads
-    # the first one's records and current rows, so a subject never ends up with two current timelines. FOR NO KEY
-    # UPDATE: a transaction inserting records of the subject (a foreign-key share lock) is not waited for.
-    await conn.execute(
-        sa.select(subjects.c.id)
-        .where(_among(subjects.c.id, ids))
-        .order_by(subjects.c.id)
-        .with_for_update(key_share=True)
-    )
+    info = await _lock(conn, ids)
     # Recomputed here, so no longer pending (store.pending). A queue row another transaction holds (an import
     # queueing the subject again, a drainer) is left alone: it is recomputed once that transaction is over.
     await conn.execute(_DEQUEUE, {"ids": sorted(ids)})
-    info = await _subjects(conn, ids)
-    representatives = {rep for _, rep in info.values() if rep is not None}
-    records = await current_records(conn, ids | representatives)
-    until = date(max(today.year, GRADING_START.year) + HORIZON_YEARS, 12, 31)
+    found = await _compare(conn, info, Evaluator(calendar, today))
+    await _write(conn, found)
+    return Recomputed(
+        frozenset(ids), frozenset(found.grades_changed), frozenset(found.restrictions_changed), tuple(found.changes)
+    )
 
-    current_grades = await _current_grade_keys(conn, ids)
-    current_restrictions = await _current_restriction_keys(conn, ids)
-    grade_rows: list[dict[str, Any]] = []
-    restriction_rows: list[dict[str, Any]] = []
-    grades_changed: set[int] = set()
-    restrictions_changed: set[int] = set()
-    status_changes: list[notify.RestrictionStatusChange] = []
+
+@dataclass
+class _Compared:
+    """What the rules decide for some subjects against their current rows: the subjects whose grades and whose
+    restrictions changed, the rows that replace theirs (``bare``: subjects whose new grade rows are their kind's
+    bare outcome, written by one statement), and the restriction status changes of today."""
+
+    grades_changed: set[int] = field(default_factory=set)
+    restrictions_changed: set[int] = field(default_factory=set)
+    grade_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    restriction_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    bare: list[int] = field(default_factory=list)
+    changes: list[notify.RestrictionStatusChange] = field(default_factory=list)
+    # Those of the changed subjects that have current rows to supersede.
+    grades_superseded: list[int] = field(default_factory=list)
+    restrictions_superseded: list[int] = field(default_factory=list)
+
+
+async def _compare(
+    conn: AsyncConnection,
+    info: dict[int, tuple[str, int | None]],
+    evaluator: Evaluator,
+    *,
+    bare: _Bare | None = None,
+) -> _Compared:
+    """Apply the rules to these subjects (id: kind and representative) and compare the outcome with their current
+    rows; reads only. With ``bare``, subjects without records whose kind's bare outcome it writes are left to it
+    (``_Compared.bare``)."""
+    found = _Compared()
+    if not info:
+        return found
+    today = evaluator.today
+    records, grade_rows, restriction_rows = await _current(
+        await _driver(conn), sorted(info), {rep for _, rep in info.values() if rep is not None}
+    )
+    current_grades = _keyed(grade_rows, grades=True)
+    current_restrictions = _keyed(restriction_rows, grades=False)
+    graded = bare.graded if bare is not None else ()
+    none: list[Any] = []
     for sid, (kind, rep) in info.items():
-        segments, found = evaluate(
-            SubjectKind(kind),
-            records.get(sid, []),
-            records.get(rep, []) if rep is not None else [],
-            subject_id=sid,
-            calendar=calendar,
-            until=until,
-        )
-        if sorted(map(_grade_key, segments)) != current_grades.get(sid, []):
-            grades_changed.add(sid)
-            grade_rows += [_grade_row(sid, s) for s in segments]
-        if sorted(map(_restriction_key, found)) != current_restrictions.get(sid, []):
-            restrictions_changed.add(sid)
-            restriction_rows += [_restriction_row(sid, r) for r in found]
-            before = {
-                k[0] for k in current_restrictions.get(sid, []) if k[1] <= today and (k[2] is None or today <= k[2])
-            }
-            after = {r.sector.value for r in found if r.in_force_on(today)}
-            status_changes += [
+        record_ids, own, theirs = _ranked(records.get(sid, none), records.get(rep, none) if rep is not None else none)
+        outcome = evaluator.outcome(kind, own, theirs)
+        current = current_grades.get(sid, none)
+        if outcome.grade_keys_of(record_ids) != current:
+            found.grades_changed.add(sid)
+            if current:
+                found.grades_superseded.append(sid)
+            if not own and not theirs and kind in graded:
+                found.bare.append(sid)
+            else:
+                found.grade_rows += outcome.grade_rows(sid, record_ids)
+        keys = outcome.restriction_keys_of(record_ids)
+        current = current_restrictions.get(sid, none)
+        if keys != current:
+            found.restrictions_changed.add(sid)
+            if current:
+                found.restrictions_superseded.append(sid)
+            found.restriction_rows += outcome.restriction_rows(sid, record_ids)
+            before = {k[0] for k in current if k[1] <= today and (k[2] is None or today <= k[2])}
+            after = {k[0] for k in keys if k[1] <= today and (k[2] is None or today <= k[2])}
+            found.changes += [
                 notify.RestrictionStatusChange(sid, sector, sector in after) for sector in sorted(before ^ after)
             ]
-    if grades_changed:
-        await conn.execute(_SUPERSEDE_GRADES, {"ids": sorted(grades_changed)})
-        await _copy(conn, "grades", grade_rows)
-    if restrictions_changed:
-        await conn.execute(_SUPERSEDE_RESTRICTIONS, {"ids": sorted(restrictions_changed)})
-        await _copy(conn, "restrictions", restriction_rows)
+    return found
+
+
+async def _current(
+    driver: Any, ids: list[int], representatives: set[int]
+) -> tuple[dict[int, list[Any]], Sequence[Any], Sequence[Any]]:
+    """The current records of these subjects and of their representatives (by subject), and the current grade and
+    restriction rows of the subjects; read as one range when the subjects fill most of it (a batch of the yearly
+    evaluation), else by id."""
+    low, high = ids[0], ids[-1]
+    if 2 * len(ids) > high - low:
+        rows = list(await driver.fetch(_RECORDS_BETWEEN, low, high))
+        outside = sorted(r for r in representatives if not low <= r <= high)
+        if outside:
+            rows += await driver.fetch(_CURRENT_RECORDS, outside)
+        grade_rows = await driver.fetch(_GRADES_BETWEEN, low, high)
+        restriction_rows = await driver.fetch(_RESTRICTIONS_BETWEEN, low, high)
+    else:
+        rows = await driver.fetch(_CURRENT_RECORDS, sorted(set(ids) | representatives))
+        grade_rows = await driver.fetch(_CURRENT_GRADES, ids)
+        restriction_rows = await driver.fetch(_CURRENT_RESTRICTIONS, ids)
+    records: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        records[row[1]].append(row)
+    return records, grade_rows, restriction_rows
+
+
+async def _write(conn: AsyncConnection, found: _Compared, bare: _Bare | None = None) -> None:
+    """Supersede the current rows of the subjects that changed, write their new ones and publish the status
+    changes (the subjects locked, and the comparison made after the lock: only a recomputation, under the same
+    lock, writes grades and restrictions, so the current rows it read are still all there are)."""
+    if found.grades_superseded:
+        await conn.execute(_SUPERSEDE_GRADES, {"ids": sorted(found.grades_superseded)})
+    if found.grade_rows:
+        await copy_rows(conn, "grades", _GRADE_COLUMNS, found.grade_rows)
+    if found.bare:
+        assert bare is not None
+        await conn.execute(_WRITE_BARE, {**bare.row, "ids": sorted(found.bare)})
+    if found.restrictions_superseded:
+        await conn.execute(_SUPERSEDE_RESTRICTIONS, {"ids": sorted(found.restrictions_superseded)})
+    if found.restriction_rows:
+        await copy_rows(conn, "restrictions", _RESTRICTION_COLUMNS, found.restriction_rows)
     # Delivered to every API process when this transaction commits (restrictionChanged subscriptions).
-    await notify.publish(conn, status_changes)
-    return Recomputed(frozenset(ids), frozenset(grades_changed), frozenset(restrictions_changed), tuple(status_changes))
+    await notify.publish(conn, found.changes)
+
+
+def _keyed(rows: Sequence[Any], *, grades: bool) -> dict[int, list[tuple[Any, ...]]]:
+    """Current grade or restriction rows of ``_CURRENT_GRADES`` / ``_CURRENT_RESTRICTIONS`` as sorted keys a
+    subject (``_grade_key``, ``_restriction_key``)."""
+    keys: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    if grades:
+        for r in rows:
+            keys[r[0]].append((r[1], r[2], r[3], r[4], r[5], tuple(sorted(r[6])), r[7]))
+    else:
+        for r in rows:
+            keys[r[0]].append(tuple(r[1:]))
+    for v in keys.values():
+        v.sort()
+    return keys
 
 
 _SUPERSEDE_GRADES = sa.text(
@@ -221,102 +498,192 @@ _SUPERSEDE_RESTRICTIONS = sa.text(
     " WHERE subject_id = ANY(CAST(:ids AS bigint[])) AND superseded_at IS NULL"
 )
 
-
-async def _copy(conn: AsyncConnection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Append rows with COPY (in the caller's transaction): a timeline is several rows a subject, and a
-    recomputation of thousands of subjects writes them at the speed of COPY rather than of an INSERT a row."""
-    if not rows:
-        return
-    columns = list(rows[0])
-    raw = (await conn.get_raw_connection()).driver_connection
-    assert raw is not None
-    await raw.copy_records_to_table(table, records=[tuple(r.values()) for r in rows], columns=columns)
-
-
-async def _current_grade_keys(conn: AsyncConnection, ids: set[int]) -> dict[int, list[tuple[Any, ...]]]:
-    g = grades.c
-    rows = await conn.execute(
-        sa.select(
-            g.subject_id,
-            g.valid_from,
-            g.valid_to,
-            g.level,
-            g.rule_document,
-            g.rule_article,
-            g.basis_record_ids,
-            g.disputed,
-        ).where(_among(g.subject_id, ids), g.superseded_at.is_(None))
+# Each subject of the batch, whose ids lie between $2 and $3 (the other tables are read as one range of
+# their indexes, and joined by hashing): whether the rules must be applied to it one by one (``evaluated``: it,
+# or its representative, has a current record, or it has current restrictions, or its kind's bare outcome is not
+# one these statements handle), whether it is restricted or queued, how many current grade rows it has, and
+# whether they are its kind's bare outcome (``settled``).
+_TRIAGE = """
+    WITH batch AS (
+      SELECT s.id, s.kind, s.legal_representative_id
+      FROM unnest(CAST($1 AS bigint[])) AS i(id) JOIN subjects s ON s.id = i.id
+      WHERE s.id BETWEEN $2::bigint AND $3::bigint
+    ),
+    recorded AS (
+      SELECT DISTINCT subject_id FROM credit_records
+      WHERE subject_id BETWEEN $2::bigint AND $3::bigint AND superseded_by_id IS NULL
+    ),
+    restricted AS (
+      SELECT DISTINCT subject_id FROM restrictions
+      WHERE subject_id BETWEEN $2::bigint AND $3::bigint AND superseded_at IS NULL
+    ),
+    graded AS (
+      -- The bare outcome: the one grade row of the kinds in $5, compared on the columns of _grade_key.
+      SELECT subject_id, count(*) AS current, count(*) FILTER (
+        WHERE valid_from = CAST($6 AS date) AND valid_to IS NOT DISTINCT FROM CAST($7 AS date)
+        AND level = CAST($8 AS text) AND rule_document = CAST($9 AS text)
+        AND rule_article = CAST($10 AS text) AND cardinality(basis_record_ids) = 0
+        AND disputed = CAST($11 AS boolean)
+      ) AS bare
+      FROM grades WHERE subject_id BETWEEN $2::bigint AND $3::bigint AND superseded_at IS NULL
+      GROUP BY subject_id
     )
-    keys: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for r in rows:
-        keys[r.subject_id].append(
-            (
-                r.valid_from,
-                r.valid_to,
-                r.level,
-                r.rule_document,
-                r.rule_article,
-                tuple(sorted(r.basis_record_ids)),
-                r.disputed,
-            )
-        )
-    return {k: sorted(v) for k, v in keys.items()}
+    SELECT s.id, s.kind, s.legal_representative_id AS representative,
+      (s.kind <> ALL(CAST($4 AS text[])) OR r.subject_id IS NOT NULL OR x.subject_id IS NOT NULL
+       OR (SELECT true FROM credit_records c
+           WHERE c.subject_id = s.legal_representative_id AND c.superseded_by_id IS NULL LIMIT 1) IS TRUE)
+       AS evaluated,
+      x.subject_id IS NOT NULL AS restricted,
+      q.subject_id IS NOT NULL AS queued,
+      coalesce(g.current, 0) AS current,
+      (CASE WHEN s.kind = ANY(CAST($5 AS text[])) THEN g.current = 1 AND g.bare = 1 ELSE g.current IS NULL END)
+       IS TRUE AS settled
+    FROM batch s
+    LEFT JOIN recorded r ON r.subject_id = s.id
+    LEFT JOIN restricted x ON x.subject_id = s.id
+    LEFT JOIN recompute_queue q ON q.subject_id = s.id
+    LEFT JOIN graded g ON g.subject_id = s.id
+    """
 
 
-async def _current_restriction_keys(conn: AsyncConnection, ids: set[int]) -> dict[int, list[tuple[Any, ...]]]:
-    c = restrictions.c
-    rows = await conn.execute(
-        sa.select(
-            c.subject_id,
-            c.sector,
-            c.since,
-            c.until,
-            c.source_record_id,
-            c.legal_document,
-            c.legal_article,
-            c.measure,
-            c.exception,
-            c.disputed,
-        ).where(_among(c.subject_id, ids), c.superseded_at.is_(None))
+_WRITE_BARE = sa.text(
+    """
+    INSERT INTO grades (subject_id, level, valid_from, valid_to, cycle_start, cycle_end, rule_document,
+                        rule_article, rule_text, basis_record_ids, explanation, disputed)
+    SELECT id, CAST(:level AS text), CAST(:valid_from AS date), CAST(:valid_to AS date), CAST(:cycle_start AS date),
+           CAST(:cycle_end AS date), CAST(:rule_document AS text), CAST(:rule_article AS text),
+           CAST(:rule_text AS text), '{}', CAST(:explanation AS text), CAST(:disputed AS boolean)
+    FROM unnest(CAST(:ids AS bigint[])) AS s(id)
+    ORDER BY id
+    """
+)
+
+
+@dataclass(frozen=True)
+class _Bare:
+    """The bare outcomes the statements handle: the kinds whose bare outcome is no row at all or the one row
+    ``row`` (``graded``), with no restriction; the row's columns, or None, as the statements' parameters."""
+
+    kinds: list[str]
+    graded: list[str]
+    row: dict[str, Any]
+
+    @classmethod
+    def of(cls, evaluator: Evaluator) -> _Bare:
+        kinds: list[str] = []
+        graded: list[str] = []
+        row: dict[str, Any] | None = None
+        for kind in SubjectKind:
+            outcome = evaluator.bare(kind.value)
+            if outcome.restriction_keys:
+                continue
+            if not outcome.grade_values:
+                kinds.append(kind.value)
+                continue
+            if len(outcome.grade_values) != 1 or outcome.grade_keys[0][_GRADE_KEY_IDS]:
+                continue
+            values = dict(zip(_GRADE_COLUMNS[1:], outcome.grade_values[0], strict=True))
+            if row is None:
+                row = values
+            if values == row:
+                kinds.append(kind.value)
+                graded.append(kind.value)
+        columns = [c for c in _GRADE_COLUMNS[1:] if c != "basis_record_ids"]
+        return cls(kinds, graded, {c: None if row is None else row[c] for c in columns})
+
+    async def triage(self, conn: AsyncConnection, ids: Sequence[int]) -> list[Any]:
+        """``_TRIAGE`` of these subjects (in id order); a statement must have run in the transaction already."""
+        key = [self.row[f] for f in ("valid_from", "valid_to", "level", "rule_document", "rule_article", "disputed")]
+        return list(await (await _driver(conn)).fetch(_TRIAGE, ids, ids[0], ids[-1], self.kinds, self.graded, *key))
+
+
+async def evaluate_batch(
+    conn: AsyncConnection, subject_ids: Iterable[int], *, evaluator: Evaluator, lock_first: bool = False
+) -> Recomputed:
+    """The yearly evaluation of these subjects, in the caller's transaction: what ``recompute`` would write for
+    each of them, and the same status changes.
+
+    The organizations a subject represents are not added: the yearly evaluation evaluates every subject in a
+    batch of its own. Subjects without records whose rows differ from their kind's bare outcome get it in one
+    statement; the others go through the rules one by one.
+
+    ``lock_first``: lock every subject of the batch first, as ``recompute`` does; for a batch in which most
+    subjects are expected to change. Otherwise a subject is locked only when something is to be written for it,
+    or it is queued: one whose rows already say what the rules say is neither locked nor written, and a write
+    that changes its records meanwhile recomputes it itself, in its own transaction (or queues it). Subjects with
+    records and rows are then compared first without a lock, and locked and compared again when they differ.
+    """
+    ids = sorted(set(subject_ids))
+    if not ids:
+        return Recomputed(frozenset(), frozenset(), frozenset())
+    bare = _Bare.of(evaluator)
+    # Not JIT-compiled: the statements of a batch are short, and compiling them costs more than running them.
+    await conn.execute(sa.text("SET LOCAL jit = off"))
+    evaluated: set[int] = set()
+    candidates: list[int] = ids
+    if not lock_first:
+        unlocked: dict[int, tuple[str, int | None]] = {}
+        candidates = []
+        for r in await bare.triage(conn, ids):
+            if r["queued"]:
+                evaluated.add(r["id"])
+            elif r["evaluated"]:
+                if r["current"] or r["restricted"]:
+                    unlocked[r["id"]] = (r["kind"], r["representative"])
+                else:  # never evaluated: it changes, unless the rules decide nothing for it
+                    evaluated.add(r["id"])
+            elif not r["settled"]:
+                candidates.append(r["id"])
+        if unlocked:
+            ahead = await _compare(conn, unlocked, evaluator)
+            evaluated |= ahead.grades_changed | ahead.restrictions_changed
+        if not evaluated and not candidates:
+            return Recomputed(frozenset(ids), frozenset(), frozenset())
+    work = sorted(evaluated.union(candidates))
+    locked = await _lock(conn, work)
+    await conn.execute(_DEQUEUE, {"ids": work})
+    # Read (again) now that they are locked: a write may have changed their records since.
+    found = await _compare(conn, locked, evaluator, bare=bare)
+    await _write(conn, found, bare)
+    return Recomputed(
+        frozenset(ids), frozenset(found.grades_changed), frozenset(found.restrictions_changed), tuple(found.changes)
     )
-    keys: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for r in rows:
-        keys[r.subject_id].append(tuple(r)[1:])
-    return {k: sorted(v) for k, v in keys.items()}
 
 
-def _grade_row(subject_id: int, s: GradeSegment) -> dict[str, Any]:
-    d = s.decision
-    return {
-        "subject_id": subject_id,
-        "level": d.level.value,
-        "valid_from": s.valid_from,
-        "valid_to": s.valid_to,
-        "cycle_start": d.cycle_start,
-        "cycle_end": d.cycle_end,
-        "rule_document": d.rule.document,
-        "rule_article": d.rule.article,
-        "rule_text": d.rule.text,
-        "basis_record_ids": list(d.basis),
-        "explanation": d.explanation,
-        "disputed": d.disputed,
-    }
+async def evaluate_all(
+    engine: AsyncEngine,
+    subject_ids: Sequence[int],
+    *,
+    calendar: WorkCalendar,
+    today: date,
+    batch: int = EVALUATION_BATCH,
+    lanes: int = EVALUATION_LANES,
+    on_batch: Callable[[Recomputed], None] | None = None,
+) -> None:
+    """The yearly evaluation (WG art. 13) of these subjects: ``batch`` at a time, each batch its own transaction
+    (``evaluate_batch``), ``lanes`` batches under way at once on connections of their own (the engine's pool must
+    hold them), so that PostgreSQL works on one batch while this process applies the rules to another.
+    ``on_batch`` is told of every committed batch.
 
+    A batch in which most subjects changed is followed by batches that lock first: a first evaluation changes
+    nearly every subject, and reading each batch once before the lock and once after would be wasted; a
+    re-evaluation changes few, and the batches after one that changed few lock only what changes."""
+    evaluator = Evaluator(calendar, today)
+    chunks: Iterator[Sequence[int]] = (subject_ids[i : i + batch] for i in range(0, len(subject_ids), batch))
+    lock_first = False
 
-def _restriction_row(subject_id: int, r: RestrictionDecision) -> dict[str, Any]:
-    return {
-        "subject_id": subject_id,
-        "sector": r.sector.value,
-        "measure": r.measure,
-        "legal_document": r.legal_basis.document,
-        "legal_article": r.legal_basis.article,
-        "legal_text": r.legal_basis.text,
-        "since": r.since,
-        "until": r.until,
-        "source_record_id": r.source_record_id,
-        "exception": r.exception,
-        "disputed": r.disputed,
-    }
+    async def lane() -> None:
+        nonlocal lock_first
+        for chunk in chunks:  # shared by the lanes: each takes the next batch when it is done with one
+            async with engine.begin() as conn:
+                done = await evaluate_batch(conn, chunk, evaluator=evaluator, lock_first=lock_first)
+            lock_first = 2 * len(done.grades_changed | done.restrictions_changed) > len(done.subject_ids)
+            if on_batch is not None:
+                on_batch(done)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(max(1, lanes)):
+            group.create_task(lane())
 
 
 async def all_subject_ids(conn: AsyncConnection) -> list[int]:
