@@ -2,7 +2,9 @@
 
 Run a part with `python -m bench authz` (or evaluate, screen, import).
 
-1. evaluate: the yearly evaluation (WG art. 13) of every organization, set-based in batches (seconds).
+1. evaluate: `hrss-credit evaluate`, the yearly evaluation (WG art. 13), run twice on a fresh population with about
+   1% of the organizations on the wage-arrears list (bench.evaluate): the first run and the second, which finds
+   nothing to change (seconds, organizations/s); in its own database hrss_eval_bench, dropped afterwards.
 2. screen: `screen(sector:, refs:)` of 1,000 references against the whole population, through the real ASGI
    app with a real token, N rounds (median and p99 latency).
 3. authz: the procurement audience's single look-up against the admin schema's (same query, interleaved).
@@ -31,32 +33,10 @@ from api.app import create_app
 from api.logging import configure_logging
 from api.settings import Settings
 from bench.authz import bench_authz
+from bench.evaluate import bench_evaluate, grade
 from bench.imports import bench_import
-from bench.population import TODAY, bench_server, fresh_database, load
+from bench.population import bench_server, fresh_database, load
 from bench.race import main as race_main
-from domain.workdays import WorkCalendar
-from store import evaluation
-from store.db import create_engine
-
-
-async def bench_evaluate(url: str, batch: int) -> None:
-    engine = create_engine(url, pool_size=2, statement_timeout_ms=600_000)
-    async with engine.connect() as conn:
-        ids = await evaluation.all_subject_ids(conn)
-    for label in ("first run", "second run (nothing to change)"):
-        started = time.perf_counter()
-        changed = 0
-        for start in range(0, len(ids), batch):
-            async with engine.begin() as conn:
-                done = await evaluation.recompute(
-                    conn, ids[start : start + batch], calendar=WorkCalendar(), today=TODAY
-                )
-                changed += len(done.grades_changed)
-        seconds = time.perf_counter() - started
-        print(
-            f"evaluate {len(ids)} organizations, {label}: {seconds:.1f} s ({len(ids) / seconds:,.0f}/s), {changed} changed"
-        )
-    await engine.dispose()
 
 
 async def bench_screen(url: str, codes: list[str], rounds: int) -> None:
@@ -102,7 +82,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--organizations", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=50)
-    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=2000, help="subjects a transaction (evaluate)")
+    parser.add_argument("--lanes", type=int, default=2, help="batches under way at once (evaluate)")
     parser.add_argument("--requests", type=int, default=2000, help="look-ups per audience (authz)")
     parser.add_argument("--records", type=int, default=1_000_000, help="records already in the database (import)")
     parser.add_argument("--rows", type=int, default=50_000, help="records in the imported file (import)")
@@ -138,10 +119,13 @@ def main() -> None:
             )
             if args.which == ["import"]:
                 return
+        if "evaluate" in args.which:
+            bench_evaluate(server, args.organizations, batch=args.batch, lanes=args.lanes)
+        if "screen" not in args.which and "authz" not in args.which:
+            return
         url = fresh_database(server, "hrss_bench")
         codes = asyncio.run(load(url, args.organizations))
-        if "evaluate" in args.which or "screen" in args.which or "authz" in args.which:
-            asyncio.run(bench_evaluate(url, args.batch))  # grades and restrictions are needed by the others
+        asyncio.run(grade(url, batch=args.batch))  # the grades and restrictions they read
         if "screen" in args.which:
             asyncio.run(bench_screen(url, codes, args.rounds))
         if "authz" in args.which:
