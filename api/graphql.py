@@ -100,7 +100,9 @@ class GraphQLApp(GraphQL[Context, None]):
         context = request.scope["state"].get("context")
         if isinstance(context, Context):
             try:
-                await audit_service.close(context.db, context.audit, writer=_audit_writer(request))
+                await audit_service.close(
+                    context.db, context.audit, writer=audit_service.process_writer(request.app.state)
+                )
             except Exception as exc:  # an outage or a defect: the schema codes (503) or masks it, and logs it
                 error = GraphQLError(str(exc), original_error=exc)
                 self.schema.process_errors([error], _boundary_context(self.schema, context))
@@ -153,11 +155,6 @@ def _boundary_context(schema: Any, context: Context) -> ExecutionContext:
     """An execution context for errors raised at the boundary, so that they are coded, masked and logged like
     those of the operation (schema/build.py: an outage sets the response's 503 through it)."""
     return ExecutionContext(query=None, schema=schema, allowed_operations=[OperationType.QUERY], context=context)
-
-
-def _audit_writer(request: Request | WebSocket) -> AuditWriter | None:
-    writer = getattr(request.app.state, "audit_writer", None)
-    return writer if isinstance(writer, AuditWriter) else None
 
 
 def _claim(principal: Principal, name: str) -> str | None:

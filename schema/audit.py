@@ -27,7 +27,6 @@ from schema.ids import global_id, parse_global_id
 from services import audit as audit_service
 from services.audit import PendingAudit
 from store import audit
-from store.audit import AuditWriter
 
 SEAL_WAIT_SECONDS = 2.0
 _REFUSED_FIELD = re.compile(r"Cannot query field '(\w+)' on type '(\w+)'")
@@ -72,8 +71,8 @@ class AuditExtension(SchemaExtension):
         if isinstance(ctx.request, WebSocket):
             # Over a WebSocket the operation's end is the boundary: its result goes out without a hook after
             # this one, so the entry is made durable here, before it is sent.
-            writer = getattr(ctx.request.app.state, "audit_writer", None)
-            await audit_service.close(ctx.db, ctx.audit, writer=writer if isinstance(writer, AuditWriter) else None)
+            writer = audit_service.process_writer(ctx.request.app.state)
+            await audit_service.close(ctx.db, ctx.audit, writer=writer)
             ctx.audit = None
 
     def _refused_by_validation(self) -> list[str]:

@@ -32,6 +32,12 @@ class PendingAudit:
     failed: bool  # a mutation that raised: nothing of it is kept
 
 
+def process_writer(state: object) -> AuditWriter | None:
+    """The process's group writer, kept on the app's state by the lifespan (None before it starts)."""
+    writer = getattr(state, "audit_writer", None)
+    return writer if isinstance(writer, AuditWriter) else None
+
+
 async def close(db: RequestDb, pending: PendingAudit | None, *, writer: AuditWriter | None) -> None:
     """Commit (or roll back) the request's transaction and make its entry durable; an operation that touched no
     credit information (``pending`` None) only gives its connection back."""
