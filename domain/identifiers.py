@@ -15,7 +15,6 @@ end up in API error messages and logs.
 from __future__ import annotations
 
 import datetime
-import operator
 
 from stdnum.cn import ric as _ric
 from stdnum.exceptions import ValidationError as _StdnumValidationError
@@ -42,13 +41,15 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 # 5 民政, 6 旅游, 7 宗教, 8 工会, 9 工商/市场监管, A 中央军委改革和编制办公室, N 农业农村, Y 其他.
 USCC_REGISTRATION_AUTHORITIES = "123456789ANY"
 _USCC_ALPHABET_SET = frozenset(USCC_ALPHABET)
-_USCC_VALUE = {ch: i for i, ch in enumerate(USCC_ALPHABET)}
-_USCC_WEIGHTS = tuple(3**i % 31 for i in range(17))  # 1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28
+# Each character as the digit of its value (0-30) in base 34, for ``_uscc_check``.
+_USCC_AS_BASE34 = str.maketrans(USCC_ALPHABET, "0123456789abcdefghijklmnopqrstu")
 _DIGITS = "0123456789"
 _DIGIT_SET = frozenset(_DIGITS)
-# GB 11714 weights for the 8-character body of the organization code.
-_ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-_BASE36 = {ch: int(ch, 36) for ch in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+# Each character of an organization code as the digit of its value (0-35, A=10) modulo 11 in base 17, for
+# ``_org_code_check``.
+_ORG_CODE_AS_BASE17 = str.maketrans(
+    {ch: "0123456789a"[int(ch, 36) % 11] for ch in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+)
 # GB 11643-1999 does not date anyone before this; earlier "birth dates" are typos or test data.
 EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
 
@@ -110,9 +111,12 @@ def _org_code_check(body: str) -> str:
 
     Digits count as their value, letters as A=10 .. Z=35; C9 = 11 - (weighted sum mod 11), 10 → 'X',
     11 → '0'. Callers guarantee ``body`` is 8 characters of digits and capital letters.
+
+    The weights 3, 7, 9, 10, 5, 8, 4, 2 are 3·6^i modulo 11, and 17 ≡ 6 (mod 11): the body reversed, read as a
+    base-17 number of its values modulo 11, is the weighted sum over 3 modulo 11. ``int`` does the sum in C,
+    several times faster than a loop over the characters, and a screen validates a thousand codes a request.
     """
-    total = sum(map(operator.mul, map(_BASE36.__getitem__, body), _ORG_CODE_WEIGHTS))
-    check = 11 - total % 11
+    check = 11 - 3 * int(body[::-1].translate(_ORG_CODE_AS_BASE17), 17) % 11
     if check == 10:
         return "X"
     if check == 11:
@@ -126,10 +130,10 @@ def _uscc_check(code: str) -> str:
 
     The MOD 31 sum with weights 3^i mod 31, as ``stdnum.cn.uscc.calc_check_digit`` computes it (a test holds
     the two equal over random prefixes), without stdnum's clean-up of the input, which the caller has done
-    already: this check runs once for every row of a bulk import, where stdnum's clean-up is most of the cost.
+    already. Since 34 ≡ 3 (mod 31), the 17 characters reversed, read as a base-34 number of their values, are
+    that sum modulo 31: ``int`` computes it in C, for the bulk import's rows and a screen's thousand refs.
     """
-    total = sum(map(operator.mul, map(_USCC_VALUE.__getitem__, code[:17]), _USCC_WEIGHTS))
-    return USCC_ALPHABET[-total % 31]
+    return USCC_ALPHABET[-int(code[16::-1].translate(_USCC_AS_BASE34), 34) % 31]
 
 
 def _require_uscc_alphabet(value: str) -> None:

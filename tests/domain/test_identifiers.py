@@ -12,6 +12,7 @@ from stdnum.cn import uscc as _uscc
 
 from domain.identifiers import (
     InvalidIdentifier,
+    _org_code_check,
     _uscc_check,
     id_number_birth_date,
     looks_like_id_number,
@@ -69,6 +70,12 @@ def independent_uscc_check(first17: str) -> str:
     weights = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
     total = sum(ALPHABET.index(ch) * w for ch, w in zip(first17, weights, strict=True))
     return ALPHABET[(31 - total % 31) % 31]
+
+
+def independent_org_code_check(body: str) -> str:
+    """GB 11714 check character, the weighted sum of the standard written out."""
+    total = sum(int(ch, 36) * w for ch, w in zip(body, (3, 7, 9, 10, 5, 8, 4, 2), strict=True))
+    return {10: "X", 11: "0"}.get(11 - total % 11, str(11 - total % 11))
 
 
 def independent_id_check(first17: str) -> str:
@@ -247,6 +254,19 @@ def test_codes_with_digit_authority_and_type_agree_with_stdnum(parts: tuple[str,
 def test_the_position_18_check_agrees_with_stdnum_for_any_prefix(prefix: str) -> None:
     """validate_uscc computes the MOD 31 check itself (faster than stdnum's, which cleans its input first)."""
     assert _uscc_check(prefix + "0") == _uscc.calc_check_digit(prefix) == independent_uscc_check(prefix)
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=8, max_size=8))
+def test_the_organization_code_check_agrees_with_the_weighted_sum(body: str) -> None:
+    assert _org_code_check(body) == independent_org_code_check(body)
+
+
+def test_the_organization_code_check_of_a_published_code() -> None:
+    # The organization code 60003734-1 of the stdnum example above, and the two check values that are no digit
+    # of 11 - sum: 10 (weighted sum 12) and 11 (sum 0).
+    assert _org_code_check("60003734") == "1"
+    assert _org_code_check("00000006") == "X"
+    assert _org_code_check("00000000") == "0"
 
 
 # --- Resident identity card number -------------------------------------------------------------------------
