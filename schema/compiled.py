@@ -190,7 +190,7 @@ class ScreenCheck:
         for ref in refs:
             # Only references that give a USCC and nothing else: ID numbers are echoed masked and looked up by
             # keyed hash, ids are decoded; the general path does both.
-            uscc = _uscc(ref["uscc"]) if isinstance(ref, dict) and set(ref) == {"uscc"} else None
+            uscc = _uscc(ref["uscc"]) if type(ref) is dict and len(ref) == 1 and "uscc" in ref else None
             if uscc is None:
                 return None
             usccs.append(uscc)
