@@ -44,6 +44,7 @@ from store.demo import named_subjects
 from store.notify import RestrictionFeed
 from store.pending import Drainer
 from store.pii import PiiCipher
+from store.read_pool import ReadPool
 
 
 def signing_keys(settings: Settings) -> SigningKeys:
@@ -295,25 +296,20 @@ class _GraphQLEndpoint:
         await scope["app"].state.graphql(scope, receive, send)
 
 
-async def compiled_reads_pool(database_url: str, settings: Settings) -> Any:
-    """asyncpg's own pool for compiled reads: its connections keep their prepared statements, and a read costs
-    no SQLAlchemy connection checkout. It connects lazily (min_size 0), so the app starts during an outage."""
+async def compiled_reads_pool(database_url: str, settings: Settings) -> ReadPool:
+    """The compiled reads' own pool of asyncpg connections (store.read_pool): its connections keep their prepared
+    statements, and a read costs no SQLAlchemy connection checkout. It connects lazily, so the app starts during
+    an outage."""
     import asyncpg  # type: ignore[import-untyped]
 
-    return await asyncpg.create_pool(
-        **asyncpg_connect_kwargs(database_url),
-        min_size=0,
-        max_size=settings.pool_size,
-        server_settings={
-            "statement_timeout": str(settings.statement_timeout_ms),
-            "application_name": "hrss-credit compiled reads",
-            "TimeZone": BUREAU_TIME_ZONE,
-        },
-        # The default reset on release is a round trip (RESET ALL, UNLISTEN *, ...) for state these connections
-        # never take: each read is one statement in its own implicit transaction, with no session settings.
-        reset=_keep_session,
-    )
+    kwargs = asyncpg_connect_kwargs(database_url)
+    server_settings = {
+        "statement_timeout": str(settings.statement_timeout_ms),
+        "application_name": "hrss-credit compiled reads",
+        "TimeZone": BUREAU_TIME_ZONE,
+    }
 
+    def connect() -> Any:
+        return asyncpg.connect(**kwargs, server_settings=server_settings)
 
-async def _keep_session(_connection: Any) -> None:
-    return None
+    return ReadPool(connect, max_size=settings.pool_size)
