@@ -73,6 +73,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.http_protocol import GatheringHttpToolsProtocol
     from api.logging import configure_logging
 
     settings = settings_from_env()
@@ -101,7 +102,7 @@ def serve(
             host=settings.host,
             port=settings.port,
             loop="uvloop",
-            http="httptools",
+            http=GatheringHttpToolsProtocol,
             log_config=None,
             access_log=False,
             proxy_headers=True,
