@@ -171,7 +171,7 @@ def evaluate(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from store import evaluation, holidays
+    from store import evaluation, evaluation_batches, holidays
     from store.db import bureau_today, create_engine
 
     settings = settings_from_env()
@@ -206,7 +206,7 @@ def evaluate(
                     changed_restrictions += len(done.restrictions_changed)
                     progress.advance(task, len(done.subject_ids))
 
-                await evaluation.evaluate_all(
+                await evaluation_batches.evaluate_all(
                     engine, ids, calendar=calendar, today=day, batch=batch, lanes=lanes, on_batch=committed
                 )
             return len(ids), changed_grades, changed_restrictions

@@ -21,7 +21,7 @@ from pathlib import Path
 from bench.population import TODAY, fresh_database, load
 from bench.race import LISTED_SHARE, drop_database, list_wage_arrears
 from domain.workdays import WorkCalendar
-from store import evaluation, holidays
+from store import evaluation, evaluation_batches, holidays
 from store.db import create_engine
 
 DATABASE = "hrss_eval_bench"
@@ -76,13 +76,13 @@ def bench_evaluate(server: str, organizations: int, *, batch: int, lanes: int) -
 
 async def grade(url: str, *, batch: int) -> None:
     """Grades and restrictions for the benchmarks that read them (screen, authz), as the command writes them."""
-    engine = create_engine(url, pool_size=evaluation.EVALUATION_LANES, statement_timeout_ms=600_000)
+    engine = create_engine(url, pool_size=evaluation_batches.EVALUATION_LANES, statement_timeout_ms=600_000)
     try:
         async with engine.connect() as conn:
             ids = await evaluation.all_subject_ids(conn)
             calendar = WorkCalendar(await holidays.load_table(conn))
         started = time.perf_counter()
-        await evaluation.evaluate_all(engine, ids, calendar=calendar, today=TODAY, batch=batch)
+        await evaluation_batches.evaluate_all(engine, ids, calendar=calendar, today=TODAY, batch=batch)
         print(f"graded {len(ids):,} organizations in {time.perf_counter() - started:.1f} s")
     finally:
         await engine.dispose()

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.model import GradeSegment, Record, RestrictionDecision
 from domain.taxonomy import RecordStatus, RecordType, Severity, SubjectKind
 from domain.workdays import WorkCalendar
-from store import evaluation, notify
+from store import evaluation, evaluation_batches, notify
 from store.db import create_engine
 from store.tables import credit_records, grades, recompute_queue, restrictions, subjects
 from tests import factories
@@ -417,7 +417,7 @@ async def _run(engine: AsyncEngine, how: str, batch: int) -> list[evaluation.Rec
     ids = await _ids(engine)
     done: list[evaluation.Recomputed] = []
     if how == "evaluate_all":
-        await evaluation.evaluate_all(
+        await evaluation_batches.evaluate_all(
             engine, ids, calendar=CALENDAR, today=TODAY, batch=batch, lanes=2, on_batch=done.append
         )
         return done
@@ -429,7 +429,9 @@ async def _run(engine: AsyncEngine, how: str, batch: int) -> list[evaluation.Rec
                 done.append(await evaluation.recompute(conn, chunk, calendar=CALENDAR, today=TODAY))
             else:
                 done.append(
-                    await evaluation.evaluate_batch(conn, chunk, evaluator=evaluator, lock_first=how == "locked")
+                    await evaluation_batches.evaluate_batch(
+                        conn, chunk, evaluator=evaluator, lock_first=how == "locked"
+                    )
                 )
     return done
 
@@ -482,7 +484,7 @@ async def test_subjects_with_the_same_history_share_one_evaluation(database_url:
     evaluator._evaluate = counted  # type: ignore[method-assign,assignment]
     ids = await _ids(engine)
     async with engine.begin() as conn:
-        await evaluation.evaluate_batch(conn, ids, evaluator=evaluator)
+        await evaluation_batches.evaluate_batch(conn, ids, evaluator=evaluator)
     await engine.dispose()
     # One evaluation for each kind's bare outcome (every subject without records, and the organization whose
     # representative has none), one for each pair of organizations with the same history, one for each of the
@@ -510,16 +512,18 @@ async def test_a_record_written_before_the_lock_is_read_after_it(
                 explanation="stale",
             )
         )
-    lock = evaluation._lock
+    lock = evaluation_batches._lock
 
     async def write_then_lock(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, tuple[str, int | None]]:
         await factories.record(engine, stale["id"], decided_on=date(2026, 7, 1))  # committed by another connection
         return await lock(conn, ids)
 
-    monkeypatch.setattr(evaluation, "_lock", write_then_lock)
+    monkeypatch.setattr(evaluation_batches, "_lock", write_then_lock)
     async with engine.begin() as conn:
-        done = await evaluation.evaluate_batch(conn, [stale["id"]], evaluator=evaluation.Evaluator(CALENDAR, TODAY))
-    monkeypatch.setattr(evaluation, "_lock", lock)
+        done = await evaluation_batches.evaluate_batch(
+            conn, [stale["id"]], evaluator=evaluation.Evaluator(CALENDAR, TODAY)
+        )
+    monkeypatch.setattr(evaluation_batches, "_lock", lock)
     assert done.grades_changed == {stale["id"]}
     async with engine.begin() as conn:
         again = await evaluation.recompute(conn, [stale["id"]], calendar=CALENDAR, today=TODAY)
