@@ -171,7 +171,7 @@ def evaluate(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from store import evaluation, evaluation_batches, holidays
+    from services import grading
     from store.db import bureau_today, create_engine
 
     settings = settings_from_env()
@@ -181,43 +181,38 @@ def evaluate(
         err.print("[red]--as-of must be a date YYYY-MM-DD[/red]")
         raise typer.Exit(2) from None
 
-    async def run(url: str) -> tuple[int, int, int]:
-        from domain.workdays import WorkCalendar
-
+    async def run(url: str) -> grading.Evaluated:
         engine = create_engine(url, pool_size=lanes, max_overflow=0, statement_timeout_ms=600_000)
-        changed_grades = changed_restrictions = 0
-        try:
-            async with engine.connect() as conn:
-                ids = await evaluation.all_subject_ids(conn)
-                calendar = WorkCalendar(await holidays.load_table(conn))
+        progress = Progress(
+            TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+        )
+
+        def started(total: int) -> None:
             # The modules and the calendar live as long as the command: frozen, the collector stops walking them,
             # and a higher first threshold spares it the many short-lived rows and decisions of every batch.
             gc.collect()
             gc.freeze()
             gc.set_threshold(50_000, 50, 100)
-            with Progress(
-                TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
-            ) as progress:
-                task = progress.add_task("subjects", total=len(ids))
+            progress.start()
+            progress.add_task("subjects", total=total)
 
-                def committed(done: evaluation.Recomputed) -> None:
-                    nonlocal changed_grades, changed_restrictions
-                    changed_grades += len(done.grades_changed)
-                    changed_restrictions += len(done.restrictions_changed)
-                    progress.advance(task, len(done.subject_ids))
+        def committed(subjects: int) -> None:
+            progress.advance(progress.task_ids[0], subjects)
 
-                await evaluation_batches.evaluate_all(
-                    engine, ids, calendar=calendar, today=day, batch=batch, lanes=lanes, on_batch=committed
-                )
-            return len(ids), changed_grades, changed_restrictions
+        try:
+            return await grading.evaluate_everyone(
+                engine, today=day, batch=batch, lanes=lanes, on_start=started, on_batch=committed
+            )
         finally:
+            if progress.live.is_started:  # shown once the subjects were counted
+                progress.stop()
             await engine.dispose()
 
     with database(settings) as url:
-        total, grades_changed, restrictions_changed = asyncio.run(run(url))
+        done = asyncio.run(run(url))
     err.print(
-        f"evaluated {total} subjects as of {day}: grades changed for {grades_changed}, "
-        f"restrictions for {restrictions_changed}"
+        f"evaluated {done.subjects} subjects as of {day}: grades changed for {done.grades_changed}, "
+        f"restrictions for {done.restrictions_changed}"
     )
 
 

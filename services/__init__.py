@@ -4,7 +4,8 @@ A use case takes plain values (the caller, the day, the calendar, an open connec
 outcomes; it checks what the regulations and the policy require, writes through the repositories in store/,
 records the outbox events and recomputes what the write changed. It never opens, commits or rolls back a
 transaction: the request boundary (api/) or the command (api/cli.py) does, together with the audit entry. The
-bulk import (services/imports.py) is the exception: a file of millions of rows commits chunk by chunk, so that
-a failure loses one chunk and a re-run resumes after the last one committed.
+exceptions commit themselves, since no one transaction could hold them: the bulk import (services/imports.py)
+commits a file of millions of rows chunk by chunk, so that a failure loses one chunk and a re-run resumes after
+the last one committed, and the yearly evaluation (services/grading.py) commits every subject batch by batch.
 Resolvers in schema/ and the CLI commands are adapters around these functions.
 """
