@@ -314,7 +314,7 @@ def audit_seal(
     """Chain the entries not sealed yet, now (the API processes do it in the background; one sealer at a time)."""
     import orjson
 
-    from store import audit
+    from services import audit as audit_service
     from store.db import create_engine
 
     settings = settings_from_env()
@@ -323,38 +323,25 @@ def audit_seal(
         err.print(f"[red]no signing key at {_signing_key_file(settings)}[/red]: run this where the API keeps its data")
         raise typer.Exit(2)
 
-    async def run(url: str) -> tuple[int | None, audit.Head | None, audit.Checkpoint | None, str | None]:
+    async def run(url: str) -> audit_service.Sealing:
         engine = create_engine(url, pool_size=1, max_overflow=0, application_name="hrss-credit audit seal")
         try:
             async with engine.connect() as conn:
-                async with conn.begin():
-                    locked = await audit.try_lock_sealer(conn)
-                    holder = None if locked else await audit.sealer_holder(conn)
-                sealed = None
-                if locked:
-                    try:
-                        sealed = await audit.seal(conn, waiting=lambda n: err.print(f"waiting for {n} writers …"))
-                    finally:
-                        async with conn.begin():
-                            await audit.unlock_sealer(conn)
-                signed = None
-                async with conn.begin():
-                    if keys is not None:
-                        signed = await audit.checkpoint(conn, keys, issuer=settings.issuer)
-                    at = await audit.head(conn)
-                return sealed, at, signed, holder
+                return await audit_service.seal_now(
+                    conn, signer=keys, issuer=settings.issuer, waiting=lambda n: err.print(f"waiting for {n} writers …")
+                )
         finally:
             await engine.dispose()
 
     with database(settings) as url:
-        sealed, at, signed, holder = asyncio.run(run(url))
-    if sealed is None:
-        err.print(f"another sealer is running ({holder or 'a session that just ended'}): it seals the chain")
+        done = asyncio.run(run(url))
+    if done.sealed is None:
+        err.print(f"another sealer is running ({done.holder or 'a session that just ended'}): it seals the chain")
     else:
-        err.print(f"sealed {sealed} entries")
-    err.print(f"head: entry {at.entry_id} {at.hash.hex()}" if at else "nothing sealed yet")
-    if signed is not None:
-        sys.stdout.write(orjson.dumps(signed.export_line()).decode() + "\n")
+        err.print(f"sealed {done.sealed} entries")
+    err.print(f"head: entry {done.head.entry_id} {done.head.hash.hex()}" if done.head else "nothing sealed yet")
+    if done.checkpoint is not None:
+        sys.stdout.write(orjson.dumps(done.checkpoint.export_line()).decode() + "\n")
 
 
 @audit_app.command("checkpoint")
@@ -362,6 +349,7 @@ def audit_checkpoint() -> None:
     """Sign the head of the sealed chain with the API's signing key, store it and print it (a JSON line)."""
     import orjson
 
+    from services import audit as audit_service
     from store import audit
     from store.db import create_engine
 
@@ -375,7 +363,7 @@ def audit_checkpoint() -> None:
         engine = create_engine(url, pool_size=1, max_overflow=0)
         try:
             async with engine.begin() as conn:
-                return await audit.checkpoint(conn, keys, issuer=settings.issuer)
+                return await audit_service.sign_checkpoint(conn, keys, issuer=settings.issuer)
         finally:
             await engine.dispose()
 
@@ -396,32 +384,28 @@ def audit_checkpoints(
     `audit verify --checkpoints FILE` shows whether the chain still passes through them."""
     import orjson
 
-    from store import audit
+    from services import audit as audit_service
     from store.db import create_engine
 
     settings = settings_from_env()
     keys = _local_signing_keys(settings)
+    public = keys.public_jwks() if keys is not None else None
 
-    async def run(url: str) -> list[str]:
+    async def run(url: str) -> list[audit_service.ExportedCheckpoint]:
         engine = create_engine(url, pool_size=1, max_overflow=0)
         try:
             async with engine.connect() as conn:
-                return await audit.stored_checkpoint_tokens(conn, after_entry=after_entry)
+                return await audit_service.stored_checkpoints(conn, public=public, after_entry=after_entry)
         finally:
             await engine.dispose()
 
     with database(settings) as url:
-        tokens = asyncio.run(run(url))
+        exported = asyncio.run(run(url))
     lines = []
-    for token in tokens:
-        # The content is spelled out for a reader; whoever keeps the line checks the JWS itself.
-        line: dict[str, object] = {"jws": token}
-        if keys is not None:
-            try:
-                line = audit.open_checkpoint(token, keys.public_jwks()).export_line()
-            except audit.InvalidCheckpoint as exc:
-                err.print(f"[red]a stored checkpoint does not verify:[/red] {exc}")
-        lines.append(orjson.dumps(line).decode() + "\n")
+    for stored in exported:
+        if stored.problem is not None:
+            err.print(f"[red]a stored checkpoint does not verify:[/red] {stored.problem}")
+        lines.append(orjson.dumps(stored.line).decode() + "\n")
     if output is None:
         sys.stdout.write("".join(lines))
     else:

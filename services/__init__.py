@@ -6,6 +6,7 @@ records the outbox events and recomputes what the write changed. It never opens,
 transaction: the request boundary (api/) or the command (api/cli.py) does, together with the audit entry. The
 exceptions commit themselves, since no one transaction could hold them: the bulk import (services/imports.py)
 commits a file of millions of rows chunk by chunk, so that a failure loses one chunk and a re-run resumes after
-the last one committed, and the yearly evaluation (services/grading.py) commits every subject batch by batch.
+the last one committed, the yearly evaluation (services/grading.py) commits every subject batch by batch, and
+sealing the audit log by hand (services/audit.py) holds the sealer lock across the short transactions of a pass.
 Resolvers in schema/ and the CLI commands are adapters around these functions.
 """
