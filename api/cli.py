@@ -19,6 +19,7 @@ from api.settings import Settings
 if TYPE_CHECKING:
     from auth.keys import SigningKeys
     from store.audit import ChainReport
+    from store.demo import DemoSummary
 
 app = typer.Typer(help="hrss-credit: labor and social-security credit information API.", no_args_is_help=True)
 schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
@@ -38,30 +39,25 @@ def _migrate(url: str) -> None:
 
 
 def _seed_if_empty(settings: Settings, url: str) -> None:
-    from domain.workdays import WorkCalendar
-    from store import demo, evaluation, holidays
+    from services import demo
     from store.db import bureau_today, create_engine
 
-    async def run() -> None:
+    async def run() -> DemoSummary | None:
         engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=120_000)
         try:
             async with engine.begin() as conn:
-                if not await demo.is_empty(conn):
-                    err.print("the database already holds subjects: demo data not loaded again")
-                    return
-                today = bureau_today()
-                summary = await demo.seed_demo(conn, settings.pii_cipher(), today=today)
-                calendar = WorkCalendar(await holidays.load_table(conn))
-                ids = await evaluation.all_subject_ids(conn)
-                await evaluation.recompute(conn, ids, calendar=calendar, today=today)
-            err.print(
-                f"demo data loaded: {summary.organizations} organizations, {summary.individuals} individuals, "
-                f"{summary.records} records, {summary.objections} objections"
-            )
+                return await demo.seed_if_empty(conn, settings.pii_cipher(), today=bureau_today())
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
+    summary = asyncio.run(run())
+    if summary is None:
+        err.print("the database already holds subjects: demo data not loaded again")
+        return
+    err.print(
+        f"demo data loaded: {summary.organizations} organizations, {summary.individuals} individuals, "
+        f"{summary.records} records, {summary.objections} objections"
+    )
 
 
 @app.command()
