@@ -107,7 +107,8 @@ SUBJECT_COLUMNS = {
 def screen_sql(
     results: Sequence[str | tuple[str, Sequence[str]]], restriction: str, *, organizations_only: bool
 ) -> str:
-    """One statement for a screen of USCCs: $1 the references as sent, $2 the same normalized, $3 sector, $4 day,
+    """One statement for a screen of USCCs: $1 the references as sent (NULL when they are the normalized ones), $2
+    the normalized USCCs joined by commas (none is in their alphabet), $3 sector, $4 day,
     $5 … $9 the audit entry (actor, audience, operation, request id, purpose), $10 fields returned. Results come
     in request order as one JSON array with the selected keys; the entry lists every subject found. No entry is
     written when a subject found waits in the recompute queue: the caller then takes the general path."""
@@ -134,7 +135,11 @@ def screen_sql(
     result = _json_object(pairs)
     # Only names from the fixed tables above reach the text (no input does): S608 does not apply.
     return f"""
-        WITH refs AS (SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r(ref, uscc, position)),
+        WITH usccs AS (SELECT string_to_array($2::text, ',') AS codes),
+        refs AS (
+          SELECT r.* FROM usccs, unnest(coalesce($1::text[], usccs.codes), usccs.codes)
+            WITH ORDINALITY AS r(ref, uscc, position)
+        ),
         h AS (
           SELECT refs.position, refs.ref, s.id, s.kind, s.name, s.uscc,
                  CASE WHEN s.id IS NULL THEN '[]'::json ELSE (
@@ -182,11 +187,13 @@ async def screen(
     fields_returned: Sequence[str],
 ) -> str | None:
     """The results as JSON text, or None when the general path must answer (a subject waiting to be recomputed)."""
+    # One text rather than two arrays: asyncpg encodes an array element by element in Python, a string at once.
+    sent = None if list(refs) == list(usccs) else list(refs)
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             sql,
-            list(refs),
-            list(usccs),
+            sent,
+            ",".join(usccs),
             sector,
             day,
             actor,
