@@ -50,6 +50,23 @@ async def test_migrated_columns_have_the_collations_of_the_table_definitions(dat
     assert declared[("credit_records", "decision_number")] == declared[("subjects", "uscc")] == "C"
 
 
+async def test_audit_subject_ids_are_compressed_with_lz4_where_the_server_has_it(database_url: str) -> None:
+    engine = create_engine(database_url)
+    async with engine.connect() as conn:
+        methods = await conn.scalar(
+            sa.text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+        )
+        method = await conn.scalar(
+            sa.text(
+                "SELECT attcompression::text FROM pg_attribute"
+                " WHERE attrelid = 'audit_log'::regclass AND attname = 'subject_ids'"
+            )
+        )
+    await engine.dispose()
+    # 'l' is lz4; '' the server's default (pglz), which a server built without lz4 keeps.
+    assert method == ("l" if "lz4" in methods else "")
+
+
 async def test_migrations_run_down_to_base_and_up_again(database_url: str) -> None:
     await asyncio.to_thread(migrations.downgrade, database_url, "base")
     engine = create_engine(database_url)
