@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 USCC_KIND = "uscc"
+USCC_LENGTH = 18
 ID_NUMBER_KIND = "id_number"
 
 # GB 32100-2015 character set: digits and capital letters without I, O, Z, S, V (easily misread).
@@ -150,7 +151,7 @@ def validate_uscc(value: str) -> str:
     embedded organization code, so a code with a recomputed position 18 but a broken organization code fails.
     """
     code = normalize(value)
-    if len(code) != 18:
+    if len(code) != USCC_LENGTH:
         raise InvalidIdentifier(USCC_KIND, _USCC_LENGTH)
     _require_uscc_alphabet(code)
     if code[0] not in USCC_REGISTRATION_AUTHORITIES:

@@ -190,11 +190,15 @@ class ScreenCheck:
         for ref in refs:
             # Only references that give a USCC and nothing else: ID numbers are echoed masked and looked up by
             # keyed hash, ids are decoded; the general path does both.
-            uscc = _uscc(ref["uscc"]) if type(ref) is dict and len(ref) == 1 and "uscc" in ref else None
-            if uscc is None:
+            value = ref["uscc"] if type(ref) is dict and len(ref) == 1 and "uscc" in ref else None
+            if type(value) is not str:
+                return None
+            # Normalized only: the statement finds the register's codes, all valid, and checks the rest itself.
+            uscc = identifiers.normalize(value)
+            if len(uscc) != identifiers.USCC_LENGTH:
                 return None
             usccs.append(uscc)
-            sent.append(ref["uscc"])
+            sent.append(value)
         sector = _sector(self.sector, variables, principal)
         day = _day(self.as_of, variables, today)
         if sector is None or day is None:

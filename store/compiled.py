@@ -108,10 +108,12 @@ def screen_sql(
     results: Sequence[str | tuple[str, Sequence[str]]], restriction: str, *, organizations_only: bool
 ) -> str:
     """One statement for a screen of USCCs: $1 the references as sent (NULL when they are the normalized ones), $2
-    the normalized USCCs joined by commas (none is in their alphabet), $3 sector, $4 day,
+    the normalized codes joined by spaces (normalizing removes every space), $3 sector, $4 day,
     $5 … $9 the audit entry (actor, audience, operation, request id, purpose), $10 fields returned. Results come
     in request order as one JSON array with the selected keys; the entry lists every subject found. No entry is
-    written when a subject found waits in the recompute queue: the caller then takes the general path."""
+    written, and the caller takes the general path, when a subject found waits in the recompute queue or a code
+    not found is no valid USCC (``uscc_is_valid``: the codes found are the register's own, validated when written),
+    which the general path refuses with its error."""
     kind = " AND s.kind = 'ORGANIZATION'" if organizations_only else ""
     pairs: list[tuple[str, str]] = []
     for f in results:
@@ -135,13 +137,13 @@ def screen_sql(
     result = _json_object(pairs)
     # Only names from the fixed tables above reach the text (no input does): S608 does not apply.
     return f"""
-        WITH usccs AS (SELECT string_to_array($2::text, ',') AS codes),
+        WITH usccs AS (SELECT string_to_array($2::text, ' ') AS codes),
         refs AS (
           SELECT r.* FROM usccs, unnest(coalesce($1::text[], usccs.codes), usccs.codes)
             WITH ORDINALITY AS r(ref, uscc, position)
         ),
         h AS (
-          SELECT refs.position, refs.ref, s.id, s.kind, s.name, s.uscc,
+          SELECT refs.position, refs.ref, refs.uscc AS code, s.id, s.kind, s.name, s.uscc,
                  CASE WHEN s.id IS NULL THEN '[]'::json ELSE (
                    SELECT coalesce(json_agg({restriction} ORDER BY x.since, x.id), '[]'::json)
                    FROM restrictions x
@@ -155,17 +157,18 @@ def screen_sql(
           ) s ON true
         ),
         flags AS (
-          SELECT EXISTS (SELECT 1 FROM recompute_queue q WHERE q.subject_id IN (SELECT id FROM h)) AS queued
+          SELECT EXISTS (SELECT 1 FROM recompute_queue q WHERE q.subject_id IN (SELECT id FROM h))
+                 OR EXISTS (SELECT 1 FROM h WHERE h.id IS NULL AND NOT uscc_is_valid(h.code)) AS declined
         ),
         a AS (
           INSERT INTO audit_log ({_AUDIT_COLUMNS})
           SELECT $5, $6, $7, 'query', 'ok', $8, $9,
                  coalesce((SELECT array_agg(DISTINCT id ORDER BY id) FROM h WHERE id IS NOT NULL), '{{}}'),
                  $10::text[], '{{}}'::text[], NULL, NULL
-          FROM flags WHERE NOT flags.queued
+          FROM flags WHERE NOT flags.declined
           RETURNING id
         )
-        SELECT (SELECT queued FROM flags) AS queued,
+        SELECT (SELECT declined FROM flags) AS declined,
                coalesce((SELECT json_agg({result} ORDER BY h.position) FROM h), '[]'::json)::text AS results,
                (SELECT count(*) FROM a) AS audited
     """  # noqa: S608
@@ -186,14 +189,15 @@ async def screen(
     purpose: str | None,
     fields_returned: Sequence[str],
 ) -> str | None:
-    """The results as JSON text, or None when the general path must answer (a subject waiting to be recomputed)."""
+    """The results as JSON text, or None when the general path must answer (a subject waiting to be recomputed,
+    an invalid code)."""
     # One text rather than two arrays: asyncpg encodes an array element by element in Python, a string at once.
     sent = None if list(refs) == list(usccs) else list(refs)
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             sql,
             sent,
-            ",".join(usccs),
+            " ".join(usccs),
             sector,
             day,
             actor,
@@ -203,7 +207,7 @@ async def screen(
             purpose,
             list(fields_returned),
         )
-    if row is None or row["queued"]:
+    if row is None or row["declined"]:
         return None
     results: str = row["results"]
     return results
