@@ -115,26 +115,7 @@ def screen_sql(
     not found is no valid USCC (``uscc_is_valid``: the codes found are the register's own, validated when written),
     which the general path refuses with its error."""
     kind = " AND s.kind = 'ORGANIZATION'" if organizations_only else ""
-    pairs: list[tuple[str, str]] = []
-    for f in results:
-        if isinstance(f, tuple):
-            name, sub = f
-            if name == "subject":
-                subject = _json_object([(c, SUBJECT_COLUMNS[c]) for c in sub])
-                pairs.append((name, f"CASE WHEN h.id IS NULL THEN NULL ELSE {subject} END"))
-            continue
-        pairs.append(
-            (
-                f,
-                {
-                    "ref": "h.ref",
-                    "found": "h.id IS NOT NULL",
-                    "restricted": "h.id IS NOT NULL AND json_array_length(h.found) > 0",
-                    "restrictions": "h.found",
-                }[f],
-            )
-        )
-    result = _json_object(pairs)
+    result = _screen_result(results)
     # Only names from the fixed tables above reach the text (no input does): S608 does not apply.
     return f"""
         WITH usccs AS (SELECT string_to_array($2::text, ' ') AS codes),
@@ -172,6 +153,29 @@ def screen_sql(
                coalesce((SELECT json_agg({result} ORDER BY h.position) FROM h), '[]'::json)::text AS results,
                (SELECT count(*) FROM a) AS audited
     """  # noqa: S608
+
+
+# A screening result's fields, as SQL over the statement's row ``h``.
+_SCREEN_COLUMNS = {
+    "ref": "h.ref",
+    "found": "h.id IS NOT NULL",
+    "restricted": "h.id IS NOT NULL AND json_array_length(h.found) > 0",
+    "restrictions": "h.found",
+}
+
+
+def _screen_result(results: Sequence[str | tuple[str, Sequence[str]]]) -> str:
+    """The ``json_build_object`` of one screening result with the selected fields."""
+    pairs: list[tuple[str, str]] = []
+    for f in results:
+        if isinstance(f, tuple):
+            name, sub = f
+            if name == "subject":
+                subject = _json_object([(c, SUBJECT_COLUMNS[c]) for c in sub])
+                pairs.append((name, f"CASE WHEN h.id IS NULL THEN NULL ELSE {subject} END"))
+            continue
+        pairs.append((f, _SCREEN_COLUMNS[f]))
+    return _json_object(pairs)
 
 
 async def screen(
