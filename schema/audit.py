@@ -116,6 +116,7 @@ class AuditExtension(SchemaExtension):
             subject_ids=ctx.seen_subjects,
             fields_returned=returned,
             fields_refused=refused,
+            receipt_id=ctx.receipt_id,
         )
 
 
@@ -133,6 +134,9 @@ class AuditEntry:
     purpose: str | None
     outcome: str
     request_id: str | None
+    receipt_id: str | None = strawberry.field(
+        description="The id (jti) of the signed screening receipt this request issued (screeningReceipt)."
+    )
     hash: str = strawberry.field(description="SHA-256 of the previous entry's hash and this entry, hex.")
 
     @classmethod
@@ -150,6 +154,7 @@ class AuditEntry:
             purpose=row.purpose,
             outcome=row.outcome,
             request_id=row.request_id,
+            receipt_id=row.receipt_id,
             hash=row.hash.hex(),
         )
 

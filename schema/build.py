@@ -23,7 +23,7 @@ from schema.limits import RequestLimits, code_token_limit, limit_extensions
 from schema.objections import Objection, ObjectionMutations, ObjectionQueries
 from schema.records import CreditRecord
 from schema.repairs import RepairApplication, RepairMutations
-from schema.screening import ScreeningResult
+from schema.screening import ScreeningReceipt, ScreeningResult
 from schema.subjects import Subject, SubjectQueries, SubjectRef
 from schema.subscriptions import RestrictionSubscriptions
 from schema.validation import DEFAULT_MAX_ERRORS, BoundedValidation, NoNulInStrings
@@ -83,6 +83,15 @@ class Query(SubjectQueries, ObjectionQueries):
         self, info: Info, sector: Sector, refs: list[SubjectRef], as_of: date | None = None
     ) -> list[ScreeningResult]:
         return await screening.screen(info, sector, refs, as_of)
+
+    @strawberry.field(
+        description="screen, with a signed receipt of its verdicts: a procurement file can then prove what the "
+        "register said on that day. At most 1000 references; one receipt a request."
+    )
+    async def screening_receipt(
+        self, info: Info, sector: Sector, refs: list[SubjectRef], as_of: date | None = None
+    ) -> ScreeningReceipt:
+        return await screening.screening_receipt(info, sector, refs, as_of)
 
 
 @strawberry.type

@@ -3,7 +3,7 @@
 Tokens (the parser stops at the limit), depth and aliases use strawberry's own limiters; their errors are given a
 stable ``extensions.code`` and the ``limit`` they hit. The cost is computed from the document and its variables:
 each selected field costs 1, a list field multiplies what it selects by its page size (``first``, else the
-field's default page), and ``screen`` costs one per reference, so one request cannot ask for more look-ups than
+field's default page), and ``screen`` (and ``screeningReceipt``) costs one per reference, so one request cannot ask for more look-ups than
 the cost limit, however it spreads them over aliases and fragments.
 """
 
@@ -115,7 +115,7 @@ class _Cost:
     def field(self, node: FieldNode, seen: frozenset[str]) -> int:
         inner = self.selection(node.selection_set, seen)
         name = node.name.value
-        if name == "screen":
+        if name in ("screen", "screeningReceipt"):
             refs = self._argument(node, "refs")
             return 1 + (len(refs) if isinstance(refs, list) else 1) + inner
         if name in DEFAULT_PAGE:

@@ -120,6 +120,7 @@ class AuditRow:
     fields_refused: list[str]
     purpose: str | None
     outcome: str
+    receipt_id: str | None
     hash: bytes
 
 

@@ -247,6 +247,8 @@ audit_log = sa.Table(
     sa.Column("fields_refused", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Column("purpose", sa.Text),
     sa.Column("outcome", sa.Text, nullable=False),
+    # The id (jti) of the signed screening receipt the request issued (services.receipts), under the seal.
+    sa.Column("receipt_id", sa.Text),
     sa.Column("prev_hash", sa.LargeBinary),
     sa.Column("hash", sa.LargeBinary),
     sa.CheckConstraint("(prev_hash IS NULL) = (hash IS NULL)", name="sealed_whole"),
