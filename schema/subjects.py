@@ -8,6 +8,7 @@ import strawberry
 
 from domain import identifiers
 from domain.taxonomy import Sector
+from schema import paging
 from schema.common import Node, PageInfo
 from schema.context import Info, path_of
 from schema.enums import GradeLevel, RecordCategory, SubjectKind
@@ -22,6 +23,8 @@ from store import subjects as subject_store
 from store.records import RecordPageKey
 from store.subjects import SubjectRow
 
+# A page of 0 to 100 items, 20 unless asked (a larger page is a batch job, not a query).
+DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
 
@@ -96,15 +99,17 @@ class Subject(Node):
         info: Info,
         category: RecordCategory | None = None,
         include_inactive: bool | None = False,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> CreditRecordConnection:
-        first = check_first(first)
         key = RecordPageKey(
             category=category.value if category else None,
             include_inactive=bool(include_inactive),
-            first=first,
-            after=parse_record_cursor(after) if after else None,
+            window=paging.window(
+                first, after, last, before, default=DEFAULT_PAGE, maximum=MAX_PAGE, cursor=parse_record_cursor
+            ),
             scope=info.context.rows.record_scope,
         )
         page = await info.context.loaders.record_page_by_subject.load((self.row.id, key))
@@ -168,15 +173,6 @@ class SubjectConnection:
     total_count: int
 
 
-def check_first(first: int | None) -> int:
-    """Page size: 20 when null; 0 to 100 (a larger page is a batch job, not a query)."""
-    if first is None:
-        return 20
-    if first < 0 or first > MAX_PAGE:
-        raise BadUserInput(f"first must be between 0 and {MAX_PAGE}", field="first")
-    return first
-
-
 async def resolve_ref(info: Info, ref: SubjectRef, *, field: str = "ref") -> SubjectRow | None:
     """The subject a SubjectRef names, or None when the identifier is valid but unknown."""
     given = [name for name, value in (("uscc", ref.uscc), ("idNumber", ref.id_number), ("id", ref.id)) if value]
@@ -216,11 +212,14 @@ class SubjectQueries:
         name_contains: str | None = None,
         kind: SubjectKind | None = None,
         grade: GradeLevel | None = None,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> SubjectConnection:
-        first = check_first(first)
-        after_id = parse_subject_cursor(after) if after else None
+        window = paging.window(
+            first, after, last, before, default=DEFAULT_PAGE, maximum=MAX_PAGE, cursor=parse_subject_cursor
+        )
         filt = subject_store.SubjectFilter(
             name_contains=name_contains or None,
             kind=kind.value if kind else None,
@@ -228,13 +227,11 @@ class SubjectQueries:
             grade_on=info.context.today,
             scope=info.context.rows.subject_scope,
         )
-        rows = await info.context.db.run(lambda c: subject_store.page(c, filt, first=first, after_id=after_id))
+        page = await info.context.db.run(lambda c: subject_store.page(c, filt, window))
         total = await info.context.db.run(lambda c: subject_store.count(c, filt))
-        for row in rows[:first]:
+        for row in page.rows:
             info.context.loaders.subject_by_id.prime(row.id, row)
-        edges = [SubjectEdge(node=Subject.from_row(r, info), cursor=subject_cursor(r.id)) for r in rows[:first]]
+        edges = [SubjectEdge(node=Subject.from_row(r, info), cursor=subject_cursor(r.id)) for r in page.rows]
         return SubjectConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None),
-            total_count=total,
+            edges=edges, page_info=paging.page_info(page, [e.cursor for e in edges]), total_count=total
         )
