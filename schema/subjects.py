@@ -9,6 +9,7 @@ import strawberry
 from domain import identifiers
 from domain.taxonomy import Sector
 from schema import paging
+from schema.access_log import AccessLogConnection, access_log_page
 from schema.common import Node, PageInfo
 from schema.context import Info, path_of
 from schema.enums import GradeLevel, RecordCategory, SubjectKind
@@ -153,6 +154,20 @@ class Subject(Node):
     async def objections(self, info: Info) -> list[Objection]:
         rows = await info.context.loaders.objections_by_subject.load(self.row.id)
         return [Objection.from_row(r, info) for r in rows]
+
+    @strawberry.field(
+        description="Who read this file (PIPL art. 44-45), newest first: every audited read by another audience, "
+        "when, which audience and the purpose stated. The signed-in employer's own subject only."
+    )
+    async def access_log(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> AccessLogConnection:
+        return await access_log_page(info, self.row, first, after, last, before)
 
     @strawberry.field(description="Repair applications for the subject's records, newest first (SH art. 11).")
     async def repairs(self, info: Info) -> list[RepairApplication]:
