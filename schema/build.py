@@ -12,13 +12,13 @@ from starlette.responses import Response
 from strawberry.extensions import ParserCache
 
 from domain.taxonomy import Sector
-from schema import screening
+from schema import paging, screening
 from schema.audit import AuditEntryConnection, AuditExtension, audit_log_page
 from schema.catalogue import Catalogue
 from schema.common import Node
 from schema.context import Context, Info, path_of
 from schema.errors import ExpectedError, Forbidden
-from schema.ids import parse_global_id
+from schema.ids import parse_audit_cursor, parse_global_id
 from schema.limits import RequestLimits, code_token_limit, limit_extensions
 from schema.objections import Objection, ObjectionMutations, ObjectionQueries
 from schema.records import CreditRecord
@@ -33,6 +33,10 @@ from store import objections as objection_store
 from store import repairs as repair_store
 from store import subjects as subject_store
 from store.session import DatabaseUnavailable
+
+# The audit log's page: 50 unless asked, at most 500.
+AUDIT_PAGE = 50
+AUDIT_MAX_PAGE = 500
 
 
 @strawberry.type
@@ -65,12 +69,17 @@ class Query(SubjectQueries, ObjectionQueries):
     async def audit_log(
         self,
         info: Info,
-        first: int | None = 50,
+        first: int | None = None,
         after: str | None = None,
         subject: strawberry.ID | None = None,
         actor: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> AuditEntryConnection:
-        return await audit_log_page(info, first, after, subject, actor)
+        window = paging.window(
+            first, after, last, before, default=AUDIT_PAGE, maximum=AUDIT_MAX_PAGE, cursor=parse_audit_cursor
+        )
+        return await audit_log_page(info, window, subject, actor)
 
     @strawberry.field
     def catalogue(self) -> Catalogue:
