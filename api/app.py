@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from api.fastlane import CompiledReadLane
 from api.graphql import GraphQLRouter
+from api.i18n import language_of
 from api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
 from api.throttle import DatabaseThrottle
@@ -38,6 +39,7 @@ from auth.tokens import TokenValidator
 from domain.workdays import WorkCalendar
 from schema.audiences import AudienceSchemas
 from schema.build import build_schema
+from schema.messages import translate
 from store import audit, holidays, migrations
 from store.db import BUREAU_TIME_ZONE, asyncpg_connect_kwargs, create_engine
 from store.demo import named_subjects
@@ -98,6 +100,12 @@ def cors_origins(settings: Settings) -> list[str]:
         return []
     origins = {"{0.scheme}://{0.netloc}".format(urlsplit(uri)) for uri in DEMO_EMPLOYER_REDIRECT_URIS}
     return sorted(origins - {settings.issuer})
+
+
+def _in_language(message: str, scope: Scope) -> str:
+    """A refusal's message in the language the request's Accept-Language asks for (api/i18n.py)."""
+    accept = next((value for name, value in scope.get("headers") or () if name == b"accept-language"), None)
+    return translate(message, language_of(accept))
 
 
 def _is_graphiql_page(scope: Scope) -> bool:
@@ -194,7 +202,7 @@ def _middleware(settings: Settings, validator: IssuerDispatch) -> list[Middlewar
         ),
         Middleware(SecurityHeadersMiddleware),
         Middleware(RequestContextMiddleware),
-        Middleware(BearerAuthMiddleware, validator=validator, requires_token=requires_token),
+        Middleware(BearerAuthMiddleware, validator=validator, requires_token=requires_token, translate=_in_language),
     ]
 
 

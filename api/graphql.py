@@ -19,6 +19,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from api.i18n import language_of, translated_errors
 from auth.policy import Audience, Rows
 from auth.tokens import InvalidToken, Principal, TokenValidator
 from schema.audiences import MAX_COMPILED, AudienceSchemas
@@ -90,6 +91,7 @@ class GraphQLApp(GraphQL[Context, None]):
             today=today,
             request_id=request.scope["state"].get("request_id"),
             purpose=purpose[:200] if purpose else None,
+            language=language_of(request.headers.get("accept-language")),
         )
         request.scope["state"]["context"] = context
         return context
@@ -107,7 +109,11 @@ class GraphQLApp(GraphQL[Context, None]):
                 error = GraphQLError(str(exc), original_error=exc)
                 self.schema.process_errors([error], _boundary_context(self.schema, context))
                 result = ExecutionResult(data=None, errors=[error])
-        return await super().process_result(request, result)
+        response = await super().process_result(request, result)
+        if "errors" in response:
+            # After the audit entry, which reads the refusals in their English wording (schema/audit.py).
+            translated_errors(response["errors"], language_of(request.headers.get("accept-language")))
+        return response
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -147,8 +153,11 @@ def has_control_characters(text: str) -> bool:
     return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
 
 
-def _error_response(status: int, message: str, **extensions: object) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": extensions}]}, status_code=status)
+def _error_response(status: int, message: str, headers: dict[bytes, bytes], **extensions: object) -> JSONResponse:
+    errors = translated_errors(
+        [{"message": message, "extensions": extensions}], language_of(headers.get(b"accept-language"))
+    )
+    return JSONResponse({"errors": errors}, status_code=status)
 
 
 def _boundary_context(schema: Any, context: Context) -> ExecutionContext:
@@ -238,7 +247,7 @@ class GraphQLRouter:
             return
         audience = self.schemas.policy.audience_of_client(principal.client_id)
         if audience is None:
-            await _error_response(403, "this client has no audience in the policy", code="FORBIDDEN")(
+            await _error_response(403, "this client has no audience in the policy", headers, code="FORBIDDEN")(
                 scope, replaying_receive, send
             )
             return
@@ -264,14 +273,18 @@ class GraphQLRouter:
         purpose = headers.get(b"x-purpose")
         if purpose is not None and has_control_characters(unquote(purpose.decode("latin-1"))):
             message = "X-Purpose must be printable text (percent-encoded UTF-8)"
-            return b"", None, _error_response(400, message, code="BAD_REQUEST", field="X-Purpose")
+            return b"", None, _error_response(400, message, headers, code="BAD_REQUEST", field="X-Purpose")
         body = await self._bounded_body(scope, headers, receive)
         if body is None:
             message = f"the request is larger than the limit of {self.max_body_bytes} bytes"
-            return b"", None, _error_response(413, message, code="PAYLOAD_TOO_LARGE", limit=self.max_body_bytes)
+            return (
+                b"",
+                None,
+                _error_response(413, message, headers, code="PAYLOAD_TOO_LARGE", limit=self.max_body_bytes),
+            )
         parsed, refusal = _read_body(scope, headers, body)
         if refusal is not None:
-            return b"", None, _error_response(400, refusal, code="BAD_REQUEST")
+            return b"", None, _error_response(400, refusal, headers, code="BAD_REQUEST")
         return body, parsed, None
 
     async def compiled_answer(

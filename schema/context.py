@@ -34,6 +34,8 @@ class Context:
     today: date
     request_id: str | None = None
     purpose: str | None = None
+    # The language of messages the caller reads in the data (api/i18n.py: from Accept-Language).
+    language: str = "en"
     # Subjects whose data this operation returned: the audit entry names them.
     seen_subjects: set[int] = field(default_factory=set)
     # Where a subject or record outside the row rule was answered as unknown: the caller cannot tell, the audit
