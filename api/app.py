@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from api.fastlane import CompiledReadLane
 from api.graphql import GraphQLRouter
 from api.i18n import language_of
+from api.metrics import GraphQLMetricsMiddleware, PoolCollector, RequestMetrics, metrics_endpoint
 from api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
 from api.throttle import DatabaseThrottle
@@ -166,6 +167,7 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             WebSocketRoute("/graphql", _GraphQLEndpoint()),
             Route("/healthz", _healthz),
             Route("/readyz", _readyz),
+            Route("/metrics", metrics_endpoint),
             *auth_server.routes(),
         ],
         middleware=_middleware(settings, validator),
@@ -176,6 +178,8 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
     app.state.signing_keys = keys
     app.state.schemas = parts.schemas
     app.state.head_revision = migrations.head_revision()
+    app.state.metrics = RequestMetrics(settings.metrics_operations)
+    app.state.metrics.registry.register(PoolCollector(app.state))
     return app
 
 
@@ -190,6 +194,8 @@ def _middleware(settings: Settings, validator: IssuerDispatch) -> list[Middlewar
     return [
         # A compiled read is answered here, before the chain; whatever it does not answer goes on below.
         Middleware(CompiledReadLane, validator=validator),
+        # Counts what the lane passes on; the lane counts what it answers itself.
+        Middleware(GraphQLMetricsMiddleware),
         # Outermost of the chain, so that a preflight is answered before any token is asked for.
         Middleware(
             CORSMiddleware,
@@ -248,6 +254,7 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
             compiled_pool=compiled_pool,
             audit_writer=app.state.audit_writer,
             limits=settings.request_limits(),
+            metrics=app.state.metrics,
         )
         yield
 

@@ -20,6 +20,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api.i18n import language_of, translated_errors
+from api.metrics import RequestMetrics
 from auth.policy import Audience, Rows
 from auth.tokens import InvalidToken, Principal, TokenValidator
 from schema.audiences import MAX_COMPILED, AudienceSchemas
@@ -101,6 +102,7 @@ class GraphQLApp(GraphQL[Context, None]):
         here together with the audit entry; when that fails, the response is the error, not the data."""
         context = request.scope["state"].get("context")
         if isinstance(context, Context):
+            request.scope["state"]["graphql_labels"] = (context.operation_name, context.audience.name)
             try:
                 await audit_service.close(
                     context.db, context.audit, writer=audit_service.process_writer(request.app.state)
@@ -192,8 +194,10 @@ class GraphQLRouter:
         compiled_pool: Any = None,
         audit_writer: AuditWriter | None = None,
         limits: RequestLimits = RequestLimits(),  # noqa: B008 - a frozen dataclass
+        metrics: RequestMetrics | None = None,
     ) -> None:
         self.schemas = schemas
+        self.metrics = metrics
         # An asyncpg pool for compiled reads (schema/compiled.py); None: every request takes the resolvers.
         self.compiled_pool = compiled_pool
         self.audit_writer = audit_writer
@@ -252,10 +256,14 @@ class GraphQLRouter:
             )
             return
         view = self.view_for(audience, principal.scopes)
+        # For the request metrics (api/metrics.py), until the operation's own name is known (process_result).
+        scope["state"]["graphql_labels"] = (parsed.get("operationName") if parsed else None, audience.name)
         if parsed is not None and self.compiled_pool is not None:
             request_id = scope.get("state", {}).get("request_id")
-            answer = await self.compiled_answer(view, principal, request_id, headers.get(b"x-purpose", b""), parsed)
-            if answer is not None:
+            compiled = await self.compiled_answer(view, principal, request_id, headers.get(b"x-purpose", b""), parsed)
+            if compiled is not None:
+                answer, operation = compiled
+                scope["state"]["graphql_labels"] = (operation, audience.name)
                 # The finished body as two ASGI messages: a Response object and its header handling would cost
                 # more than the statement that built the body.
                 length = str(len(answer)).encode()
@@ -294,8 +302,9 @@ class GraphQLRouter:
         request_id: str | None,
         purpose_header: bytes,
         request: dict[str, Any],
-    ) -> bytes | None:
-        """The answer of a compiled plan (schema/compiled.py), or None to take the general path."""
+    ) -> tuple[bytes, str] | None:
+        """The answer of a compiled plan (schema/compiled.py) and the name of its operation, or None to take the
+        general path."""
         if self.compiled_pool is None or self.audit_writer is None:
             return None
         query = request.get("query")
@@ -310,9 +319,11 @@ class GraphQLRouter:
         plan = self.compiled.plan(view.graphql_schema, query, operation)
         if plan is None or not plan.affordable(variables, self.compiled.limits):
             return None
+        if self.metrics is not None:
+            self.metrics.know(plan.operation)
         audience = view.audience
         purpose = unquote(purpose_header.decode("latin-1")).strip()
-        return await plan.run(
+        answer = await plan.run(
             self.compiled_pool,
             self.audit_writer,
             variables=variables,
@@ -322,6 +333,7 @@ class GraphQLRouter:
             request_id=request_id,
             purpose=purpose[:200] if purpose else None,
         )
+        return None if answer is None else (answer, plan.operation)
 
     async def _bounded_body(self, scope: Any, headers: dict[bytes, bytes], receive: Any) -> bytes | None:
         """The whole body, or None as soon as it (or a GET's query string) passes the limit: a large document is
