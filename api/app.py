@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import structlog
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -29,6 +30,7 @@ from api.metrics import GraphQLMetricsMiddleware, PoolCollector, RequestMetrics,
 from api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
 from api.throttle import DatabaseThrottle
+from api.tracing import TracingMiddleware, configured_provider, trace_engine
 from auth.accounts import AccountStore, EmployerAccount, demo_employer_accounts
 from auth.clients import DEMO_EMPLOYER_REDIRECT_URIS, Client, demo_clients, demo_employer_client
 from auth.keys import SigningKeys
@@ -128,6 +130,7 @@ class _Parts:
     remote: RemoteIssuer | None
     schemas: AudienceSchemas
     pii: PiiCipher
+    tracer: TracerProvider | None
 
 
 def token_validators(settings: Settings, keys: SigningKeys) -> tuple[IssuerDispatch, RemoteIssuer | None]:
@@ -145,8 +148,12 @@ def token_validators(settings: Settings, keys: SigningKeys) -> tuple[IssuerDispa
     return IssuerDispatch(validators), remote
 
 
-def create_app(settings: Settings, *, database_url: str, policy: Policy | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, database_url: str, policy: Policy | None = None, tracer: TracerProvider | None = None
+) -> Starlette:
+    """The app; ``tracer``: the provider its spans go to (default: the configured one, api/tracing.py, or none)."""
     keys = signing_keys(settings)
+    tracer = tracer or configured_provider(settings)
     throttle = DatabaseThrottle(
         limit=settings.auth_failure_limit,
         address_limit=settings.auth_failure_address_limit,
@@ -158,7 +165,7 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
     )
     parts = _Parts(
         settings, database_url, keys, throttle, validator, remote, AudienceSchemas(full, policy or load_policy()),
-        settings.pii_cipher(),
+        settings.pii_cipher(), tracer,
     )  # fmt: skip
     auth_server = authorization_server(settings, keys, throttle=throttle)
     app = Starlette(
@@ -170,7 +177,7 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             Route("/metrics", metrics_endpoint),
             *auth_server.routes(),
         ],
-        middleware=_middleware(settings, validator),
+        middleware=_middleware(settings, validator, tracer),
         lifespan=functools.partial(_lifespan, parts=parts),
     )
     app.state.settings = settings
@@ -183,7 +190,7 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
     return app
 
 
-def _middleware(settings: Settings, validator: IssuerDispatch) -> list[Middleware]:
+def _middleware(settings: Settings, validator: IssuerDispatch, tracer: TracerProvider | None) -> list[Middleware]:
     graphiql = settings.dev_mode
 
     def requires_token(scope: Scope) -> bool:
@@ -191,7 +198,10 @@ def _middleware(settings: Settings, validator: IssuerDispatch) -> list[Middlewar
             return False
         return not (graphiql and _is_graphiql_page(scope))
 
+    # Tracing, when on, wraps everything, the compiled lane included; off, it is not there at all.
+    traced = [Middleware(TracingMiddleware, provider=tracer)] if tracer is not None else []
     return [
+        *traced,
         # A compiled read is answered here, before the chain; whatever it does not answer goes on below.
         Middleware(CompiledReadLane, validator=validator),
         # Counts what the lane passes on; the lane counts what it answers itself.
@@ -223,6 +233,8 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
         statement_timeout_ms=settings.statement_timeout_ms,
     )
     app.state.engine = engine
+    if parts.tracer is not None:
+        trace_engine(engine, parts.tracer)
     parts.throttle.bind(engine)
     loaded = await load_work_calendar(engine)
     app.state.work_calendar = loaded or WorkCalendar()
@@ -230,6 +242,8 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
     if parts.remote is not None:
         await _discover(parts.remote)
     async with contextlib.AsyncExitStack() as stack:
+        if parts.tracer is not None:
+            stack.callback(parts.tracer.shutdown)  # last: the spans of the shutdown itself are flushed
         stack.push_async_callback(engine.dispose)
         stack.callback(parts.throttle.bind, None)
         app.state.restriction_feed = RestrictionFeed(database_url)
