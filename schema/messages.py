@@ -23,7 +23,7 @@ OWN_MESSAGES: tuple[tuple[str, str], ...] = (
     ("this client has no audience in the policy", "该客户端在访问策略中没有受众"),
     ("the request is larger than the limit of {limit} bytes", "请求超过 {limit} 字节的上限"),
     ("X-Purpose must be printable text (percent-encoded UTF-8)", "X-Purpose 必须是可打印文本（UTF-8 百分号编码）"),
-    ("the body is not JSON in UTF-8: {detail}", "请求体不是 UTF-8 编码的 JSON：{detail}"),
+    ("the body is not JSON in UTF-8: {error}", "请求体不是 UTF-8 编码的 JSON：{error}"),
     ("the body must be a JSON object with a query", "请求体必须是包含 query 的 JSON 对象"),
     (
         "Authentication required: send an access token as 'Authorization: Bearer <token>'.",

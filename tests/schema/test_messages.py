@@ -113,6 +113,11 @@ def test_a_field_reason_is_translated_inside_its_field() -> None:
     assert translate(message, "zh") == "refs[2].uscc：统一社会信用代码的校验码（第 18 位）错误。"
 
 
+def test_a_library_detail_is_copied_as_it_is() -> None:
+    message = "the body is not JSON in UTF-8: unexpected character: line 1 column 1 (char 0)"
+    assert translate(message, "zh") == "请求体不是 UTF-8 编码的 JSON：unexpected character: line 1 column 1 (char 0)"
+
+
 def test_a_message_without_an_entry_stays_english() -> None:
     assert translate("Something graphql-core says one day.", "zh") == "Something graphql-core says one day."
     assert translate("refs[0].uscc: an unknown reason", "zh") == "refs[0].uscc: an unknown reason"
