@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import structlog
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -24,9 +25,12 @@ from starlette.types import Receive, Scope, Send
 
 from api.fastlane import CompiledReadLane
 from api.graphql import GraphQLRouter
+from api.i18n import language_of
+from api.metrics import GraphQLMetricsMiddleware, PoolCollector, RequestMetrics, metrics_endpoint
 from api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
 from api.throttle import DatabaseThrottle
+from api.tracing import TracingMiddleware, configured_provider, trace_engine
 from auth.accounts import AccountStore, EmployerAccount, demo_employer_accounts
 from auth.clients import DEMO_EMPLOYER_REDIRECT_URIS, Client, demo_clients, demo_employer_client
 from auth.keys import SigningKeys
@@ -38,6 +42,7 @@ from auth.tokens import TokenValidator
 from domain.workdays import WorkCalendar
 from schema.audiences import AudienceSchemas
 from schema.build import build_schema
+from schema.messages import translate
 from services.receipts import ReceiptKey
 from store import audit, holidays, migrations
 from store.db import BUREAU_TIME_ZONE, asyncpg_connect_kwargs, create_engine
@@ -101,6 +106,12 @@ def cors_origins(settings: Settings) -> list[str]:
     return sorted(origins - {settings.issuer})
 
 
+def _in_language(message: str, scope: Scope) -> str:
+    """A refusal's message in the language the request's Accept-Language asks for (api/i18n.py)."""
+    accept = next((value for name, value in scope.get("headers") or () if name == b"accept-language"), None)
+    return translate(message, language_of(accept))
+
+
 def _is_graphiql_page(scope: Scope) -> bool:
     if scope.get("method") != "GET":
         return False
@@ -120,6 +131,7 @@ class _Parts:
     remote: RemoteIssuer | None
     schemas: AudienceSchemas
     pii: PiiCipher
+    tracer: TracerProvider | None
 
 
 def token_validators(settings: Settings, keys: SigningKeys) -> tuple[IssuerDispatch, RemoteIssuer | None]:
@@ -137,8 +149,12 @@ def token_validators(settings: Settings, keys: SigningKeys) -> tuple[IssuerDispa
     return IssuerDispatch(validators), remote
 
 
-def create_app(settings: Settings, *, database_url: str, policy: Policy | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, database_url: str, policy: Policy | None = None, tracer: TracerProvider | None = None
+) -> Starlette:
+    """The app; ``tracer``: the provider its spans go to (default: the configured one, api/tracing.py, or none)."""
     keys = signing_keys(settings)
+    tracer = tracer or configured_provider(settings)
     throttle = DatabaseThrottle(
         limit=settings.auth_failure_limit,
         address_limit=settings.auth_failure_address_limit,
@@ -150,7 +166,7 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
     )
     parts = _Parts(
         settings, database_url, keys, throttle, validator, remote, AudienceSchemas(full, policy or load_policy()),
-        settings.pii_cipher(),
+        settings.pii_cipher(), tracer,
     )  # fmt: skip
     auth_server = authorization_server(settings, keys, throttle=throttle)
     app = Starlette(
@@ -159,9 +175,10 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             WebSocketRoute("/graphql", _GraphQLEndpoint()),
             Route("/healthz", _healthz),
             Route("/readyz", _readyz),
+            Route("/metrics", metrics_endpoint),
             *auth_server.routes(),
         ],
-        middleware=_middleware(settings, validator),
+        middleware=_middleware(settings, validator, tracer),
         lifespan=functools.partial(_lifespan, parts=parts),
     )
     app.state.settings = settings
@@ -169,10 +186,12 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
     app.state.signing_keys = keys
     app.state.schemas = parts.schemas
     app.state.head_revision = migrations.head_revision()
+    app.state.metrics = RequestMetrics(settings.metrics_operations)
+    app.state.metrics.registry.register(PoolCollector(app.state))
     return app
 
 
-def _middleware(settings: Settings, validator: IssuerDispatch) -> list[Middleware]:
+def _middleware(settings: Settings, validator: IssuerDispatch, tracer: TracerProvider | None) -> list[Middleware]:
     graphiql = settings.dev_mode
 
     def requires_token(scope: Scope) -> bool:
@@ -180,9 +199,14 @@ def _middleware(settings: Settings, validator: IssuerDispatch) -> list[Middlewar
             return False
         return not (graphiql and _is_graphiql_page(scope))
 
+    # Tracing, when on, wraps everything, the compiled lane included; off, it is not there at all.
+    traced = [Middleware(TracingMiddleware, provider=tracer)] if tracer is not None else []
     return [
+        *traced,
         # A compiled read is answered here, before the chain; whatever it does not answer goes on below.
         Middleware(CompiledReadLane, validator=validator),
+        # Counts what the lane passes on; the lane counts what it answers itself.
+        Middleware(GraphQLMetricsMiddleware),
         # Outermost of the chain, so that a preflight is answered before any token is asked for.
         Middleware(
             CORSMiddleware,
@@ -195,7 +219,7 @@ def _middleware(settings: Settings, validator: IssuerDispatch) -> list[Middlewar
         ),
         Middleware(SecurityHeadersMiddleware),
         Middleware(RequestContextMiddleware),
-        Middleware(BearerAuthMiddleware, validator=validator, requires_token=requires_token),
+        Middleware(BearerAuthMiddleware, validator=validator, requires_token=requires_token, translate=_in_language),
     ]
 
 
@@ -210,6 +234,8 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
         statement_timeout_ms=settings.statement_timeout_ms,
     )
     app.state.engine = engine
+    if parts.tracer is not None:
+        trace_engine(engine, parts.tracer)
     parts.throttle.bind(engine)
     loaded = await load_work_calendar(engine)
     app.state.work_calendar = loaded or WorkCalendar()
@@ -217,6 +243,8 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
     if parts.remote is not None:
         await _discover(parts.remote)
     async with contextlib.AsyncExitStack() as stack:
+        if parts.tracer is not None:
+            stack.callback(parts.tracer.shutdown)  # last: the spans of the shutdown itself are flushed
         stack.push_async_callback(engine.dispose)
         stack.callback(parts.throttle.bind, None)
         app.state.restriction_feed = RestrictionFeed(database_url)
@@ -243,6 +271,7 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
             limits=settings.request_limits(),
             # Receipts are signed with the key of the JWKS the API publishes, in the issuer's name.
             receipts=ReceiptKey(parts.keys, settings.issuer),
+            metrics=app.state.metrics,
         )
         yield
 

@@ -23,6 +23,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.graphql import GraphQLRouter, has_control_characters
+from api.metrics import COMPILED
 from auth.middleware import bearer_token
 from auth.tokens import InvalidToken, Principal, TokenValidator
 
@@ -96,16 +97,21 @@ class CompiledReadLane:
             return
         chunks, complete = await _read_body(receive, router.max_body_bytes)
         if complete:
-            answer = await _answer(router, principal, request_id, headers.purpose, b"".join(chunks))
+            answer, operation, audience = await _answer(
+                router, principal, request_id, headers.purpose, b"".join(chunks)
+            )
             if answer is not None:
                 await _send_answer(send, answer, request_id)
+                seconds = time.perf_counter() - started
+                if router.metrics is not None:
+                    router.metrics.observe(operation, audience, 200, seconds, COMPILED)
                 log.info(
                     "request",
                     request_id=request_id,
                     method="POST",
                     path="/graphql",
                     status=200,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(seconds * 1000, 2),
                     client_id=principal.client_id,
                 )
                 return
@@ -119,18 +125,20 @@ class CompiledReadLane:
 
 async def _answer(
     router: GraphQLRouter, principal: Principal, request_id: str, purpose: bytes, body: bytes
-) -> bytes | None:
+) -> tuple[bytes | None, str | None, str]:
+    """The compiled answer (None: the chain answers), with the operation name and audience it was for."""
     audience = router.schemas.policy.audience_of_client(principal.client_id)
     if audience is None:
-        return None
+        return None, None, ""
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return None
+        return None, None, ""
     if not isinstance(parsed, dict):
-        return None
+        return None, None, ""
     view = router.view_for(audience, principal.scopes)
-    return await router.compiled_answer(view, principal, request_id, purpose, parsed)
+    compiled = await router.compiled_answer(view, principal, request_id, purpose, parsed)
+    return (None, None, "") if compiled is None else (compiled[0], compiled[1], audience.name)
 
 
 async def _send_answer(send: Send, answer: bytes, request_id: str) -> None:

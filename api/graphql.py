@@ -19,6 +19,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from api.i18n import language_of, translated_errors
+from api.metrics import RequestMetrics
 from auth.policy import Audience, Rows
 from auth.tokens import InvalidToken, Principal, TokenValidator
 from schema.audiences import MAX_COMPILED, AudienceSchemas
@@ -94,6 +96,7 @@ class GraphQLApp(GraphQL[Context, None]):
             request_id=request.scope["state"].get("request_id"),
             purpose=purpose[:200] if purpose else None,
             receipts=self.receipts,
+            language=language_of(request.headers.get("accept-language")),
         )
         request.scope["state"]["context"] = context
         return context
@@ -103,6 +106,7 @@ class GraphQLApp(GraphQL[Context, None]):
         here together with the audit entry; when that fails, the response is the error, not the data."""
         context = request.scope["state"].get("context")
         if isinstance(context, Context):
+            request.scope["state"]["graphql_labels"] = (context.operation_name, context.audience.name)
             try:
                 await audit_service.close(
                     context.db, context.audit, writer=audit_service.process_writer(request.app.state)
@@ -111,7 +115,11 @@ class GraphQLApp(GraphQL[Context, None]):
                 error = GraphQLError(str(exc), original_error=exc)
                 self.schema.process_errors([error], _boundary_context(self.schema, context))
                 result = ExecutionResult(data=None, errors=[error])
-        return await super().process_result(request, result)
+        response = await super().process_result(request, result)
+        if "errors" in response:
+            # After the audit entry, which reads the refusals in their English wording (schema/audit.py).
+            translated_errors(response["errors"], language_of(request.headers.get("accept-language")))
+        return response
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -151,8 +159,11 @@ def has_control_characters(text: str) -> bool:
     return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
 
 
-def _error_response(status: int, message: str, **extensions: object) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": extensions}]}, status_code=status)
+def _error_response(status: int, message: str, headers: dict[bytes, bytes], **extensions: object) -> JSONResponse:
+    errors = translated_errors(
+        [{"message": message, "extensions": extensions}], language_of(headers.get(b"accept-language"))
+    )
+    return JSONResponse({"errors": errors}, status_code=status)
 
 
 def _boundary_context(schema: Any, context: Context) -> ExecutionContext:
@@ -188,9 +199,11 @@ class GraphQLRouter:
         audit_writer: AuditWriter | None = None,
         limits: RequestLimits = RequestLimits(),  # noqa: B008 - a frozen dataclass
         receipts: ReceiptKey | None = None,
+        metrics: RequestMetrics | None = None,
     ) -> None:
         self.schemas = schemas
         self.receipts = receipts
+        self.metrics = metrics
         # An asyncpg pool for compiled reads (schema/compiled.py); None: every request takes the resolvers.
         self.compiled_pool = compiled_pool
         self.audit_writer = audit_writer
@@ -245,15 +258,19 @@ class GraphQLRouter:
             return
         audience = self.schemas.policy.audience_of_client(principal.client_id)
         if audience is None:
-            await _error_response(403, "this client has no audience in the policy", code="FORBIDDEN")(
+            await _error_response(403, "this client has no audience in the policy", headers, code="FORBIDDEN")(
                 scope, replaying_receive, send
             )
             return
         view = self.view_for(audience, principal.scopes)
+        # For the request metrics (api/metrics.py), until the operation's own name is known (process_result).
+        scope["state"]["graphql_labels"] = (parsed.get("operationName") if parsed else None, audience.name)
         if parsed is not None and self.compiled_pool is not None:
             request_id = scope.get("state", {}).get("request_id")
-            answer = await self.compiled_answer(view, principal, request_id, headers.get(b"x-purpose", b""), parsed)
-            if answer is not None:
+            compiled = await self.compiled_answer(view, principal, request_id, headers.get(b"x-purpose", b""), parsed)
+            if compiled is not None:
+                answer, operation = compiled
+                scope["state"]["graphql_labels"] = (operation, audience.name)
                 # The finished body as two ASGI messages: a Response object and its header handling would cost
                 # more than the statement that built the body.
                 length = str(len(answer)).encode()
@@ -271,14 +288,18 @@ class GraphQLRouter:
         purpose = headers.get(b"x-purpose")
         if purpose is not None and has_control_characters(unquote(purpose.decode("latin-1"))):
             message = "X-Purpose must be printable text (percent-encoded UTF-8)"
-            return b"", None, _error_response(400, message, code="BAD_REQUEST", field="X-Purpose")
+            return b"", None, _error_response(400, message, headers, code="BAD_REQUEST", field="X-Purpose")
         body = await self._bounded_body(scope, headers, receive)
         if body is None:
             message = f"the request is larger than the limit of {self.max_body_bytes} bytes"
-            return b"", None, _error_response(413, message, code="PAYLOAD_TOO_LARGE", limit=self.max_body_bytes)
+            return (
+                b"",
+                None,
+                _error_response(413, message, headers, code="PAYLOAD_TOO_LARGE", limit=self.max_body_bytes),
+            )
         parsed, refusal = _read_body(scope, headers, body)
         if refusal is not None:
-            return b"", None, _error_response(400, refusal, code="BAD_REQUEST")
+            return b"", None, _error_response(400, refusal, headers, code="BAD_REQUEST")
         return body, parsed, None
 
     async def compiled_answer(
@@ -288,8 +309,9 @@ class GraphQLRouter:
         request_id: str | None,
         purpose_header: bytes,
         request: dict[str, Any],
-    ) -> bytes | None:
-        """The answer of a compiled plan (schema/compiled.py), or None to take the general path."""
+    ) -> tuple[bytes, str] | None:
+        """The answer of a compiled plan (schema/compiled.py) and the name of its operation, or None to take the
+        general path."""
         if self.compiled_pool is None or self.audit_writer is None:
             return None
         query = request.get("query")
@@ -304,9 +326,11 @@ class GraphQLRouter:
         plan = self.compiled.plan(view.graphql_schema, query, operation)
         if plan is None or not plan.affordable(variables, self.compiled.limits):
             return None
+        if self.metrics is not None:
+            self.metrics.know(plan.operation)
         audience = view.audience
         purpose = unquote(purpose_header.decode("latin-1")).strip()
-        return await plan.run(
+        answer = await plan.run(
             self.compiled_pool,
             self.audit_writer,
             variables=variables,
@@ -316,6 +340,7 @@ class GraphQLRouter:
             request_id=request_id,
             purpose=purpose[:200] if purpose else None,
         )
+        return None if answer is None else (answer, plan.operation)
 
     async def _bounded_body(self, scope: Any, headers: dict[bytes, bytes], receive: Any) -> bytes | None:
         """The whole body, or None as soon as it (or a GET's query string) passes the limit: a large document is

@@ -114,6 +114,20 @@ class Settings(BaseSettings):
     seed_demo_on_start: bool = Field(
         default=False, description="Load the demo data into an empty database at start-up (`make run`)."
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a scraper sends to GET /metrics; unset: /metrics answers only loopback clients.",
+    )
+    metrics_operations: list[str] = Field(
+        default_factory=list,
+        description="Operation names (JSON list) that get their own label in /metrics; every other name but those "
+        "of compiled reads is counted as 'other'.",
+    )
+    tracing: bool | None = Field(
+        default=None,
+        description="OpenTelemetry tracing of requests down to their SQL; default: on when OTEL_EXPORTER_OTLP_ENDPOINT "
+        "(or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set and OTEL_SDK_DISABLED is not true.",
+    )
 
     @property
     def issuer(self) -> str:

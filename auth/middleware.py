@@ -41,8 +41,11 @@ class BearerAuthMiddleware:
         validator: TokenValidator,
         requires_token: Callable[[Scope], bool],
         realm: str = "hrss-credit",
+        translate: Callable[[str, Scope], str] | None = None,
     ) -> None:
         self.app = app
+        # The message in the caller's language (the API layer's catalogue); the code and challenge stay as they are.
+        self.translate = translate
         self.validator = validator
         self.requires_token = requires_token
         self.realm = _UNSAFE_DESCRIPTION.sub("", realm)
@@ -55,25 +58,25 @@ class BearerAuthMiddleware:
         values = [value for name, value in scope.get("headers", ()) if name.lower() == b"authorization"]
         if len(values) > 1:
             # RFC 6750 §3.1 invalid_request: more than one set of credentials.
-            await self._reject(send, 400, "invalid_request", "more than one Authorization header")
+            await self._reject(scope, send, 400, "invalid_request", "more than one Authorization header")
             return
         token = bearer_token(values[0]) if values else None
         if token is None:
             # No bearer credentials at all (absent, or another scheme such as Basic): RFC 6750 §3.1 says the
             # challenge then carries no error code.
-            await self._reject(send, 401, None, None)
+            await self._reject(scope, send, 401, None, None)
             return
         try:
             principal = self.validator.validate(token)
         except InvalidToken as exc:
-            await self._reject(send, 401, "invalid_token", exc.reason)
+            await self._reject(scope, send, 401, "invalid_token", exc.reason)
             return
 
         scope["principal"] = principal
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
-    async def _reject(self, send: Send, status: int, error: str | None, description: str | None) -> None:
+    async def _reject(self, scope: Scope, send: Send, status: int, error: str | None, description: str | None) -> None:
         challenge = f'Bearer realm="{self.realm}"'
         if error is not None:
             challenge += f', error="{error}"'
@@ -88,6 +91,8 @@ class BearerAuthMiddleware:
         else:
             message = f"Bad request: {description}."
             code = "BAD_REQUEST"
+        if self.translate is not None:
+            message = self.translate(message, scope)
         body = json.dumps(
             {"errors": [{"message": message, "extensions": {"code": code}}]},
             ensure_ascii=False,

@@ -59,6 +59,7 @@ class AuditExtension(SchemaExtension):
         ctx = self.execution_context.context
         if not isinstance(ctx, Context):
             return
+        ctx.operation_name = self.execution_context.operation_name
         refused = self._refused_by_validation()
         if not (ctx.db.opened or ctx.seen_subjects or refused):
             return

@@ -41,6 +41,10 @@ class Context:
     # for the audit entry.
     receipt_asked: bool = False
     receipt_id: str | None = None
+    # The language of messages the caller reads in the data (api/i18n.py: from Accept-Language).
+    language: str = "en"
+    # The operation's name as the document or the request gives it (None: anonymous), once it has run.
+    operation_name: str | None = None
     # Subjects whose data this operation returned: the audit entry names them.
     seen_subjects: set[int] = field(default_factory=set)
     # Where a subject or record outside the row rule was answered as unknown: the caller cannot tell, the audit

@@ -19,6 +19,7 @@ from domain.taxonomy import RecordCategory, RecordType, Severity
 from schema.context import Info
 from schema.errors import BadUserInput
 from schema.ids import parse_global_id
+from schema.messages import translate
 from schema.records import CreditRecord
 from schema.subjects import Subject, SubjectRef
 from schema.writing import work_calendar
@@ -133,8 +134,8 @@ def _record_item(item: RecordInput) -> dict[str, Any]:
     return mapping
 
 
-def _errors(errors: list[RowError]) -> list[RecordImportError]:
-    return [RecordImportError(index=e.index, field=e.field, message=e.message) for e in errors]
+def _errors(errors: list[RowError], language: str) -> list[RecordImportError]:
+    return [RecordImportError(index=e.index, field=e.field, message=translate(e.message, language)) for e in errors]
 
 
 @strawberry.type
@@ -157,7 +158,9 @@ class RecordMutations:
             )
         )
         if result.errors:
-            return RecordImportResult(created=0, unchanged=0, errors=_errors(result.errors), records=[])
+            return RecordImportResult(
+                created=0, unchanged=0, errors=_errors(result.errors, info.context.language), records=[]
+            )
         found_rows = await ctx.loaders.record_by_id.load_many(result.record_ids)
         ctx.seen_subjects.update(r.subject_id for r in found_rows if r)
         return RecordImportResult(

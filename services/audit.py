@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store import audit
 from store.audit import AuditEntry, AuditWriter
@@ -99,6 +99,12 @@ class Sealing:
     holder: str | None
     head: audit.Head | None
     checkpoint: audit.Checkpoint | None
+
+
+async def audit_lag(engine: AsyncEngine) -> tuple[int, float]:
+    """The entries not sealed yet and the age of the oldest, in seconds: how far the chain runs behind the log."""
+    async with engine.connect() as conn:
+        return await audit.lag(conn)
 
 
 async def seal_now(

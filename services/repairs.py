@@ -48,11 +48,14 @@ def refused(refusal: RepairRefusal, field: str, *, article: str | None = None) -
     """The refusal as an error a client can act on: the unmet condition, the earliest day it can be met, and the
     article that requires it when the client can meet it by changing its input."""
     earliest = refusal.earliest.isoformat() if refusal.earliest else None
-    when = f"; earliest {earliest}" if earliest else ""
-    cited = f" ({article})" if article else ""
+    message = f"repair refused ({refusal.condition}): {refusal.reason}"
+    if article:
+        message += f" ({article})"
+    if earliest:
+        message += f"; earliest {earliest}"
     extra: dict[str, object] = {"article": article} if article else {}
     return BadUserInput(
-        f"repair refused ({refusal.condition}): {refusal.reason}{cited}{when}",
+        message,
         field=field,
         condition=refusal.condition,
         earliest=earliest,

@@ -161,6 +161,19 @@ async def unsealed(conn: AsyncConnection) -> int:
     return int((await conn.execute(_UNSEALED)).scalar_one())
 
 
+_LAG = sa.text(
+    "SELECT count(*) AS entries, extract(epoch FROM clock_timestamp() - min(at)) AS oldest_seconds"
+    " FROM audit_log WHERE hash IS NULL"
+)
+
+
+async def lag(conn: AsyncConnection) -> tuple[int, float]:
+    """How many entries wait to be sealed and the age in seconds of the oldest (0 when none waits); the partial
+    index of the unsealed entries keeps it to them."""
+    row = (await conn.execute(_LAG)).one()
+    return int(row.entries), float(row.oldest_seconds or 0.0)
+
+
 _ALL_SEALED_UP_TO = sa.text("SELECT NOT EXISTS (SELECT FROM audit_log WHERE hash IS NULL AND id <= :target) AS sealed")
 
 

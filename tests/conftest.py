@@ -275,8 +275,8 @@ class Api:
 
 
 @contextlib.asynccontextmanager
-async def running_app(settings: Settings, url: str) -> AsyncIterator[Api]:
-    app = create_app(settings, database_url=url)
+async def running_app(settings: Settings, url: str, **options: Any) -> AsyncIterator[Api]:
+    app = create_app(settings, database_url=url, **options)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
