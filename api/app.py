@@ -240,6 +240,7 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
             compiled_pool=compiled_pool,
             audit_writer=app.state.audit_writer,
             limits=settings.request_limits(),
+            trusted_documents=settings.trusted_documents,
         )
         yield
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlencode
 
 import orjson
 from graphql import GraphQLError
@@ -19,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from api.persisted import PersistedQueries, Refusal
 from auth.policy import Audience, Rows
 from auth.tokens import InvalidToken, Principal, TokenValidator
 from schema.audiences import MAX_COMPILED, AudienceSchemas
@@ -142,13 +144,46 @@ def _read_body(scope: Any, headers: dict[bytes, bytes], body: bytes) -> tuple[di
     return parsed, None
 
 
+def _carry_query(scope: Any, params: dict[str, Any], replay: list[Any]) -> list[Any]:
+    """The request made to carry the stored query to the view: a POST's body, a GET's query string."""
+    if scope.get("method") == "GET":
+        pairs = {k: v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in params.items()}
+        scope["query_string"] = urlencode(pairs).encode("latin-1")
+        return replay
+    body = orjson.dumps(params)
+    scope["headers"] = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-length"]
+    scope["headers"].append((b"content-length", str(len(body)).encode()))
+    return [{"type": "http.request", "body": body, "more_body": False}]
+
+
 def has_control_characters(text: str) -> bool:
     """NUL and the other C0 controls (and DEL): nothing a purpose needs, and PostgreSQL text refuses NUL."""
     return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
 
 
-def _error_response(status: int, message: str, **extensions: object) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": extensions}]}, status_code=status)
+def _error_response(
+    status: int, message: str, media_type: bytes = b"application/json", **extensions: object
+) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": extensions}]}
+    return JSONResponse(body, status_code=status, media_type=media_type.decode())
+
+
+def _refusal_response(refusal: Refusal, media_type: bytes) -> JSONResponse:
+    response = _error_response(refusal.status, refusal.message, media_type, **refusal.extensions)
+    response.raw_headers.extend(refusal.headers)
+    return response
+
+
+def _query_params(scope: Any) -> dict[str, Any] | None:
+    """A GET request's parameters, ``variables`` and ``extensions`` decoded from JSON where they are JSON."""
+    if scope.get("method") != "GET" or not scope.get("query_string"):
+        return None
+    params: dict[str, Any] = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    for name in ("variables", "extensions"):
+        if params.get(name):
+            with contextlib.suppress(orjson.JSONDecodeError):  # not JSON: the view refuses it
+                params[name] = orjson.loads(params[name])
+    return params
 
 
 def _boundary_context(schema: Any, context: Context) -> ExecutionContext:
@@ -183,8 +218,12 @@ class GraphQLRouter:
         compiled_pool: Any = None,
         audit_writer: AuditWriter | None = None,
         limits: RequestLimits = RequestLimits(),  # noqa: B008 - a frozen dataclass
+        trusted_documents: bool = False,
     ) -> None:
         self.schemas = schemas
+        self.persisted = PersistedQueries(
+            engine, trusted=trusted_documents, writer=audit_writer, max_tokens=limits.max_tokens
+        )
         # An asyncpg pool for compiled reads (schema/compiled.py); None: every request takes the resolvers.
         self.compiled_pool = compiled_pool
         self.audit_writer = audit_writer
@@ -223,7 +262,8 @@ class GraphQLRouter:
             return
         # ASGI headers are a list of pairs: looked up once as a mapping for the checks below.
         headers = dict(scope.get("headers") or [])
-        body, parsed, refusal = await self._checked_body(scope, headers, receive)
+        media_type = b"application/json"
+        body, parsed, refusal = await self._checked_body(scope, headers, receive, media_type)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -238,40 +278,56 @@ class GraphQLRouter:
             return
         audience = self.schemas.policy.audience_of_client(principal.client_id)
         if audience is None:
-            await _error_response(403, "this client has no audience in the policy", code="FORBIDDEN")(
+            await _error_response(403, "this client has no audience in the policy", media_type, code="FORBIDDEN")(
                 scope, replaying_receive, send
             )
             return
         view = self.view_for(audience, principal.scopes)
+        request_id = scope.get("state", {}).get("request_id")
+        params = parsed if parsed is not None else _query_params(scope)
+        if params is not None and self.persisted.applies(params):
+            resolved = await self.persisted.resolve(audience.name, params, view.graphql_schema)
+            if resolved.refusal is not None:
+                purpose = unquote(headers.get(b"x-purpose", b"").decode("latin-1")).strip()[:200] or None
+                await self.persisted.audit_refusal(
+                    resolved.refusal, actor=principal.subject, audience=audience.name,
+                    operation=params.get("operationName"), request_id=request_id, purpose=purpose,
+                )  # fmt: skip
+                await _refusal_response(resolved.refusal, media_type)(scope, replaying_receive, send)
+                return
+            if resolved.changed and resolved.query is not None:
+                params = {**params, "query": resolved.query}
+                replay = _carry_query(scope, params, replay)
+                parsed = params if parsed is not None else None
         if parsed is not None and self.compiled_pool is not None:
-            request_id = scope.get("state", {}).get("request_id")
             answer = await self.compiled_answer(view, principal, request_id, headers.get(b"x-purpose", b""), parsed)
             if answer is not None:
                 # The finished body as two ASGI messages: a Response object and its header handling would cost
                 # more than the statement that built the body.
                 length = str(len(answer)).encode()
-                start = [(b"content-type", b"application/json"), (b"content-length", length)]
+                start = [(b"content-type", media_type), (b"content-length", length)]
                 await send({"type": "http.response.start", "status": 200, "headers": start})
                 await send({"type": "http.response.body", "body": answer})
                 return
         await view(scope, replaying_receive, send)
 
     async def _checked_body(
-        self, scope: Any, headers: dict[bytes, bytes], receive: Any
+        self, scope: Any, headers: dict[bytes, bytes], receive: Any, media_type: bytes
     ) -> tuple[bytes, dict[str, Any] | None, JSONResponse | None]:
         """The body and its JSON (None: not a JSON POST), or the response that refuses the request: a purpose that
         is not printable text, a body over the limit, a JSON body that cannot be a GraphQL request."""
         purpose = headers.get(b"x-purpose")
         if purpose is not None and has_control_characters(unquote(purpose.decode("latin-1"))):
             message = "X-Purpose must be printable text (percent-encoded UTF-8)"
-            return b"", None, _error_response(400, message, code="BAD_REQUEST", field="X-Purpose")
+            return b"", None, _error_response(400, message, media_type, code="BAD_REQUEST", field="X-Purpose")
         body = await self._bounded_body(scope, headers, receive)
         if body is None:
             message = f"the request is larger than the limit of {self.max_body_bytes} bytes"
-            return b"", None, _error_response(413, message, code="PAYLOAD_TOO_LARGE", limit=self.max_body_bytes)
+            limit = self.max_body_bytes
+            return b"", None, _error_response(413, message, media_type, code="PAYLOAD_TOO_LARGE", limit=limit)
         parsed, refusal = _read_body(scope, headers, body)
         if refusal is not None:
-            return b"", None, _error_response(400, refusal, code="BAD_REQUEST")
+            return b"", None, _error_response(400, refusal, media_type, code="BAD_REQUEST")
         return body, parsed, None
 
     async def compiled_answer(
@@ -286,9 +342,12 @@ class GraphQLRouter:
         if self.compiled_pool is None or self.audit_writer is None:
             return None
         query = request.get("query")
+        if request.get("extensions") or self.persisted.trusted:
+            # A persisted query, or trusted documents only: answered here when this process knows the document.
+            query = self.persisted.cached_query(view.audience.name, request)
         operation = request.get("operationName")
         variables = request.get("variables")
-        if not isinstance(query, str) or not isinstance(operation, str | None) or request.get("extensions"):
+        if not isinstance(query, str) or not isinstance(operation, str | None):
             return None
         if variables is None:
             variables = {}
