@@ -93,7 +93,7 @@ async def test_a_malformed_persisted_query_is_refused_naming_it(api: Api) -> Non
 
 async def test_a_document_that_does_not_validate_is_not_stored(api: Api) -> None:
     # procurement's schema has no records: the document fails validation, and no hash then names it.
-    query = "{ subject(ref: {uscc: \"x\"}) { records { type } } }"
+    query = '{ subject(ref: {uscc: "x"}) { records { type } } }'
     response = await send(api, {"query": query, "extensions": persisted(sha(query))})
     assert response.json()["errors"][0]["message"].startswith("Cannot query field 'records'")
     again = await send(api, {"extensions": persisted(sha(query))})
@@ -104,7 +104,10 @@ async def test_a_persisted_query_runs_over_get(api: Api) -> None:
     uscc = await listed_subject(api)
     token = await api.token("procurement")
     auth = {"Authorization": f"Bearer {token}"}
-    params = {"variables": orjson.dumps({"u": uscc}).decode(), "extensions": orjson.dumps(persisted(sha(CHECK))).decode()}
+    params = {
+        "variables": orjson.dumps({"u": uscc}).decode(),
+        "extensions": orjson.dumps(persisted(sha(CHECK))).decode(),
+    }
     unknown = await api.client.get("/graphql", params=params, headers=auth)
     assert unknown.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
     registered = await api.client.get("/graphql", params={**params, "query": CHECK}, headers=auth)
