@@ -1,4 +1,5 @@
-"""The ``hrss-credit`` command: serve, migrate, seed-demo, token, schema print."""
+"""The ``hrss-credit`` command: serve, migrate, seed-demo, token, schema print (documents, import and outbox in
+their own modules)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from api.cli_support import database, err, settings_from_env
+from api.documents_cli import documents_app
 from api.import_cli import import_file
 from api.outbox_cli import outbox_app
 from api.settings import Settings
@@ -26,6 +28,7 @@ schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.command("import")(import_file)
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(documents_app, name="documents")
 
 
 def _exit_after_graceful_shutdown(signum: int, frame: object) -> None:
