@@ -23,6 +23,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.graphql import GraphQLRouter, has_control_characters
+from api.media import response_media_type
 from auth.middleware import bearer_token
 from auth.tokens import InvalidToken, Principal, TokenValidator
 
@@ -39,6 +40,7 @@ class _Headers:
     content_type: bytes = b""
     request_id: bytes = b""
     purpose: bytes = b""
+    accept: bytes = b""
     origin: bool = False
 
     @classmethod
@@ -53,6 +55,8 @@ class _Headers:
                 found.request_id = value
             elif name == b"x-purpose":
                 found.purpose = value
+            elif name == b"accept":
+                found.accept = value
             elif name == b"origin":
                 found.origin = True
         return found
@@ -98,7 +102,7 @@ class CompiledReadLane:
         if complete:
             answer = await _answer(router, principal, request_id, headers.purpose, b"".join(chunks))
             if answer is not None:
-                await _send_answer(send, answer, request_id)
+                await _send_answer(send, answer, request_id, response_media_type(headers.accept))
                 log.info(
                     "request",
                     request_id=request_id,
@@ -133,10 +137,10 @@ async def _answer(
     return await router.compiled_answer(view, principal, request_id, purpose, parsed)
 
 
-async def _send_answer(send: Send, answer: bytes, request_id: str) -> None:
+async def _send_answer(send: Send, answer: bytes, request_id: str, media_type: bytes) -> None:
     """The answer with the headers the chain would add: security headers (api/middleware.py) and the request id."""
     headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", media_type),
         (b"content-length", str(len(answer)).encode()),
         (b"x-content-type-options", b"nosniff"),
         (b"cache-control", b"no-store"),

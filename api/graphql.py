@@ -20,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from api.media import GRAPHQL_RESPONSE, JSON, response_media_type
 from api.persisted import PersistedQueries, Refusal
 from auth.policy import Audience, Rows
 from auth.tokens import InvalidToken, Principal, TokenValidator
@@ -109,7 +110,23 @@ class GraphQLApp(GraphQL[Context, None]):
                 error = GraphQLError(str(exc), original_error=exc)
                 self.schema.process_errors([error], _boundary_context(self.schema, context))
                 result = ExecutionResult(data=None, errors=[error])
-        return await super().process_result(request, result)
+        processed = await super().process_result(request, result)
+        if isinstance(context, Context):
+            _graphql_response_status(context.response, result, processed)
+        return processed
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept", "").encode("latin-1")).decode()
+        return sub_response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type and sub_response.media_type != response.media_type:
+            response.headers["content-type"] = sub_response.media_type
+        return response
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -125,6 +142,21 @@ class GraphQLApp(GraphQL[Context, None]):
             db = scope["state"].pop("request_db", None)
             if isinstance(db, RequestDb):
                 await db.finish(commit=False)
+
+
+def _graphql_response_status(response: Any, result: ExecutionResult, processed: GraphQLHTTPResponse) -> None:
+    """With application/graphql-response+json, a request that failed before execution (no data, and no error of
+    a field: it did not parse or validate, its variables did not coerce, a limit refused it) answers 4xx or 5xx
+    without ``data``; one that executed answers 200 whatever its errors (api/media.py)."""
+    if not isinstance(response, Response) or response.media_type != GRAPHQL_RESPONSE.decode():
+        return
+    if result.data is not None or not result.errors or any(e.path is not None for e in result.errors):
+        return
+    processed.pop("data", None)
+    if response.status_code:
+        return  # 503 for an outage (schema/build.py) stays
+    internal = any((e.extensions or {}).get("code") == "INTERNAL_SERVER_ERROR" for e in result.errors)
+    response.status_code = 500 if internal else 400
 
 
 def _read_body(scope: Any, headers: dict[bytes, bytes], body: bytes) -> tuple[dict[str, Any] | None, str | None]:
@@ -161,15 +193,16 @@ def has_control_characters(text: str) -> bool:
     return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
 
 
-def _error_response(
-    status: int, message: str, media_type: bytes = b"application/json", **extensions: object
-) -> JSONResponse:
+def _error_response(status: int, message: str, media_type: bytes = JSON, **extensions: object) -> JSONResponse:
     body = {"errors": [{"message": message, "extensions": extensions}]}
     return JSONResponse(body, status_code=status, media_type=media_type.decode())
 
 
 def _refusal_response(refusal: Refusal, media_type: bytes) -> JSONResponse:
-    response = _error_response(refusal.status, refusal.message, media_type, **refusal.extensions)
+    status = refusal.status
+    if status == 200 and media_type == GRAPHQL_RESPONSE:
+        status = 404  # a body without data is never a 2xx with this media type (api/persisted.py)
+    response = _error_response(status, refusal.message, media_type, **refusal.extensions)
     response.raw_headers.extend(refusal.headers)
     return response
 
@@ -262,7 +295,7 @@ class GraphQLRouter:
             return
         # ASGI headers are a list of pairs: looked up once as a mapping for the checks below.
         headers = dict(scope.get("headers") or [])
-        media_type = b"application/json"
+        media_type = response_media_type(headers.get(b"accept", b""))
         body, parsed, refusal = await self._checked_body(scope, headers, receive, media_type)
         if refusal is not None:
             await refusal(scope, receive, send)

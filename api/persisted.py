@@ -230,7 +230,7 @@ class PersistedQueries:
 def _not_found() -> Refusal:
     # Apollo Server answers 200: Apollo Client's link retries with the query on this code, and turns persisted
     # queries off for good on a 400 or 500. With application/graphql-response+json a body without data may not
-    # be a 2xx.
+    # be a 2xx; the view answers 404 then, which the link also retries on.
     return Refusal(
         200,
         "PersistedQueryNotFound",
