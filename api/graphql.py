@@ -456,7 +456,51 @@ class GraphQLRouter:
             if message.get("type") != "websocket.accept":  # already accepted above
                 await send(message)
 
-        await self.view_for(audience, principal.scopes)(scope, replaying_receive, accepted_send)
+        view = self.view_for(audience, principal.scopes)
+        if self.persisted.trusted:
+            trusted_receive = self._trusted_subscribes(view, principal, replaying_receive, accepted_send)
+            await view(scope, trusted_receive, accepted_send)
+            return
+        await view(scope, replaying_receive, accepted_send)
+
+    def _trusted_subscribes(self, view: GraphQLApp, principal: Principal, receive: Any, send: Any) -> Any:
+        """With trusted documents only, each ``subscribe`` message runs only a document trusted for the audience
+        (sent in full or by hash), as over HTTP; any other is answered with its ``error`` message and audited."""
+        audience = view.audience.name
+
+        async def checked_receive() -> Any:
+            while True:
+                message = await receive()
+                raw = (
+                    message.get("text") or message.get("bytes") if message.get("type") == "websocket.receive" else None
+                )
+                try:
+                    data: Any = orjson.loads(raw) if raw else None
+                except orjson.JSONDecodeError:
+                    return message  # the view closes the socket on it
+                payload = data.get("payload") if isinstance(data, dict) and data.get("type") == "subscribe" else None
+                if not isinstance(payload, dict):
+                    return message
+                resolved = await self.persisted.resolve(audience, payload, view.graphql_schema)
+                if resolved.refusal is None:
+                    if resolved.changed:
+                        data["payload"] = {**payload, "query": resolved.query}
+                        return {"type": "websocket.receive", "text": orjson.dumps(data).decode()}
+                    return message
+                refusal = resolved.refusal
+                await self.persisted.audit_refusal(
+                    refusal, actor=principal.subject, audience=audience, operation=payload.get("operationName"),
+                    request_id=None, purpose=None,
+                )  # fmt: skip
+                error = [{"message": refusal.message, "extensions": refusal.extensions}]
+                await send(
+                    {
+                        "type": "websocket.send",
+                        "text": orjson.dumps({"id": data.get("id"), "type": "error", "payload": error}).decode(),
+                    }
+                )
+
+        return checked_receive
 
     def _authenticate(self, message: Any) -> tuple[Principal | None, str | None]:
         if message.get("type") != "websocket.receive":

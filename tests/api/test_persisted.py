@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+import pytest
 import sqlalchemy as sa
 
 from api.settings import Settings
@@ -15,6 +18,7 @@ from services import documents
 from store.db import bureau_today
 from store.tables import audit_log, persisted_documents
 from tests import factories
+from tests.api.test_subscriptions import _token, api_process
 from tests.conftest import Api, count_statements, running_app
 from tests.schema.test_restrictions import blacklisting
 from tests.schema.test_writes import IMPORT
@@ -198,3 +202,42 @@ async def test_trusted_mode_answers_a_trusted_check_on_the_compiled_lane(setting
             response = await send(api, {"query": CHECK, "variables": {"u": uscc}})
         assert response.json()["data"]["subject"]["restrictions"]
         assert general.excluding_audit() == [], general.statements
+
+
+async def _over_the_websocket(base: str, token: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each subscribe message's first answer, over graphql-transport-ws on a real ``serve``."""
+    from websockets.asyncio.client import connect
+
+    answers = []
+    async with connect(base.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(
+            orjson.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}).decode()
+        )
+        assert orjson.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        for message in messages:
+            await ws.send(orjson.dumps(message).decode())
+            answers.append(orjson.loads(await asyncio.wait_for(ws.recv(), 10)))
+    return answers
+
+
+async def test_trusted_mode_holds_over_the_websocket(
+    settings: Settings, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_app(settings, database_url) as api:
+        uscc = await listed_subject(api)
+        [registered] = await _trust(api, CHECK, "procurement")
+    monkeypatch.setenv("HRSS_TRUSTED_DOCUMENTS", "true")
+    by_hash = {"variables": {"u": uscc}, "extensions": persisted(registered.sha256)}
+    with api_process(database_url, tmp_path) as base:
+        token = await asyncio.to_thread(_token, base, "procurement")
+        answers = await _over_the_websocket(
+            base,
+            token,
+            [
+                {"id": "1", "type": "subscribe", "payload": {"query": GRADE, "variables": {"u": uscc}}},
+                {"id": "2", "type": "subscribe", "payload": by_hash},
+            ],
+        )
+    assert answers[0]["type"] == "error" and answers[0]["id"] == "1"
+    assert answers[0]["payload"][0]["extensions"]["code"] == "UNTRUSTED_DOCUMENT"
+    assert answers[1]["type"] == "next" and answers[1]["payload"]["data"]["subject"]["restrictions"], answers[1]
