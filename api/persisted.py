@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import structlog
 from graphql import GraphQLError, GraphQLSchema, parse, print_ast, validate
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -224,7 +225,10 @@ class PersistedQueries:
             purpose=purpose,
             fields_refused=(f"document:{refusal.extensions.get('sha256Hash')}",),
         )
-        await self.writer.append(entry)
+        try:
+            await self.writer.append(entry)
+        except Exception as exc:  # an outage: the refusal still goes out (it returns nothing), and is logged
+            structlog.get_logger("hrss_credit.audit").warning("refusal not audited", error=type(exc).__name__)
 
 
 def _not_found() -> Refusal:
