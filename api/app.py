@@ -272,6 +272,7 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
             # Receipts are signed with the key of the JWKS the API publishes, in the issuer's name.
             receipts=ReceiptKey(parts.keys, settings.issuer),
             metrics=app.state.metrics,
+            trusted_documents=settings.trusted_documents,
         )
         yield
 

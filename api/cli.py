@@ -1,4 +1,5 @@
-"""The ``hrss-credit`` command: serve, migrate, seed-demo, token, schema print."""
+"""The ``hrss-credit`` command: serve, migrate, seed-demo, token, schema print (documents, import and outbox in
+their own modules)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from api.cli_support import database, err, local_signing_keys, settings_from_env, signing_key_file
+from api.documents_cli import documents_app
 from api.import_cli import import_file
 from api.outbox_cli import outbox_app
 from api.receipt_cli import receipt_app
@@ -27,6 +29,7 @@ app.add_typer(schema_app, name="schema")
 app.command("import")(import_file)
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(receipt_app, name="receipt")
+app.add_typer(documents_app, name="documents")
 
 
 def _exit_after_graceful_shutdown(signum: int, frame: object) -> None:

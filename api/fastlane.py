@@ -23,6 +23,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.graphql import GraphQLRouter, has_control_characters
+from api.media import response_media_type
 from api.metrics import COMPILED
 from auth.middleware import bearer_token
 from auth.tokens import InvalidToken, Principal, TokenValidator
@@ -40,6 +41,7 @@ class _Headers:
     content_type: bytes = b""
     request_id: bytes = b""
     purpose: bytes = b""
+    accept: bytes = b""
     origin: bool = False
 
     @classmethod
@@ -54,6 +56,8 @@ class _Headers:
                 found.request_id = value
             elif name == b"x-purpose":
                 found.purpose = value
+            elif name == b"accept":
+                found.accept = value
             elif name == b"origin":
                 found.origin = True
         return found
@@ -101,7 +105,7 @@ class CompiledReadLane:
                 router, principal, request_id, headers.purpose, b"".join(chunks)
             )
             if answer is not None:
-                await _send_answer(send, answer, request_id)
+                await _send_answer(send, answer, request_id, response_media_type(headers.accept))
                 seconds = time.perf_counter() - started
                 if router.metrics is not None:
                     router.metrics.observe(operation, audience, 200, seconds, COMPILED)
@@ -141,10 +145,10 @@ async def _answer(
     return (None, None, "") if compiled is None else (compiled[0], compiled[1], audience.name)
 
 
-async def _send_answer(send: Send, answer: bytes, request_id: str) -> None:
+async def _send_answer(send: Send, answer: bytes, request_id: str, media_type: bytes) -> None:
     """The answer with the headers the chain would add: security headers (api/middleware.py) and the request id."""
     headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", media_type),
         (b"content-length", str(len(answer)).encode()),
         (b"x-content-type-options", b"nosniff"),
         (b"cache-control", b"no-store"),

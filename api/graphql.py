@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlencode
 
 import orjson
 from graphql import GraphQLError
@@ -20,7 +21,9 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api.i18n import language_of, translated_errors
+from api.media import GRAPHQL_RESPONSE, JSON, response_media_type
 from api.metrics import RequestMetrics
+from api.persisted import PersistedQueries, Refusal
 from auth.policy import Audience, Rows
 from auth.tokens import InvalidToken, Principal, TokenValidator
 from schema.audiences import MAX_COMPILED, AudienceSchemas
@@ -115,10 +118,25 @@ class GraphQLApp(GraphQL[Context, None]):
                 error = GraphQLError(str(exc), original_error=exc)
                 self.schema.process_errors([error], _boundary_context(self.schema, context))
                 result = ExecutionResult(data=None, errors=[error])
-        response = await super().process_result(request, result)
-        if "errors" in response:
+        processed = await super().process_result(request, result)
+        if isinstance(context, Context):
+            _graphql_response_status(context.response, result, processed)
+        if "errors" in processed:
             # After the audit entry, which reads the refusals in their English wording (schema/audit.py).
-            translated_errors(response["errors"], language_of(request.headers.get("accept-language")))
+            translated_errors(processed["errors"], language_of(request.headers.get("accept-language")))
+        return processed
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept", "").encode("latin-1")).decode()
+        return sub_response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type and sub_response.media_type != response.media_type:
+            response.headers["content-type"] = sub_response.media_type
         return response
 
     def encode_json(self, data: object) -> bytes:
@@ -135,6 +153,21 @@ class GraphQLApp(GraphQL[Context, None]):
             db = scope["state"].pop("request_db", None)
             if isinstance(db, RequestDb):
                 await db.finish(commit=False)
+
+
+def _graphql_response_status(response: Any, result: ExecutionResult, processed: GraphQLHTTPResponse) -> None:
+    """With application/graphql-response+json, a request that failed before execution (no data, and no error of
+    a field: it did not parse or validate, its variables did not coerce, a limit refused it) answers 4xx or 5xx
+    without ``data``; one that executed answers 200 whatever its errors (api/media.py)."""
+    if not isinstance(response, Response) or response.media_type != GRAPHQL_RESPONSE.decode():
+        return
+    if result.data is not None or not result.errors or any(e.path is not None for e in result.errors):
+        return
+    processed.pop("data", None)
+    if response.status_code:
+        return  # 503 for an outage (schema/build.py) stays
+    internal = any((e.extensions or {}).get("code") == "INTERNAL_SERVER_ERROR" for e in result.errors)
+    response.status_code = 500 if internal else 400
 
 
 def _read_body(scope: Any, headers: dict[bytes, bytes], body: bytes) -> tuple[dict[str, Any] | None, str | None]:
@@ -154,16 +187,51 @@ def _read_body(scope: Any, headers: dict[bytes, bytes], body: bytes) -> tuple[di
     return parsed, None
 
 
+def _carry_query(scope: Any, params: dict[str, Any], replay: list[Any]) -> list[Any]:
+    """The request made to carry the stored query to the view: a POST's body, a GET's query string."""
+    if scope.get("method") == "GET":
+        pairs = {k: v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in params.items()}
+        scope["query_string"] = urlencode(pairs).encode("latin-1")
+        return replay
+    body = orjson.dumps(params)
+    scope["headers"] = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-length"]
+    scope["headers"].append((b"content-length", str(len(body)).encode()))
+    return [{"type": "http.request", "body": body, "more_body": False}]
+
+
 def has_control_characters(text: str) -> bool:
     """NUL and the other C0 controls (and DEL): nothing a purpose needs, and PostgreSQL text refuses NUL."""
     return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
 
 
-def _error_response(status: int, message: str, headers: dict[bytes, bytes], **extensions: object) -> JSONResponse:
+def _error_response(
+    status: int, message: str, headers: dict[bytes, bytes], media_type: bytes = JSON, **extensions: object
+) -> JSONResponse:
     errors = translated_errors(
         [{"message": message, "extensions": extensions}], language_of(headers.get(b"accept-language"))
     )
-    return JSONResponse({"errors": errors}, status_code=status)
+    return JSONResponse({"errors": errors}, status_code=status, media_type=media_type.decode())
+
+
+def _refusal_response(refusal: Refusal, headers: dict[bytes, bytes], media_type: bytes) -> JSONResponse:
+    status = refusal.status
+    if status == 200 and media_type == GRAPHQL_RESPONSE:
+        status = 404  # a body without data is never a 2xx with this media type (api/persisted.py)
+    response = _error_response(status, refusal.message, headers, media_type, **refusal.extensions)
+    response.raw_headers.extend(refusal.headers)
+    return response
+
+
+def _query_params(scope: Any) -> dict[str, Any] | None:
+    """A GET request's parameters, ``variables`` and ``extensions`` decoded from JSON where they are JSON."""
+    if scope.get("method") != "GET" or not scope.get("query_string"):
+        return None
+    params: dict[str, Any] = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    for name in ("variables", "extensions"):
+        if params.get(name):
+            with contextlib.suppress(orjson.JSONDecodeError):  # not JSON: the view refuses it
+                params[name] = orjson.loads(params[name])
+    return params
 
 
 def _boundary_context(schema: Any, context: Context) -> ExecutionContext:
@@ -200,10 +268,14 @@ class GraphQLRouter:
         limits: RequestLimits = RequestLimits(),  # noqa: B008 - a frozen dataclass
         receipts: ReceiptKey | None = None,
         metrics: RequestMetrics | None = None,
+        trusted_documents: bool = False,
     ) -> None:
         self.schemas = schemas
         self.receipts = receipts
         self.metrics = metrics
+        self.persisted = PersistedQueries(
+            engine, trusted=trusted_documents, writer=audit_writer, max_tokens=limits.max_tokens
+        )
         # An asyncpg pool for compiled reads (schema/compiled.py); None: every request takes the resolvers.
         self.compiled_pool = compiled_pool
         self.audit_writer = audit_writer
@@ -243,7 +315,8 @@ class GraphQLRouter:
             return
         # ASGI headers are a list of pairs: looked up once as a mapping for the checks below.
         headers = dict(scope.get("headers") or [])
-        body, parsed, refusal = await self._checked_body(scope, headers, receive)
+        media_type = response_media_type(headers.get(b"accept", b""))
+        body, parsed, refusal = await self._checked_body(scope, headers, receive, media_type)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -258,15 +331,30 @@ class GraphQLRouter:
             return
         audience = self.schemas.policy.audience_of_client(principal.client_id)
         if audience is None:
-            await _error_response(403, "this client has no audience in the policy", headers, code="FORBIDDEN")(
-                scope, replaying_receive, send
-            )
+            await _error_response(
+                403, "this client has no audience in the policy", headers, media_type, code="FORBIDDEN"
+            )(scope, replaying_receive, send)
             return
         view = self.view_for(audience, principal.scopes)
         # For the request metrics (api/metrics.py), until the operation's own name is known (process_result).
         scope["state"]["graphql_labels"] = (parsed.get("operationName") if parsed else None, audience.name)
+        request_id = scope.get("state", {}).get("request_id")
+        params = parsed if parsed is not None else _query_params(scope)
+        if params is not None and self.persisted.applies(params):
+            resolved = await self.persisted.resolve(audience.name, params, view.graphql_schema)
+            if resolved.refusal is not None:
+                purpose = unquote(headers.get(b"x-purpose", b"").decode("latin-1")).strip()[:200] or None
+                await self.persisted.audit_refusal(
+                    resolved.refusal, actor=principal.subject, audience=audience.name,
+                    operation=params.get("operationName"), request_id=request_id, purpose=purpose,
+                )  # fmt: skip
+                await _refusal_response(resolved.refusal, headers, media_type)(scope, replaying_receive, send)
+                return
+            if resolved.changed and resolved.query is not None:
+                params = {**params, "query": resolved.query}
+                replay = _carry_query(scope, params, replay)
+                parsed = params if parsed is not None else None
         if parsed is not None and self.compiled_pool is not None:
-            request_id = scope.get("state", {}).get("request_id")
             compiled = await self.compiled_answer(view, principal, request_id, headers.get(b"x-purpose", b""), parsed)
             if compiled is not None:
                 answer, operation = compiled
@@ -274,32 +362,29 @@ class GraphQLRouter:
                 # The finished body as two ASGI messages: a Response object and its header handling would cost
                 # more than the statement that built the body.
                 length = str(len(answer)).encode()
-                start = [(b"content-type", b"application/json"), (b"content-length", length)]
+                start = [(b"content-type", media_type), (b"content-length", length)]
                 await send({"type": "http.response.start", "status": 200, "headers": start})
                 await send({"type": "http.response.body", "body": answer})
                 return
         await view(scope, replaying_receive, send)
 
     async def _checked_body(
-        self, scope: Any, headers: dict[bytes, bytes], receive: Any
+        self, scope: Any, headers: dict[bytes, bytes], receive: Any, media_type: bytes
     ) -> tuple[bytes, dict[str, Any] | None, JSONResponse | None]:
         """The body and its JSON (None: not a JSON POST), or the response that refuses the request: a purpose that
         is not printable text, a body over the limit, a JSON body that cannot be a GraphQL request."""
         purpose = headers.get(b"x-purpose")
         if purpose is not None and has_control_characters(unquote(purpose.decode("latin-1"))):
             message = "X-Purpose must be printable text (percent-encoded UTF-8)"
-            return b"", None, _error_response(400, message, headers, code="BAD_REQUEST", field="X-Purpose")
+            return b"", None, _error_response(400, message, headers, media_type, code="BAD_REQUEST", field="X-Purpose")
         body = await self._bounded_body(scope, headers, receive)
         if body is None:
             message = f"the request is larger than the limit of {self.max_body_bytes} bytes"
-            return (
-                b"",
-                None,
-                _error_response(413, message, headers, code="PAYLOAD_TOO_LARGE", limit=self.max_body_bytes),
-            )
+            limit = self.max_body_bytes
+            return b"", None, _error_response(413, message, headers, media_type, code="PAYLOAD_TOO_LARGE", limit=limit)
         parsed, refusal = _read_body(scope, headers, body)
         if refusal is not None:
-            return b"", None, _error_response(400, refusal, headers, code="BAD_REQUEST")
+            return b"", None, _error_response(400, refusal, headers, media_type, code="BAD_REQUEST")
         return body, parsed, None
 
     async def compiled_answer(
@@ -315,9 +400,12 @@ class GraphQLRouter:
         if self.compiled_pool is None or self.audit_writer is None:
             return None
         query = request.get("query")
+        if request.get("extensions") or self.persisted.trusted:
+            # A persisted query, or trusted documents only: answered here when this process knows the document.
+            query = self.persisted.cached_query(view.audience.name, request)
         operation = request.get("operationName")
         variables = request.get("variables")
-        if not isinstance(query, str) or not isinstance(operation, str | None) or request.get("extensions"):
+        if not isinstance(query, str) or not isinstance(operation, str | None):
             return None
         if variables is None:
             variables = {}
@@ -396,7 +484,51 @@ class GraphQLRouter:
             if message.get("type") != "websocket.accept":  # already accepted above
                 await send(message)
 
-        await self.view_for(audience, principal.scopes)(scope, replaying_receive, accepted_send)
+        view = self.view_for(audience, principal.scopes)
+        if self.persisted.trusted:
+            trusted_receive = self._trusted_subscribes(view, principal, replaying_receive, accepted_send)
+            await view(scope, trusted_receive, accepted_send)
+            return
+        await view(scope, replaying_receive, accepted_send)
+
+    def _trusted_subscribes(self, view: GraphQLApp, principal: Principal, receive: Any, send: Any) -> Any:
+        """With trusted documents only, each ``subscribe`` message runs only a document trusted for the audience
+        (sent in full or by hash), as over HTTP; any other is answered with its ``error`` message and audited."""
+        audience = view.audience.name
+
+        async def checked_receive() -> Any:
+            while True:
+                message = await receive()
+                raw = (
+                    message.get("text") or message.get("bytes") if message.get("type") == "websocket.receive" else None
+                )
+                try:
+                    data: Any = orjson.loads(raw) if raw else None
+                except orjson.JSONDecodeError:
+                    return message  # the view closes the socket on it
+                payload = data.get("payload") if isinstance(data, dict) and data.get("type") == "subscribe" else None
+                if not isinstance(payload, dict):
+                    return message
+                resolved = await self.persisted.resolve(audience, payload, view.graphql_schema)
+                if resolved.refusal is None:
+                    if resolved.changed:
+                        data["payload"] = {**payload, "query": resolved.query}
+                        return {"type": "websocket.receive", "text": orjson.dumps(data).decode()}
+                    return message
+                refusal = resolved.refusal
+                await self.persisted.audit_refusal(
+                    refusal, actor=principal.subject, audience=audience, operation=payload.get("operationName"),
+                    request_id=None, purpose=None,
+                )  # fmt: skip
+                error = [{"message": refusal.message, "extensions": refusal.extensions}]
+                await send(
+                    {
+                        "type": "websocket.send",
+                        "text": orjson.dumps({"id": data.get("id"), "type": "error", "payload": error}).decode(),
+                    }
+                )
+
+        return checked_receive
 
     def _authenticate(self, message: Any) -> tuple[Principal | None, str | None]:
         if message.get("type") != "websocket.receive":

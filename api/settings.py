@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         description="Browser origins allowed to call the API (JSON list); default: in dev the origins of the demo "
         "clients' redirect URIs, in production none. Never '*': requests carry credentials.",
     )
+    trusted_documents: bool = Field(
+        default=False,
+        description="Run only the operations registered for the caller's audience (`hrss-credit documents add`), "
+        "sent in full or by hash; any other is refused with UNTRUSTED_DOCUMENT. For production, once every "
+        "frontend's operations are registered.",
+    )
     seed_demo_on_start: bool = Field(
         default=False, description="Load the demo data into an empty database at start-up (`make run`)."
     )

@@ -110,6 +110,13 @@ OWN_MESSAGES: tuple[tuple[str, str], ...] = (
         "禁止访问：查询记录仅限已登录的用人单位查看本单位的记录",
     ),
     ("a request issues at most one screening receipt", "一个请求最多出具一份筛查回执"),
+    # Trusted documents (services/documents.py).
+    ("{source} holds no operation", "{source} 不含任何操作"),
+    ("{source} is not a GraphQL document: {detail}", "{source} 不是 GraphQL 文档：{detail}"),
+    (
+        "{source} does not validate against the audience's schema: {detail}",
+        "{source} 未通过该受众模式的校验：{detail}",
+    ),
     (
         "{field} must give exactly one of uscc, idNumber or id (got {count})",
         "{field} 必须且只能给出 uscc、idNumber、id 之一（实际给出 {count} 个）",

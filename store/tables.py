@@ -318,3 +318,26 @@ auth_failures = sa.Table(
     # The purge of counters whose window is over.
     sa.Index("ix_auth_failures_window_ends_at", "window_ends_at"),
 )
+
+persisted_documents = sa.Table(
+    "persisted_documents",
+    metadata,
+    # GraphQL documents by the SHA-256 of their text (lower-case hex): automatic persisted queries, and the
+    # documents registered as trusted. Shared by every API process; a row is never changed, only added.
+    sa.Column("sha256", IDENTIFIER, primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256"),
+)
+
+trusted_documents = sa.Table(
+    "trusted_documents",
+    metadata,
+    # The operations an audience may run when only registered ones may (HRSS_TRUSTED_DOCUMENTS).
+    sa.Column("audience", IDENTIFIER, primary_key=True),
+    sa.Column("sha256", IDENTIFIER, sa.ForeignKey("persisted_documents.sha256"), primary_key=True),
+    sa.Column("operation_name", sa.Text),
+    sa.Column("operation_type", sa.Text, nullable=False),
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.CheckConstraint("operation_type IN ('query', 'mutation', 'subscription')", name="operation_type"),
+)
