@@ -18,6 +18,7 @@ from api.settings import Settings
 
 if TYPE_CHECKING:
     from auth.keys import SigningKeys
+    from auth.shared_keys import SharedKeys
     from store.audit import ChainReport
     from store.demo import DemoSummary
 
@@ -127,6 +128,32 @@ def seed_demo_command() -> None:
         _seed_if_empty(settings, url)
 
 
+def _token_keys(settings: Settings) -> SharedKeys:
+    """The key the API signs with: the configured one, else the one in the (migrated) database."""
+    from api.login_state import configured_signing_keys, load_server_keys
+    from auth.shared_keys import ServerKeys, SharedKeys
+    from store.db import create_engine
+
+    try:
+        configured = configured_signing_keys(settings)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if configured is not None:
+        return SharedKeys.of(ServerKeys.generate_csrf_for(configured))
+
+    async def load(url: str) -> SharedKeys:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            return SharedKeys.of(await load_server_keys(settings, engine))
+        finally:
+            await engine.dispose()
+
+    with database(settings) as url:
+        _migrate(url)
+        return asyncio.run(load(url))
+
+
 @app.command()
 def token(
     client_id: str = typer.Argument(..., help="A demo client, e.g. procurement, inspection, admin."),
@@ -134,13 +161,13 @@ def token(
     user: str | None = typer.Option(None, help="For employer-portal: the demo employer account (its USCC)."),
 ) -> None:
     """Print an access token for a demo client (development only); employer-portal needs --user USCC."""
-    from api.app import authorization_server, signing_keys
+    from api.app import authorization_server
 
     settings = settings_from_env()
     if not settings.dev_mode or not settings.demo_clients:
         err.print("[red]tokens are printed for demo clients in development mode only[/red]")
         raise typer.Exit(2)
-    server = authorization_server(settings, signing_keys(settings))
+    server = authorization_server(settings, _token_keys(settings))
     try:
         scopes = scope.split() if scope else None
         if user is not None:
@@ -216,17 +243,30 @@ audit_app = typer.Typer(help="The append-only, hash-chained audit log (SH art. 1
 app.add_typer(audit_app, name="audit")
 
 
-def _signing_key_file(settings: Settings) -> Path:
-    # Where api.app.signing_keys keeps the key of the JWKS; read here without creating one, since a key made
-    # by a command would sign checkpoints that no JWKS the API serves can check.
-    return settings.data_dir / "keys" / "signing-jwk.json"
+_NO_SIGNING_KEY = (
+    "[red]no signing key yet[/red]: start the API once (it creates the key), or set HRSS_SIGNING_KEY(_FILE) as it has"
+)
 
 
-def _local_signing_keys(settings: Settings) -> SigningKeys | None:
-    from auth.keys import SigningKeys
+def _api_signing_keys(settings: Settings, url: str) -> SigningKeys | None:
+    """The key the API processes sign with (api.login_state), never a new one: a key made by a command would sign
+    checkpoints that no JWKS the API serves can check."""
+    from api.login_state import read_signing_keys
+    from store.db import create_engine
 
-    path = _signing_key_file(settings)
-    return SigningKeys.load_or_create(path) if path.exists() else None
+    async def run() -> SigningKeys | None:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with engine.connect() as conn:
+                return await read_signing_keys(settings, conn)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
 
 
 @audit_app.command("verify")
@@ -255,20 +295,10 @@ def audit_verify(
     from store.db import create_engine
 
     settings = settings_from_env()
-    public: dict[str, object] | None = None
-    if jwks is not None:
-        public = orjson.loads(jwks.read_bytes())
-    elif (keys := _local_signing_keys(settings)) is not None:
-        public = keys.public_jwks()
-    kept: list[tuple[str, str]] = []
-    if checkpoints is not None:
-        if public is None:
-            err.print("[red]no key to check the checkpoints with:[/red] pass --jwks (the API's JWKS)")
-            raise typer.Exit(2)
-        tokens = audit.checkpoint_tokens(checkpoints.read_text(encoding="utf-8"))
-        kept = [(f"{checkpoints.name} line {n}", t) for n, t in enumerate(tokens, 1)]
 
-    async def run(url: str) -> tuple[audit.ChainReport, list[str], int]:
+    async def run(
+        url: str, kept: list[tuple[str, str]], public: dict[str, object] | None
+    ) -> tuple[audit.ChainReport, list[str], int]:
         engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
         try:
             async with engine.connect() as conn:
@@ -277,7 +307,19 @@ def audit_verify(
             await engine.dispose()
 
     with database(settings) as url:
-        report, unreadable, stored = asyncio.run(run(url))
+        public: dict[str, object] | None = None
+        if jwks is not None:
+            public = orjson.loads(jwks.read_bytes())
+        elif (keys := _api_signing_keys(settings, url)) is not None:
+            public = keys.public_jwks()
+        kept: list[tuple[str, str]] = []
+        if checkpoints is not None:
+            if public is None:
+                err.print("[red]no key to check the checkpoints with:[/red] pass --jwks (the API's JWKS)")
+                raise typer.Exit(2)
+            tokens = audit.checkpoint_tokens(checkpoints.read_text(encoding="utf-8"))
+            kept = [(f"{checkpoints.name} line {n}", t) for n, t in enumerate(tokens, 1)]
+        report, unreadable, stored = asyncio.run(run(url, kept, public))
     if not _verification_holds(report, unreadable, stored, checked=public is not None):
         raise typer.Exit(1)
     head = f", head entry {report.head.entry_id} {report.head.hash.hex()}" if report.head else ""
@@ -314,12 +356,8 @@ def audit_seal(
     from store.db import create_engine
 
     settings = settings_from_env()
-    keys = _local_signing_keys(settings) if checkpoint else None
-    if checkpoint and keys is None:
-        err.print(f"[red]no signing key at {_signing_key_file(settings)}[/red]: run this where the API keeps its data")
-        raise typer.Exit(2)
 
-    async def run(url: str) -> audit_service.Sealing:
+    async def run(url: str, keys: SigningKeys | None) -> audit_service.Sealing:
         engine = create_engine(url, pool_size=1, max_overflow=0, application_name="hrss-credit audit seal")
         try:
             async with engine.connect() as conn:
@@ -330,7 +368,11 @@ def audit_seal(
             await engine.dispose()
 
     with database(settings) as url:
-        done = asyncio.run(run(url))
+        keys = _api_signing_keys(settings, url) if checkpoint else None
+        if checkpoint and keys is None:
+            err.print(_NO_SIGNING_KEY)
+            raise typer.Exit(2)
+        done = asyncio.run(run(url, keys))
     if done.sealed is None:
         err.print(f"another sealer is running ({done.holder or 'a session that just ended'}): it seals the chain")
     else:
@@ -350,12 +392,8 @@ def audit_checkpoint() -> None:
     from store.db import create_engine
 
     settings = settings_from_env()
-    keys = _local_signing_keys(settings)
-    if keys is None:
-        err.print(f"[red]no signing key at {_signing_key_file(settings)}[/red]: run this where the API keeps its data")
-        raise typer.Exit(2)
 
-    async def run(url: str) -> audit.Checkpoint | None:
+    async def run(url: str, keys: SigningKeys) -> audit.Checkpoint | None:
         engine = create_engine(url, pool_size=1, max_overflow=0)
         try:
             async with engine.begin() as conn:
@@ -364,7 +402,11 @@ def audit_checkpoint() -> None:
             await engine.dispose()
 
     with database(settings) as url:
-        signed = asyncio.run(run(url))
+        keys = _api_signing_keys(settings, url)
+        if keys is None:
+            err.print(_NO_SIGNING_KEY)
+            raise typer.Exit(2)
+        signed = asyncio.run(run(url, keys))
     if signed is None:
         err.print("nothing sealed yet: no checkpoint")
         raise typer.Exit(1)
@@ -384,10 +426,8 @@ def audit_checkpoints(
     from store.db import create_engine
 
     settings = settings_from_env()
-    keys = _local_signing_keys(settings)
-    public = keys.public_jwks() if keys is not None else None
 
-    async def run(url: str) -> list[audit_service.ExportedCheckpoint]:
+    async def run(url: str, public: dict[str, object] | None) -> list[audit_service.ExportedCheckpoint]:
         engine = create_engine(url, pool_size=1, max_overflow=0)
         try:
             async with engine.connect() as conn:
@@ -396,7 +436,8 @@ def audit_checkpoints(
             await engine.dispose()
 
     with database(settings) as url:
-        exported = asyncio.run(run(url))
+        keys = _api_signing_keys(settings, url)
+        exported = asyncio.run(run(url, keys.public_jwks() if keys is not None else None))
     lines = []
     for stored in exported:
         if stored.problem is not None:
