@@ -133,6 +133,12 @@ async def load_server_keys(settings: Settings, engine: AsyncEngine) -> ServerKey
     async with engine.begin() as conn:
         if signing is None:
             signing = await _stored_signing_keys(conn, settings)
+            if not settings.dev_mode:
+                # docs/audit.md: whoever holds the audit table and this key can forge checkpoints.
+                log.warning(
+                    "the token signing key is kept in the database: its administrators can mint tokens and sign "
+                    "audit checkpoints; give it in HRSS_SIGNING_KEY_FILE instead"
+                )
         return ServerKeys(signing, await _csrf_key(conn, settings))
 
 
