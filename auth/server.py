@@ -87,6 +87,18 @@ def _is_invalid_client(response: Response) -> bool:
     return isinstance(body, dict) and body.get("error") == "invalid_client"
 
 
+def _registered(clients: Sequence[Client]) -> dict[str, OAuthClient]:
+    registered: dict[str, OAuthClient] = {}
+    for client in clients:
+        if client.client_id in registered:
+            raise ValueError(f"client {client.client_id!r} is registered twice")
+        reserved = RESERVED_CLAIMS & set(client.extra_claims)
+        if reserved:
+            raise ValueError(f"client {client.client_id!r} may not set claims {sorted(reserved)}")
+        registered[client.client_id] = OAuthClient(client)
+    return registered
+
+
 class _TemporarilyUnavailableError(OAuth2Error):  # type: ignore[misc]  # Authlib ships no type information
     error = "temporarily_unavailable"
     description = "The server cannot check this request now; please retry later."
@@ -138,14 +150,7 @@ class BuiltinAuthorizationServer:
             raise ValueError("audience is required")
         if token_ttl_seconds <= 0:
             raise ValueError("token_ttl_seconds must be positive")
-        registered: dict[str, OAuthClient] = {}
-        for client in clients:
-            if client.client_id in registered:
-                raise ValueError(f"client {client.client_id!r} is registered twice")
-            reserved = RESERVED_CLAIMS & set(client.extra_claims)
-            if reserved:
-                raise ValueError(f"client {client.client_id!r} may not set claims {sorted(reserved)}")
-            registered[client.client_id] = OAuthClient(client)
+        registered = _registered(clients)
 
         if isinstance(keys, SigningKeys):
             keys = SharedKeys.of(ServerKeys.generate_csrf_for(keys))
