@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 from api.fastlane import CompiledReadLane
 from api.graphql import GraphQLRouter
 from api.i18n import language_of
+from api.login_state import DatabaseCodeStore, KeyLoader
 from api.metrics import GraphQLMetricsMiddleware, PoolCollector, RequestMetrics, metrics_endpoint
 from api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
@@ -33,11 +35,11 @@ from api.throttle import DatabaseThrottle
 from api.tracing import TracingMiddleware, configured_provider, trace_engine
 from auth.accounts import AccountStore, EmployerAccount, demo_employer_accounts
 from auth.clients import DEMO_EMPLOYER_REDIRECT_URIS, Client, demo_clients, demo_employer_client
-from auth.keys import SigningKeys
 from auth.middleware import BearerAuthMiddleware
 from auth.policy import Policy, load_policy
 from auth.remote import IssuerDispatch, RemoteIssuer
 from auth.server import BuiltinAuthorizationServer
+from auth.shared_keys import SharedKeys
 from auth.tokens import TokenValidator
 from domain.workdays import WorkCalendar
 from schema.audiences import AudienceSchemas
@@ -53,11 +55,6 @@ from store.pii import PiiCipher
 from store.read_pool import ReadPool
 
 
-def signing_keys(settings: Settings) -> SigningKeys:
-    """The built-in authorization server's key pair, kept with the data so tokens survive restarts."""
-    return SigningKeys.load_or_create(settings.data_dir / "keys" / "signing-jwk.json")
-
-
 @functools.cache
 def _demo_employer_accounts() -> tuple[EmployerAccount, ...]:
     """Hashed once per process: scrypt is slow on purpose."""
@@ -65,10 +62,16 @@ def _demo_employer_accounts() -> tuple[EmployerAccount, ...]:
 
 
 def authorization_server(
-    settings: Settings, keys: SigningKeys, *, throttle: DatabaseThrottle | None = None
+    settings: Settings,
+    keys: SharedKeys,
+    *,
+    throttle: DatabaseThrottle | None = None,
+    codes: DatabaseCodeStore | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> BuiltinAuthorizationServer:
     """The built-in server: the demo clients of policy.md and, for employers, demo accounts (dev only) that sign
-    in with authorization code + PKCE; a production deployment signs employers in at its own IdP."""
+    in with authorization code + PKCE; a production deployment signs employers in at its own IdP. Its codes and
+    keys are shared by every API process (api.login_state)."""
     clients: tuple[Client, ...] = ()
     accounts = None
     if settings.demo_clients:
@@ -82,6 +85,8 @@ def authorization_server(
         token_ttl_seconds=settings.token_ttl_seconds,
         accounts=accounts,
         throttle=throttle,
+        codes=codes,
+        clock=clock,
     )
 
 
@@ -125,8 +130,10 @@ class _Parts:
 
     settings: Settings
     database_url: str
-    keys: SigningKeys
+    keys: SharedKeys
+    key_loader: KeyLoader
     throttle: DatabaseThrottle
+    codes: DatabaseCodeStore
     validator: IssuerDispatch
     remote: RemoteIssuer | None
     schemas: AudienceSchemas
@@ -134,10 +141,11 @@ class _Parts:
     tracer: TracerProvider | None
 
 
-def token_validators(settings: Settings, keys: SigningKeys) -> tuple[IssuerDispatch, RemoteIssuer | None]:
+def token_validators(settings: Settings, keys: SharedKeys) -> tuple[IssuerDispatch, RemoteIssuer | None]:
     """The built-in issuer's validator and, when configured, the external issuer's, behind one dispatch."""
+    # The shared keys are loaded in the lifespan: the validator asks for the published set at each token.
     builtin = TokenValidator(
-        issuer=settings.issuer, audience=settings.token_audience, jwks=keys.public_jwks(), algorithms=(keys.alg,)
+        issuer=settings.issuer, audience=settings.token_audience, jwks=keys.public_jwks, algorithms=(keys.alg,)
     )
     validators: dict[str, TokenValidator] = {settings.issuer: builtin}
     remote: RemoteIssuer | None = None
@@ -150,10 +158,18 @@ def token_validators(settings: Settings, keys: SigningKeys) -> tuple[IssuerDispa
 
 
 def create_app(
-    settings: Settings, *, database_url: str, policy: Policy | None = None, tracer: TracerProvider | None = None
+    settings: Settings,
+    *,
+    database_url: str,
+    policy: Policy | None = None,
+    tracer: TracerProvider | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Starlette:
-    """The app; ``tracer``: the provider its spans go to (default: the configured one, api/tracing.py, or none)."""
-    keys = signing_keys(settings)
+    """The app; ``tracer``: the provider its spans go to (default: the configured one, api/tracing.py, or none);
+    ``clock`` times the authorization codes and login forms of the built-in server (tests)."""
+    key_loader = KeyLoader(settings)
+    keys = SharedKeys(key_loader)
+    codes = DatabaseCodeStore(clock=clock)
     tracer = tracer or configured_provider(settings)
     throttle = DatabaseThrottle(
         limit=settings.auth_failure_limit,
@@ -165,10 +181,10 @@ def create_app(
         settings.request_limits(), hide_suggestions=not settings.dev_mode, max_errors=settings.max_validation_errors
     )
     parts = _Parts(
-        settings, database_url, keys, throttle, validator, remote, AudienceSchemas(full, policy or load_policy()),
-        settings.pii_cipher(), tracer,
+        settings, database_url, keys, key_loader, throttle, codes, validator, remote,
+        AudienceSchemas(full, policy or load_policy()), settings.pii_cipher(), tracer,
     )  # fmt: skip
-    auth_server = authorization_server(settings, keys, throttle=throttle)
+    auth_server = authorization_server(settings, keys, throttle=throttle, codes=codes, clock=clock)
     app = Starlette(
         routes=[
             Route("/graphql", _GraphQLEndpoint(), methods=["GET", "POST"]),
@@ -237,6 +253,9 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
     if parts.tracer is not None:
         trace_engine(engine, parts.tracer)
     parts.throttle.bind(engine)
+    parts.codes.bind(engine)
+    parts.key_loader.bind(engine)
+    await load_shared_keys(parts.keys)
     loaded = await load_work_calendar(engine)
     app.state.work_calendar = loaded or WorkCalendar()
     app.state.calendar_loaded = loaded is not None
@@ -247,6 +266,8 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
             stack.callback(parts.tracer.shutdown)  # last: the spans of the shutdown itself are flushed
         stack.push_async_callback(engine.dispose)
         stack.callback(parts.throttle.bind, None)
+        stack.callback(parts.codes.bind, None)
+        stack.callback(parts.key_loader.bind, None)
         app.state.restriction_feed = RestrictionFeed(database_url)
         stack.push_async_callback(app.state.restriction_feed.stop)
         # Recomputes what a bulk import queued (store.pending).
@@ -277,6 +298,18 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
         yield
 
 
+async def load_shared_keys(keys: SharedKeys) -> bool:
+    """Load the keys every process shares, or say why not and go on: until they are loaded /readyz says so, the
+    token and authorization endpoints answer 503 and every built-in token is refused, and each of them tries
+    again. The error is named by its type only: a message could quote a key."""
+    try:
+        await keys.load()
+    except (DBAPIError, OSError) as exc:
+        structlog.get_logger("hrss_credit.auth").warning("signing keys not loaded", error=type(exc).__name__)
+        return False
+    return True
+
+
 async def _discover(remote: RemoteIssuer) -> None:
     """Discover the external issuer now, off the event loop, so no request waits for it (a failure is logged and
     retried on the first token, at most once a minute)."""
@@ -291,7 +324,10 @@ async def _audit(stack: contextlib.AsyncExitStack, engine: AsyncEngine, parts: _
     checkpoints (store.audit), on a connection of its own. Closed writer first, then the sealer."""
     sealer_engine = create_engine(parts.database_url, pool_size=1, max_overflow=0, application_name="hrss-audit-sealer")
     stack.push_async_callback(sealer_engine.dispose)
-    sealer = audit.Sealer(sealer_engine, signer=parts.keys, issuer=parts.settings.issuer)
+    # Without the keys (the database was down at start-up) this process chains entries but signs no
+    # checkpoint until it restarts; the other processes sign theirs.
+    signer = parts.keys if parts.keys.loaded else None
+    sealer = audit.Sealer(sealer_engine, signer=signer, issuer=parts.settings.issuer)
     writer = audit.AuditWriter(engine, on_durable=sealer.wake)
     sealer.start()
     stack.push_async_callback(sealer.stop)
@@ -316,6 +352,8 @@ async def _readyz(request: Request) -> Response:
         return JSONResponse(
             {"status": "unavailable", "migrations": {"current": current, "head": head}}, status_code=503
         )
+    if not await load_shared_keys(state.signing_keys):
+        return JSONResponse({"status": "unavailable", "signing_keys": "not loaded"}, status_code=503)
     if not state.calendar_loaded and (loaded := await load_work_calendar(state.engine)):
         state.work_calendar = loaded
         state.calendar_loaded = True

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from api.cli_support import database, err, local_signing_keys, settings_from_env, signing_key_file
+from api.cli_support import api_signing_keys, database, err, settings_from_env
 from api.documents_cli import documents_app
 from api.import_cli import import_file
 from api.outbox_cli import outbox_app
@@ -20,6 +20,8 @@ from api.receipt_cli import receipt_app
 from api.settings import Settings
 
 if TYPE_CHECKING:
+    from auth.keys import SigningKeys
+    from auth.shared_keys import SharedKeys
     from store.audit import ChainReport
     from store.demo import DemoSummary
 
@@ -131,6 +133,32 @@ def seed_demo_command() -> None:
         _seed_if_empty(settings, url)
 
 
+def _token_keys(settings: Settings) -> SharedKeys:
+    """The key the API signs with: the configured one, else the one in the (migrated) database."""
+    from api.login_state import configured_signing_keys, load_server_keys
+    from auth.shared_keys import ServerKeys, SharedKeys
+    from store.db import create_engine
+
+    try:
+        configured = configured_signing_keys(settings)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if configured is not None:
+        return SharedKeys.of(ServerKeys.generate_csrf_for(configured))
+
+    async def load(url: str) -> SharedKeys:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            return SharedKeys.of(await load_server_keys(settings, engine))
+        finally:
+            await engine.dispose()
+
+    with database(settings) as url:
+        _migrate(url)
+        return asyncio.run(load(url))
+
+
 @app.command()
 def token(
     client_id: str = typer.Argument(..., help="A demo client, e.g. procurement, inspection, admin."),
@@ -138,13 +166,13 @@ def token(
     user: str | None = typer.Option(None, help="For employer-portal: the demo employer account (its USCC)."),
 ) -> None:
     """Print an access token for a demo client (development only); employer-portal needs --user USCC."""
-    from api.app import authorization_server, signing_keys
+    from api.app import authorization_server
 
     settings = settings_from_env()
     if not settings.dev_mode or not settings.demo_clients:
         err.print("[red]tokens are printed for demo clients in development mode only[/red]")
         raise typer.Exit(2)
-    server = authorization_server(settings, signing_keys(settings))
+    server = authorization_server(settings, _token_keys(settings))
     try:
         scopes = scope.split() if scope else None
         if user is not None:
@@ -220,6 +248,11 @@ audit_app = typer.Typer(help="The append-only, hash-chained audit log (SH art. 1
 app.add_typer(audit_app, name="audit")
 
 
+_NO_SIGNING_KEY = (
+    "[red]no signing key yet[/red]: start the API once (it creates the key), or set HRSS_SIGNING_KEY(_FILE) as it has"
+)
+
+
 @audit_app.command("verify")
 def audit_verify(
     checkpoints: Path | None = typer.Option(
@@ -246,20 +279,10 @@ def audit_verify(
     from store.db import create_engine
 
     settings = settings_from_env()
-    public: dict[str, object] | None = None
-    if jwks is not None:
-        public = orjson.loads(jwks.read_bytes())
-    elif (keys := local_signing_keys(settings)) is not None:
-        public = keys.public_jwks()
-    kept: list[tuple[str, str]] = []
-    if checkpoints is not None:
-        if public is None:
-            err.print("[red]no key to check the checkpoints with:[/red] pass --jwks (the API's JWKS)")
-            raise typer.Exit(2)
-        tokens = audit.checkpoint_tokens(checkpoints.read_text(encoding="utf-8"))
-        kept = [(f"{checkpoints.name} line {n}", t) for n, t in enumerate(tokens, 1)]
 
-    async def run(url: str) -> tuple[audit.ChainReport, list[str], int]:
+    async def run(
+        url: str, kept: list[tuple[str, str]], public: dict[str, object] | None
+    ) -> tuple[audit.ChainReport, list[str], int]:
         engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_ms=600_000)
         try:
             async with engine.connect() as conn:
@@ -268,7 +291,19 @@ def audit_verify(
             await engine.dispose()
 
     with database(settings) as url:
-        report, unreadable, stored = asyncio.run(run(url))
+        public: dict[str, object] | None = None
+        if jwks is not None:
+            public = orjson.loads(jwks.read_bytes())
+        elif (keys := api_signing_keys(settings, url)) is not None:
+            public = keys.public_jwks()
+        kept: list[tuple[str, str]] = []
+        if checkpoints is not None:
+            if public is None:
+                err.print("[red]no key to check the checkpoints with:[/red] pass --jwks (the API's JWKS)")
+                raise typer.Exit(2)
+            tokens = audit.checkpoint_tokens(checkpoints.read_text(encoding="utf-8"))
+            kept = [(f"{checkpoints.name} line {n}", t) for n, t in enumerate(tokens, 1)]
+        report, unreadable, stored = asyncio.run(run(url, kept, public))
     if not _verification_holds(report, unreadable, stored, checked=public is not None):
         raise typer.Exit(1)
     head = f", head entry {report.head.entry_id} {report.head.hash.hex()}" if report.head else ""
@@ -305,12 +340,8 @@ def audit_seal(
     from store.db import create_engine
 
     settings = settings_from_env()
-    keys = local_signing_keys(settings) if checkpoint else None
-    if checkpoint and keys is None:
-        err.print(f"[red]no signing key at {signing_key_file(settings)}[/red]: run this where the API keeps its data")
-        raise typer.Exit(2)
 
-    async def run(url: str) -> audit_service.Sealing:
+    async def run(url: str, keys: SigningKeys | None) -> audit_service.Sealing:
         engine = create_engine(url, pool_size=1, max_overflow=0, application_name="hrss-credit audit seal")
         try:
             async with engine.connect() as conn:
@@ -321,7 +352,11 @@ def audit_seal(
             await engine.dispose()
 
     with database(settings) as url:
-        done = asyncio.run(run(url))
+        keys = api_signing_keys(settings, url) if checkpoint else None
+        if checkpoint and keys is None:
+            err.print(_NO_SIGNING_KEY)
+            raise typer.Exit(2)
+        done = asyncio.run(run(url, keys))
     if done.sealed is None:
         err.print(f"another sealer is running ({done.holder or 'a session that just ended'}): it seals the chain")
     else:
@@ -341,12 +376,8 @@ def audit_checkpoint() -> None:
     from store.db import create_engine
 
     settings = settings_from_env()
-    keys = local_signing_keys(settings)
-    if keys is None:
-        err.print(f"[red]no signing key at {signing_key_file(settings)}[/red]: run this where the API keeps its data")
-        raise typer.Exit(2)
 
-    async def run(url: str) -> audit.Checkpoint | None:
+    async def run(url: str, keys: SigningKeys) -> audit.Checkpoint | None:
         engine = create_engine(url, pool_size=1, max_overflow=0)
         try:
             async with engine.begin() as conn:
@@ -355,7 +386,11 @@ def audit_checkpoint() -> None:
             await engine.dispose()
 
     with database(settings) as url:
-        signed = asyncio.run(run(url))
+        keys = api_signing_keys(settings, url)
+        if keys is None:
+            err.print(_NO_SIGNING_KEY)
+            raise typer.Exit(2)
+        signed = asyncio.run(run(url, keys))
     if signed is None:
         err.print("nothing sealed yet: no checkpoint")
         raise typer.Exit(1)
@@ -375,10 +410,8 @@ def audit_checkpoints(
     from store.db import create_engine
 
     settings = settings_from_env()
-    keys = local_signing_keys(settings)
-    public = keys.public_jwks() if keys is not None else None
 
-    async def run(url: str) -> list[audit_service.ExportedCheckpoint]:
+    async def run(url: str, public: dict[str, object] | None) -> list[audit_service.ExportedCheckpoint]:
         engine = create_engine(url, pool_size=1, max_overflow=0)
         try:
             async with engine.connect() as conn:
@@ -387,7 +420,8 @@ def audit_checkpoints(
             await engine.dispose()
 
     with database(settings) as url:
-        exported = asyncio.run(run(url))
+        keys = api_signing_keys(settings, url)
+        exported = asyncio.run(run(url, keys.public_jwks() if keys is not None else None))
     lines = []
     for stored in exported:
         if stored.problem is not None:

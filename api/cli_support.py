@@ -6,6 +6,7 @@ command module, so that none of them imports another to reach them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator
@@ -70,3 +71,24 @@ def exit_on_sigterm(signum: int, frame: object) -> None:
     # embedded PostgreSQL, which later runs then join and never stop either (it counts the processes using it).
     # uvicorn shuts down gracefully on SIGTERM and then raises it again under the handler it found: this one.
     raise SystemExit(128 + signum)
+
+
+def api_signing_keys(settings: Settings, url: str) -> SigningKeys | None:
+    """The key the API processes sign with (api.login_state), never a new one: a key made by a command would sign
+    checkpoints that no JWKS the API serves can check."""
+    from api.login_state import read_signing_keys
+    from store.db import create_engine
+
+    async def run() -> SigningKeys | None:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with engine.connect() as conn:
+                return await read_signing_keys(settings, conn)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None

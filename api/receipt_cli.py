@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import orjson
 import typer
 
-from api.cli_support import err, local_signing_keys, settings_from_env, signing_key_file
+from api.cli_support import api_signing_keys, err, local_signing_keys, settings_from_env, signing_key_file
+from api.login_state import configured_signing_keys
 from services import receipts
 from store.db import BUREAU_TIME_ZONE
 
@@ -67,7 +68,13 @@ def _public_keys(jwks: Path | None) -> dict[str, Any]:
             raise typer.Exit(2)
         return found
     settings = settings_from_env()
-    keys = local_signing_keys(settings)
+    # The key the API processes sign with: the settings', else the one they keep in the database, else the one a
+    # single process keeps in its data directory.
+    keys = configured_signing_keys(settings)
+    if keys is None and settings.database_url:
+        keys = api_signing_keys(settings, settings.database_url)
+    if keys is None:
+        keys = local_signing_keys(settings)
     if keys is None:
         err.print(f"[red]no signing key at {signing_key_file(settings)}[/red]: pass --jwks (the API's JWKS)")
         raise typer.Exit(2)

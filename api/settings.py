@@ -23,6 +23,7 @@ DEMO_PII_KEY = "demo-pii-key-change-me-0123456789abcdef"
 DEMO_CLIENT_SECRET_PREFIX = "demo-secret-"  # noqa: S105 (a prefix for demo clients, refused in production)
 
 
+MIN_CSRF_KEY_LENGTH = 32
 MIN_PII_KEY_LENGTH = 32
 MIN_PII_KEY_BITS = 128
 MIN_PII_KEY_BITS_PER_CHAR = 3.5  # a hex key has 4, base64 about 6
@@ -117,6 +118,20 @@ class Settings(BaseSettings):
         "sent in full or by hash; any other is refused with UNTRUSTED_DOCUMENT. For production, once every "
         "frontend's operations are registered.",
     )
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="The built-in issuer's token signing key, a private EC P-256 JWK (JSON), the same for every API "
+        "process; unset: HRSS_SIGNING_KEY_FILE, else the key the first process stored in the database.",
+    )
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="A file holding that private JWK (e.g. a mounted secret), instead of HRSS_SIGNING_KEY.",
+    )
+    login_csrf_key: SecretStr | None = Field(
+        default=None,
+        description="The key that signs the employer login form's CSRF tokens (at least 32 characters), the same for "
+        "every API process; unset: the key the first process stored in the database.",
+    )
     seed_demo_on_start: bool = Field(
         default=False, description="Load the demo data into an empty database at start-up (`make run`)."
     )
@@ -162,6 +177,14 @@ class Settings(BaseSettings):
     def _refuse_a_wildcard_origin(self) -> Settings:
         if self.cors_origins and "*" in self.cors_origins:
             raise ValueError("HRSS_CORS_ORIGINS may not hold '*': list each origin that may send credentials")
+        return self
+
+    @model_validator(mode="after")
+    def _one_signing_key_source(self) -> Settings:
+        if self.signing_key is not None and self.signing_key_file is not None:
+            raise ValueError("set HRSS_SIGNING_KEY or HRSS_SIGNING_KEY_FILE, not both")
+        if self.login_csrf_key is not None and len(self.login_csrf_key.get_secret_value()) < MIN_CSRF_KEY_LENGTH:
+            raise ValueError(f"HRSS_LOGIN_CSRF_KEY needs at least {MIN_CSRF_KEY_LENGTH} characters")
         return self
 
     @model_validator(mode="after")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from authlib.common.urls import add_params_to_uri
@@ -26,8 +26,7 @@ from joserfc.jwk import KeySet
 from starlette.responses import Response
 
 from .accounts import AccountStore
-from .codes import AuthorizationCodeGrant, AuthorizationCodeStore, S256CodeChallenge
-from .keys import SigningKeys
+from .codes import AuthorizationCodeGrant, S256CodeChallenge
 from .oauth_clients import (
     AUTH_METHODS,
     OAuthClient,
@@ -37,6 +36,7 @@ from .oauth_clients import (
     authenticate_none,
 )
 from .oauth_requests import JsonRequestPayload, PreparedRequest, StarletteOAuth2Request
+from .shared_keys import SharedKeys
 
 __all__ = [
     "NO_STORE",
@@ -74,15 +74,20 @@ class ClientCredentialsGrant(AuthlibClientCredentialsGrant):  # type: ignore[mis
 class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]  # Authlib ships no type information
     """RFC 9068 access tokens: ``typ`` ``at+jwt`` (set by Authlib), ES256, our ``kid``, our audience."""
 
-    def __init__(self, *, issuer: str, audience: str, keys: SigningKeys, ttl_seconds: int) -> None:
+    def __init__(self, *, issuer: str, audience: str, keys: SharedKeys, ttl_seconds: int) -> None:
         super().__init__(issuer=issuer, alg=keys.alg, expires_generator=ttl_seconds)
         self._audience = audience
-        # A KeySet rather than the bare key: when the header has no kid, joserfc picks a key from the set and
-        # writes its kid into the header (Authlib's generator only sets alg and typ).
-        self._key_set = KeySet([keys.private_key()])
+        self._keys = keys
+        self._key_set: tuple[str, KeySet] | None = None
 
     def get_jwks(self) -> KeySet:
-        return self._key_set
+        # A KeySet rather than the bare key: when the header has no kid, joserfc picks a key from the set and
+        # writes its kid into the header (Authlib's generator only sets alg and typ). Made once the shared key
+        # is loaded, which is after this generator is built.
+        kid = self._keys.kid
+        if self._key_set is None or self._key_set[0] != kid:
+            self._key_set = (kid, KeySet([self._keys.private_key()]))
+        return self._key_set[1]
 
     def get_audiences(self, client: Any, user: Any, scope: Any) -> str:
         # RFC 9068 §3: aud is the resource server, not the client (Authlib's default is the client id).
@@ -106,13 +111,13 @@ class AuthlibServer(AuthorizationServer):  # type: ignore[misc]  # Authlib ships
         *,
         issuer: str,
         accounts: AccountStore | None,
-        codes: AuthorizationCodeStore,
+        clock: Callable[[], float],
     ) -> None:
         super().__init__(scopes_supported=scopes_supported)
         self._clients = clients
         self.issuer = issuer
         self.accounts = accounts
-        self.codes = codes
+        self.clock = clock
 
     def query_client(self, client_id: str) -> OAuthClient | None:
         return self._clients.get(client_id)
@@ -166,14 +171,14 @@ def build_authlib_server(
     *,
     issuer: str,
     audience: str,
-    keys: SigningKeys,
+    keys: SharedKeys,
     token_ttl_seconds: int,
     accounts: AccountStore | None,
-    codes: AuthorizationCodeStore,
+    clock: Callable[[], float],
 ) -> AuthlibServer:
     """The Authlib server for ``clients``: the employer's authorization code grant (and client
     authentication ``none`` for its public client) only when there are ``accounts``."""
-    server = AuthlibServer(clients, scopes_supported, issuer=issuer, accounts=accounts, codes=codes)
+    server = AuthlibServer(clients, scopes_supported, issuer=issuer, accounts=accounts, clock=clock)
     server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
     server.register_client_auth_method("client_secret_post", authenticate_client_secret_post)
     server.register_grant(ClientCredentialsGrant)

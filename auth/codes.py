@@ -1,9 +1,14 @@
 """The authorization code grant with PKCE (RFC 6749 §4.1, RFC 7636) for the employer login.
 
-:class:`AuthorizationCodeStore` keeps the single-use codes, :class:`S256CodeChallenge` requires PKCE with
-``S256`` for every client, and :class:`AuthorizationCodeGrant` is Authlib's grant with this server's
-stricter validation of the authorization request and of the code exchange. The grant reaches the code
-store, the employer accounts and the issuer through the Authlib server it is registered with.
+:class:`AuthorizationCodeStore` is where the single-use codes are kept, :class:`S256CodeChallenge` requires
+PKCE with ``S256`` for every client, and :class:`AuthorizationCodeGrant` is Authlib's grant with this
+server's stricter validation of the authorization request and of the code exchange.
+
+Authlib's grant is synchronous and a shared store is not, so the grant never calls the store: at the
+authorization endpoint it leaves the new code on the request (:data:`ISSUED_CODE`) for the endpoint to save
+before the redirect goes out, and at the token endpoint it finds the code the endpoint took from the store
+before handing the request to Authlib (``StarletteOAuth2Request.taken_code``). The grant reaches the
+employer accounts, the clock and the issuer through the Authlib server it is registered with.
 """
 
 from __future__ import annotations
@@ -11,11 +16,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import AuthorizationCodeGrant as AuthlibAuthorizationCodeGrant
@@ -34,11 +38,14 @@ from .oauth_clients import CODE_AUTH_METHODS, OAuthClient, ResourceOwner
 
 __all__ = [
     "CODE_TTL_SECONDS",
+    "ISSUED_CODE",
     "MAX_PENDING_CODES",
     "AuthorizationCode",
     "AuthorizationCodeGrant",
     "AuthorizationCodeStore",
+    "MemoryCodeStore",
     "S256CodeChallenge",
+    "code_hash",
 ]
 
 # Every line of the built-in authorization server goes to one logger, which log filters and alerts name.
@@ -48,7 +55,11 @@ CODE_TTL_SECONDS = 60
 """Lifetime of an authorization code: RFC 6749 §4.1.2 asks for a short one (at most 10 minutes); the code
 travels through the browser and is exchanged at once, so one minute is plenty."""
 MAX_PENDING_CODES = 10_000
-"""At most this many unexchanged codes are kept; beyond it the oldest are dropped (bounded memory)."""
+"""At most this many unexchanged codes are kept in memory; beyond it the oldest are dropped."""
+
+
+ISSUED_CODE = "issued_authorization_code"
+"""The attribute of Authlib's request where the grant leaves a new ``(code, AuthorizationCode)`` to save."""
 
 
 @dataclass(frozen=True)
@@ -73,44 +84,38 @@ class AuthorizationCode:
         return self.scope
 
 
-class AuthorizationCodeStore:
-    """Single-use authorization codes with a short expiry, in this process's memory.
+class AuthorizationCodeStore(Protocol):
+    """Where the single-use codes are kept (the API: in PostgreSQL, shared by every process).
 
-    Codes are kept under their SHA-256, never in clear. :meth:`take` removes a code the first time it is
-    presented, whatever happens next (a wrong PKCE verifier, a wrong redirect URI): a code can be exchanged at
-    most once (RFC 6749 §4.1.2, §10.5), even by two concurrent requests. A second presentation is logged as a
-    replay; the tokens issued for the first cannot be revoked (self-contained JWTs, RFC 9068), so their short
-    lifetime bounds the damage.
-
-    Memory only, by design: a deployment with several processes or hosts cannot share these codes and must
-    use an external authorization server (IdP) instead of the built-in one.
+    :meth:`take` is the one exchange a code allows: it returns the grant when the code exists, is unused and
+    has not expired, and either way the code cannot be exchanged afterwards (RFC 6749 §4.1.2, §10.5), even by
+    two concurrent requests at two processes. A store keeps codes under a hash, never in clear: a code is a
+    bearer secret until it is exchanged.
     """
 
-    def __init__(
-        self,
-        *,
-        clock: Callable[[], float],
-        ttl_seconds: float = CODE_TTL_SECONDS,
-        max_codes: int = MAX_PENDING_CODES,
-    ) -> None:
+    async def save(self, code: str, item: AuthorizationCode) -> None: ...
+
+    async def take(self, code: str) -> AuthorizationCode | None: ...
+
+
+def code_hash(code: str) -> bytes:
+    """The SHA-256 a code is kept under: enough to find it, useless for presenting it."""
+    return hashlib.sha256(code.encode("utf-8", errors="surrogatepass")).digest()
+
+
+class MemoryCodeStore:
+    """An :class:`AuthorizationCodeStore` in this process's memory, for a single-process server (tests, a
+    library use of the built-in server); a deployment with several processes passes a shared store instead.
+
+    A second presentation is logged as a replay; the tokens issued for the first cannot be revoked
+    (self-contained JWTs, RFC 9068), so their short lifetime bounds the damage.
+    """
+
+    def __init__(self, *, clock: Callable[[], float], max_codes: int = MAX_PENDING_CODES) -> None:
         self._clock = clock
-        self._ttl = ttl_seconds
         self._max = max_codes
-        self._live: OrderedDict[str, AuthorizationCode] = OrderedDict()
-        self._spent: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _key(code: str) -> str:
-        return hashlib.sha256(code.encode("utf-8", errors="surrogatepass")).hexdigest()
-
-    @property
-    def ttl_seconds(self) -> float:
-        return self._ttl
-
-    def expiry(self) -> float:
-        """The expiry time of a code issued now."""
-        return self._clock() + self._ttl
+        self._live: OrderedDict[bytes, AuthorizationCode] = OrderedDict()
+        self._spent: OrderedDict[bytes, float] = OrderedDict()
 
     def _purge(self, now: float) -> None:
         # Codes are stored in issue order with one lifetime, so the expired ones are at the front.
@@ -125,31 +130,26 @@ class AuthorizationCodeStore:
                 break
             del self._spent[key]
 
-    def save(self, code: str, item: AuthorizationCode) -> None:
-        with self._lock:
-            self._live[self._key(code)] = item
-            self._purge(self._clock())
+    async def save(self, code: str, item: AuthorizationCode) -> None:
+        self._live[code_hash(code)] = item
+        self._purge(self._clock())
 
-    def take(self, code: str) -> AuthorizationCode | None:
-        """The code's grant if it exists and has not expired; either way the code is gone afterwards."""
-        key = self._key(code)
-        with self._lock:
-            now = self._clock()
-            item = self._live.pop(key, None)
-            if item is None:
-                if key in self._spent:
-                    log.warning("an authorization code was presented again after it had been used")
-                self._purge(now)
-                return None
-            self._spent[key] = item.expires_at
+    async def take(self, code: str) -> AuthorizationCode | None:
+        # No await between the look-up and the removal: one event loop, so two requests cannot both get it.
+        key = code_hash(code)
+        now = self._clock()
+        item = self._live.pop(key, None)
+        if item is None:
+            if key in self._spent:
+                log.warning("an authorization code was presented again after it had been used")
             self._purge(now)
-        if item.expires_at <= now:
             return None
-        return item
+        self._spent[key] = item.expires_at
+        self._purge(now)
+        return item if item.expires_at > now else None
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._live)
+        return len(self._live)
 
 
 def _compare_s256(code_verifier: str, code_challenge: str) -> bool:
@@ -186,16 +186,10 @@ class AuthorizationCodeGrant(AuthlibAuthorizationCodeGrant):  # type: ignore[mis
     The authorization request is validated here rather than by Authlib's helper so that (a) a bad or
     unregistered ``redirect_uri`` or client never leads to a redirect (RFC 6749 §4.1.2.1) and its error text
     never echoes the request, and (b) the granted scope is the requested scope intersected with the client's
-    (RFC 6749 §3.3). Codes go to the server's :class:`AuthorizationCodeStore`.
+    (RFC 6749 §3.3). The endpoints move codes between the request and the :class:`AuthorizationCodeStore`.
     """
 
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(CODE_AUTH_METHODS)
-
-    @property
-    def _codes(self) -> AuthorizationCodeStore:
-        codes = self.server.codes
-        assert isinstance(codes, AuthorizationCodeStore)
-        return codes
 
     # -- authorization endpoint --------------------------------------------------------------------------
 
@@ -256,31 +250,32 @@ class AuthorizationCodeGrant(AuthlibAuthorizationCodeGrant):  # type: ignore[mis
         requested = request.payload.redirect_uri
         delivered = requested if requested is not None else request.client.get_default_redirect_uri()
         data = request.payload.data
-        self._codes.save(
-            code,
-            AuthorizationCode(
-                client_id=request.client.get_client_id(),
-                redirect_uri=delivered,
-                redirect_uri_param=requested,
-                scope=request.scope,
-                username=user.account.username,
-                code_challenge=data["code_challenge"],
-                code_challenge_method=data["code_challenge_method"],
-                expires_at=self._codes.expiry(),
-            ),
+        item = AuthorizationCode(
+            client_id=request.client.get_client_id(),
+            redirect_uri=delivered,
+            redirect_uri_param=requested,
+            scope=request.scope,
+            username=user.account.username,
+            code_challenge=data["code_challenge"],
+            code_challenge_method=data["code_challenge_method"],
+            expires_at=self.server.clock() + CODE_TTL_SECONDS,
         )
+        # Saved by the endpoint (auth.login) before the redirect that carries the code goes out.
+        setattr(request, ISSUED_CODE, (code, item))
 
     # -- token endpoint ----------------------------------------------------------------------------------
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
-        item = self._codes.take(code)
-        if item is None or item.client_id != client.get_client_id():
+        # Taken from the store by the token endpoint (auth.server) for exactly this code.
+        taken = self.request.taken_code
+        item = taken[1] if taken is not None and taken[0] == code else None
+        if not isinstance(item, AuthorizationCode) or item.client_id != client.get_client_id():
             # RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
             return None
         return item
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
-        # Already gone: AuthorizationCodeStore.take removes a code when it is presented.
+        # Already spent: AuthorizationCodeStore.take spends a code when it is presented.
         return None
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> ResourceOwner | None:

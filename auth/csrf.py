@@ -1,8 +1,9 @@
 """The CSRF defence of the employer login form (RFC 6749 §10.12): a signed double-submit token.
 
 The form carries a token bound to a nonce in the browser's cookie, to the authorization request's
-parameters and to the time it was issued, signed with a key that lives in this process's memory only: like
-the authorization codes, a restart voids the open forms, and several processes cannot share them.
+parameters and to the time it was issued, signed with the deployment's CSRF key (``auth.shared_keys``): every
+process holds the same one, so a form rendered by one process is accepted by any other behind a load
+balancer, and a restart does not void the open forms.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ _COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
 class LoginCsrf:
     """Issues and checks the login form's CSRF tokens and keeps the cookie nonce they are bound to."""
 
-    def __init__(self, *, clock: Callable[[], float]) -> None:
+    def __init__(self, *, key: Callable[[], bytes], clock: Callable[[], float]) -> None:
+        # Asked for at each use: the shared key is loaded after the server is built.
+        self._key = key
         self._clock = clock
-        self._key = secrets.token_bytes(32)
 
     @staticmethod
     def cookie_name(request: Request) -> str:
@@ -66,12 +68,12 @@ class LoginCsrf:
         message = json.dumps(
             ["login-csrf-v1", nonce, issued_at, sorted(params.items())], ensure_ascii=True, separators=(",", ":")
         ).encode("ascii")
-        digest = hmac.new(self._key, message, hashlib.sha256).digest()
+        digest = hmac.new(self._key(), message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def token(self, nonce: str, params: Mapping[str, str]) -> str:
         """Double-submit token: bound to the browser's cookie nonce, to this authorization request's
-        parameters and to the time it was issued (now), and signed with a per-process key."""
+        parameters and to the time it was issued (now), and signed with the deployment's key."""
         issued_at = int(self._clock())
         return f"{issued_at}.{self._mac(nonce, params, issued_at)}"
 

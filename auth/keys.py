@@ -70,7 +70,7 @@ class SigningKeys:
             return cls._load(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         keys = cls.generate()
-        data = json.dumps(keys._key.as_dict(private=True), sort_keys=True).encode()
+        data = keys.private_jwk_json().encode()
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -105,12 +105,30 @@ class SigningKeys:
             # The private key must not be readable by anyone else; tighten rather than refuse to start.
             log.warning("token signing key %s had mode %o; setting it to 600", path, mode)
             path.chmod(0o600)
+        return cls.from_json(path.read_text(encoding="utf-8"), source=str(path))
+
+    @classmethod
+    def read(cls, path: pathlib.Path) -> SigningKeys:
+        """The key in a file the deployment provides (read-only: it may be a mounted secret)."""
+        path = pathlib.Path(path)
         try:
-            members = json.loads(path.read_text(encoding="utf-8"))
-            key = ECKey.import_key(members)
-        except Exception as exc:
-            raise ValueError(f"{path} does not hold a private EC JWK") from exc
-        return cls(key)
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"{path} cannot be read ({type(exc).__name__})") from None
+        return cls.from_json(text, source=str(path))
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str) -> SigningKeys:
+        """The key of a private JWK in JSON; the error names ``source`` and never any part of the text."""
+        try:
+            key = ECKey.import_key(json.loads(text))
+            return cls(key)
+        except Exception:
+            raise ValueError(f"{source} does not hold a private EC P-256 JWK") from None
+
+    def private_jwk_json(self) -> str:
+        """The private JWK as JSON, to be kept where only the API processes read it (never logged)."""
+        return json.dumps(self._key.as_dict(private=True), sort_keys=True)
 
     def private_key(self) -> ECKey:
         """The private key, with ``kid``, ``alg`` and ``use`` set, for signing."""

@@ -28,13 +28,14 @@ from starlette.responses import HTMLResponse, Response
 
 from .accounts import MAX_USERNAME_LENGTH, AccountStore, normalize_username
 from .authlib_server import AuthlibServer
+from .codes import ISSUED_CODE, AuthorizationCodeStore
 from .csrf import CSRF_FIELD, LoginCsrf
 from .oauth_clients import OAuthClient, ResourceOwner
 from .oauth_requests import PreparedRequest, client_address, is_form_encoded, read_form_body
 from .templates import render_error_page, render_login_page
 from .throttle import ThrottleGate, address_key, user_key
 
-__all__ = ["AUTHORIZE_PARAMETERS", "MAX_AUTHORIZE_QUERY_CHARS", "EmployerLogin", "error_page"]
+__all__ = ["AUTHORIZE_PARAMETERS", "MAX_AUTHORIZE_QUERY_CHARS", "EmployerLogin", "error_page", "unavailable_page"]
 
 # Every line of the built-in authorization server goes to one logger, which log filters and alerts name.
 log = logging.getLogger("auth.server")
@@ -95,7 +96,7 @@ def error_page(status_code: int, code: str, title: tuple[str, str], message: tup
     return HTMLResponse(content, status_code=status_code, headers=_page_headers(None))
 
 
-def _unavailable_page() -> HTMLResponse:
+def unavailable_page() -> HTMLResponse:
     return error_page(
         503,
         "temporarily_unavailable",
@@ -147,17 +148,26 @@ def _authorize_params(pairs: list[tuple[str, str]]) -> dict[str, str] | None:
 class EmployerLogin:
     """The authorization endpoint's two steps for the employers of ``accounts``.
 
-    ``server`` validates the authorization request and issues the code; ``gate`` throttles failed passwords
-    per user name and address.
+    ``server`` validates the authorization request and issues the code, which goes to ``codes`` before the
+    redirect carrying it is sent; ``csrf_key`` is the deployment's CSRF MAC key; ``gate`` throttles failed
+    passwords per user name and address.
     """
 
     def __init__(
-        self, server: AuthlibServer, accounts: AccountStore, *, clock: Callable[[], float], gate: ThrottleGate
+        self,
+        server: AuthlibServer,
+        accounts: AccountStore,
+        *,
+        codes: AuthorizationCodeStore,
+        csrf_key: Callable[[], bytes],
+        clock: Callable[[], float],
+        gate: ThrottleGate,
     ) -> None:
         self._server = server
         self._accounts = accounts
+        self._codes = codes
         self._gate = gate
-        self._csrf = LoginCsrf(clock=clock)
+        self._csrf = LoginCsrf(key=csrf_key, clock=clock)
 
     def show_form(self, request: Request) -> Response:
         """``GET``: the login form for a valid authorization request, or the error."""
@@ -194,7 +204,7 @@ class EmployerLogin:
             return self._login_page(request, grant, params, username=username, error=_FORM_EXPIRED, status_code=403)
         if fields.get("action", "login") == "cancel":
             # RFC 6749 §4.1.2.1 access_denied, back to the client with state.
-            return self._authorization_response(request, grant, None)
+            return await self._authorization_response(request, grant, None)
         return await self._check_password(request, grant, params, fields)
 
     @staticmethod
@@ -234,7 +244,7 @@ class EmployerLogin:
             page.headers["Retry-After"] = str(retry_after)
             return page
 
-        refused = await self._gate.refuse(keys, throttled, _unavailable_page)
+        refused = await self._gate.refuse(keys, throttled, unavailable_page)
         if refused is not None:
             return refused
         account = await run_in_threadpool(
@@ -246,14 +256,24 @@ class EmployerLogin:
             log.info("employer sign-in failed for client %s", grant.request.client.get_client_id())
             return self._login_page(request, grant, params, username=username, error=_LOGIN_FAILED, status_code=200)
         await self._gate.count(keys[:1], failed=False)
-        response = self._authorization_response(request, grant, ResourceOwner(account))
+        response = await self._authorization_response(request, grant, ResourceOwner(account))
+        if response.status_code == 503:
+            return response
         log.info("employer %s signed in for client %s", account.username, grant.request.client.get_client_id())
         return response
 
-    def _authorization_response(self, request: Request, grant: Any, owner: ResourceOwner | None) -> Response:
+    async def _authorization_response(self, request: Request, grant: Any, owner: ResourceOwner | None) -> Response:
         """The redirect back to the client: a code for ``owner``, ``access_denied`` for ``None``. The form
-        is done with, so its nonce cookie goes."""
+        is done with, so its nonce cookie goes. A code the store could not keep is never sent: the browser
+        would carry it to a token endpoint that cannot find it."""
         response: Response = self._server.create_authorization_response(grant.request, grant_user=owner, grant=grant)
+        issued = getattr(grant.request, ISSUED_CODE, None)
+        if issued is not None:
+            try:
+                await self._codes.save(*issued)
+            except Exception as exc:  # the store is unreachable: the employer may try again shortly
+                log.warning("authorization code not stored: %s", type(exc).__name__)
+                return unavailable_page()
         self._csrf.delete_cookie(response, request)
         return response
 

@@ -50,6 +50,8 @@ class PreparedRequest:
     datalist: dict[str, list[str]]
     args: dict[str, str]
     json: Any = None
+    taken_code: tuple[str, Any] | None = None
+    """At the token endpoint: the presented code and what the store returned for it (``auth.codes``)."""
 
 
 class FormPayload(OAuth2Payload):  # type: ignore[misc]  # Authlib ships no type information
@@ -81,6 +83,10 @@ class StarletteOAuth2Request(OAuth2Request):  # type: ignore[misc]  # Authlib sh
     @property
     def form(self) -> dict[str, str]:
         return self._prepared.form
+
+    @property
+    def taken_code(self) -> tuple[str, Any] | None:
+        return self._prepared.taken_code
 
 
 class JsonRequestPayload(JsonPayload):  # type: ignore[misc]  # Authlib ships no type information

@@ -19,16 +19,19 @@ parts that never import it: ``auth.oauth_clients`` (the clients as Authlib sees 
 authentication), ``auth.oauth_requests`` (Starlette requests prepared for Authlib), ``auth.codes`` (the
 authorization codes, their grant, PKCE), ``auth.authlib_server`` (Authlib's server for Starlette, the
 client credentials grant, the token generator), ``auth.login`` and ``auth.csrf`` (the employer's sign-in
-form) and ``auth.throttle`` (the brute-force throttle).
+form), ``auth.throttle`` (the brute-force throttle) and ``auth.shared_keys`` (the signing and CSRF keys).
 
-Authorization codes, the pending-code bookkeeping and the key that signs login-form CSRF tokens live in the
-memory of one process: the built-in server is for the embedded single-process setup. A deployment with
-several processes or hosts must use an external authorization server (IdP) instead.
+Several processes behind a load balancer serve one sign-in together when they share its state: the
+application passes in a shared :class:`AuthorizationCodeStore` (a code issued by one process is exchanged at
+another) and :class:`SharedKeys` (a form rendered by one is posted to another, a token signed by one is
+checked by all). Given neither, the server keeps both in its own memory: one process only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -42,9 +45,9 @@ from starlette.routing import Route
 from .accounts import AccountStore
 from .authlib_server import NO_STORE, RESERVED_CLAIMS, build_authlib_server
 from .clients import ALL_SCOPES, EMPLOYER_CLIENT_ID, Client
-from .codes import AuthorizationCodeStore
+from .codes import AuthorizationCodeStore, MemoryCodeStore
 from .keys import SigningKeys
-from .login import EmployerLogin, error_page
+from .login import EmployerLogin, error_page, unavailable_page
 from .oauth_clients import (
     AUTH_METHODS,
     AUTHORIZATION_CODE,
@@ -54,10 +57,14 @@ from .oauth_clients import (
     ResourceOwner,
     basic_credentials,
 )
-from .oauth_requests import client_address, read_token_request
+from .oauth_requests import PreparedRequest, client_address, read_token_request
+from .shared_keys import ServerKeys, SharedKeys
 from .throttle import FailureThrottle, ThrottleGate, address_key, client_key
 
 __all__ = ["BuiltinAuthorizationServer"]
+
+# Every line of the built-in authorization server goes to one logger, which log filters and alerts name.
+log = logging.getLogger("auth.server")
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105  (a path, not a password)
 AUTHORIZE_PATH = "/oauth/authorize"
@@ -80,6 +87,18 @@ def _is_invalid_client(response: Response) -> bool:
     return isinstance(body, dict) and body.get("error") == "invalid_client"
 
 
+def _registered(clients: Sequence[Client]) -> dict[str, OAuthClient]:
+    registered: dict[str, OAuthClient] = {}
+    for client in clients:
+        if client.client_id in registered:
+            raise ValueError(f"client {client.client_id!r} is registered twice")
+        reserved = RESERVED_CLAIMS & set(client.extra_claims)
+        if reserved:
+            raise ValueError(f"client {client.client_id!r} may not set claims {sorted(reserved)}")
+        registered[client.client_id] = OAuthClient(client)
+    return registered
+
+
 class _TemporarilyUnavailableError(OAuth2Error):  # type: ignore[misc]  # Authlib ships no type information
     error = "temporarily_unavailable"
     description = "The server cannot check this request now; please retry later."
@@ -100,8 +119,11 @@ class BuiltinAuthorizationServer:
     PKCE and token endpoint authentication ``none`` for public clients. Without it (``None``) there is no
     employer login; ``/oauth/authorize`` answers with a 404 page and the metadata advertises only the client
     credentials grant. ``clock`` (seconds since the epoch) times authorization codes and login forms; it is
-    injectable for tests. Codes and the CSRF key are held in this process's memory (see
-    :class:`AuthorizationCodeStore`): a multi-process deployment must use an external IdP.
+    injectable for tests.
+
+    ``keys`` signs the tokens and the login forms' CSRF tokens: :class:`SharedKeys` for a deployment whose
+    processes share them, or one process's own :class:`SigningKeys` (with a CSRF key of its own). ``codes``
+    keeps the authorization codes (``None``: in this process's memory).
 
     ``throttle`` counts failed client secrets (per client id and address) and failed employer passwords (per
     user name and address); a blocked key is answered 429 with ``Retry-After`` before any secret is checked,
@@ -113,12 +135,13 @@ class BuiltinAuthorizationServer:
         *,
         issuer: str,
         audience: str,
-        keys: SigningKeys,
+        keys: SigningKeys | SharedKeys,
         clients: Sequence[Client],
         token_ttl_seconds: int = 3600,
         accounts: AccountStore | None = None,
         clock: Callable[[], float] = time.time,
         throttle: FailureThrottle | None = None,
+        codes: AuthorizationCodeStore | None = None,
     ) -> None:
         parts = urlsplit(issuer)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
@@ -127,15 +150,10 @@ class BuiltinAuthorizationServer:
             raise ValueError("audience is required")
         if token_ttl_seconds <= 0:
             raise ValueError("token_ttl_seconds must be positive")
-        registered: dict[str, OAuthClient] = {}
-        for client in clients:
-            if client.client_id in registered:
-                raise ValueError(f"client {client.client_id!r} is registered twice")
-            reserved = RESERVED_CLAIMS & set(client.extra_claims)
-            if reserved:
-                raise ValueError(f"client {client.client_id!r} may not set claims {sorted(reserved)}")
-            registered[client.client_id] = OAuthClient(client)
+        registered = _registered(clients)
 
+        if isinstance(keys, SigningKeys):
+            keys = SharedKeys.of(ServerKeys.generate_csrf_for(keys))
         self.issuer = issuer
         self.audience = audience
         self.keys = keys
@@ -143,7 +161,7 @@ class BuiltinAuthorizationServer:
         self._clients = registered
         self._accounts = accounts
         self._gate = ThrottleGate(throttle, clock=clock)
-        self._codes = AuthorizationCodeStore(clock=clock)
+        self._codes: AuthorizationCodeStore = codes if codes is not None else MemoryCodeStore(clock=clock)
         base = issuer.rstrip("/")
         self.token_endpoint_url = base + TOKEN_PATH
         self.authorization_endpoint_url = base + AUTHORIZE_PATH
@@ -158,10 +176,14 @@ class BuiltinAuthorizationServer:
             keys=keys,
             token_ttl_seconds=token_ttl_seconds,
             accounts=accounts,
-            codes=self._codes,
+            clock=clock,
         )
         self._login = (
-            EmployerLogin(self._server, accounts, clock=clock, gate=self._gate) if accounts is not None else None
+            EmployerLogin(
+                self._server, accounts, codes=self._codes, csrf_key=keys.csrf_key, clock=clock, gate=self._gate
+            )
+            if accounts is not None
+            else None
         )
 
     @property
@@ -271,6 +293,13 @@ class BuiltinAuthorizationServer:
         )
         if refused is not None:
             return refused
+        if not await self._keys_ready():
+            return self._error(_TemporarilyUnavailableError())
+        try:
+            prepared = await self._with_taken_code(prepared)
+        except Exception as exc:  # the code store is unreachable: the code is not spent, the client may retry
+            log.warning("authorization code store unavailable: %s", type(exc).__name__)
+            return self._error(_TemporarilyUnavailableError())
 
         try:
             response: Response = self._server.create_token_response(prepared)
@@ -281,6 +310,31 @@ class BuiltinAuthorizationServer:
         elif response.status_code == 200 and claimed:
             await self._gate.count(keys[:1], failed=False)
         return response
+
+    async def _keys_ready(self) -> bool:
+        """Whether the shared keys are loaded, loading them now if need be (never logging them)."""
+        try:
+            await self.keys.load()
+        except Exception as exc:  # whatever keeps the keys did not answer: 503 until it does
+            log.warning("token signing keys unavailable: %s", type(exc).__name__)
+            return False
+        return True
+
+    async def _with_taken_code(self, prepared: PreparedRequest) -> PreparedRequest:
+        """The token request with its code taken from the store, for the grant to check (``auth.codes``).
+
+        The client authenticates first, so that a wrong secret does not spend the code; Authlib then
+        authenticates it again and answers a failure itself. Taking spends the code whatever follows (a wrong
+        verifier or redirect URI): a code that reached the wrong client is worth one attempt at most.
+        """
+        code = prepared.form.get("code")
+        if self._login is None or prepared.form.get("grant_type") != AUTHORIZATION_CODE or not code:
+            return prepared
+        try:
+            self._server.authenticate_client(self._server.create_oauth2_request(prepared), CODE_AUTH_METHODS)
+        except OAuth2Error:
+            return prepared
+        return dataclasses.replace(prepared, taken_code=(code, await self._codes.take(code)))
 
     # -- the authorization endpoint (RFC 6749 §3.1, §4.1.1, §4.1.2) ------------------------------------------
 
@@ -294,6 +348,8 @@ class BuiltinAuthorizationServer:
                 ("未启用用人单位登录", "Employer sign-in is not enabled"),
                 ("此服务器未配置用人单位账户。", "This server has no employer accounts configured."),
             )
+        if not await self._keys_ready():
+            return unavailable_page()
         if request.method == "POST":
             return await self._login.sign_in(request)
         return self._login.show_form(request)
@@ -302,7 +358,9 @@ class BuiltinAuthorizationServer:
 
     async def jwks_endpoint(self, request: Request) -> Response:
         """``GET /.well-known/jwks.json``: the public signing key (RFC 7517 §5), never the private half."""
-        return JSONResponse(self.keys.public_jwks(), headers={"Cache-Control": "public, max-age=300"})
+        if not await self._keys_ready():
+            return self._error(_TemporarilyUnavailableError())
+        return JSONResponse(dict(self.keys.public_jwks()), headers={"Cache-Control": "public, max-age=300"})
 
     async def metadata_endpoint(self, request: Request) -> Response:
         """``GET /.well-known/oauth-authorization-server``: RFC 8414 §2 metadata."""

@@ -1,7 +1,7 @@
 """What the subject index of the audit log costs a screen's entry: `python -m bench access_log`.
 
 A screen's audit entry names up to 1,000 subjects, and every one of them is a key of the GIN index that the
-employer's access log reads (migration 0014). This measures the PostgreSQL CPU of appending such entries with
+employer's access log reads (migration 0015). This measures the PostgreSQL CPU of appending such entries with
 each candidate index: one asyncpg connection appends --entries entries of --ids random subject ids each (drawn
 from --subjects subjects), one autocommit INSERT an entry (the statement store.audit writes with), into a log
 prefilled with --prefill such entries; the CPU is its backend's user + system time from /proc/<pid>/stat, so
@@ -11,7 +11,7 @@ index unmeasured; where the index defers work (fastupdate) the merge is run and 
 1. no index (migration 0013)
 2. GIN, fastupdate off: every key goes into the tree at insert
 3. GIN, fastupdate on, the default 4 MB pending list: an insert that fills the list merges it, inline
-4. GIN, fastupdate on, 32 MB pending list (migration 0014): inserts append; the sealer merges in the background
+4. GIN, fastupdate on, 32 MB pending list (migration 0015): inserts append; the sealer merges in the background
 5. a side table (subject_id, entry_id) with a B-tree, filled by a statement trigger: ordered pages, 1,000 rows
    an entry
 
@@ -59,7 +59,7 @@ VARIANTS: dict[str, str | None] = {
     "GIN, fastupdate off": "CREATE INDEX ix_bench ON audit_log USING gin (subject_ids) WITH (fastupdate = off)",
     "GIN, fastupdate, 4 MB list (inline merge)": "CREATE INDEX ix_bench ON audit_log USING gin (subject_ids)"
     " WITH (fastupdate = on, gin_pending_list_limit = 4096)",
-    "GIN, fastupdate, 32 MB list (0014)": "CREATE INDEX ix_bench ON audit_log USING gin (subject_ids)"
+    "GIN, fastupdate, 32 MB list (0015)": "CREATE INDEX ix_bench ON audit_log USING gin (subject_ids)"
     f" WITH (fastupdate = on, gin_pending_list_limit = {PENDING_LIMIT_KB})",
     "side table + B-tree": _SIDE_TABLE,
 }

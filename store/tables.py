@@ -341,3 +341,34 @@ trusted_documents = sa.Table(
     sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
     sa.CheckConstraint("operation_type IN ('query', 'mutation', 'subscription')", name="operation_type"),
 )
+
+auth_codes = sa.Table(
+    "auth_codes",
+    metadata,
+    # The employer login's authorization codes (store.login_state), in the database so that a code issued by
+    # one API process is exchanged at any other. Kept under the code's SHA-256: a code is a bearer secret.
+    sa.Column("code_hash", sa.LargeBinary, primary_key=True),
+    sa.Column("client_id", IDENTIFIER, nullable=False),
+    # Where the code was delivered, and the redirect_uri exactly as the request sent it (NULL: omitted).
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("redirect_uri_param", sa.Text),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("username", IDENTIFIER, nullable=False),
+    sa.Column("code_challenge", sa.Text, nullable=False),
+    sa.Column("code_challenge_method", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    # Set by the one exchange a code allows; the row stays until it expires so that a replay is recognized.
+    sa.Column("spent_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("octet_length(code_hash) = 32", name="code_hash"),
+    sa.Index("ix_auth_codes_expires_at", "expires_at"),
+)
+
+auth_secrets = sa.Table(
+    "auth_secrets",
+    metadata,
+    # Keys every API process must hold alike (the token signing key, the login form's CSRF key) when the
+    # settings give none: the first process creates each, every other reads it (store.login_state).
+    sa.Column("name", IDENTIFIER, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now, nullable=False),
+)

@@ -27,10 +27,10 @@ def test_schema_print_writes_the_sdl(tmp_path: Path) -> None:
 
 
 def test_token_prints_a_valid_token_for_a_demo_client(tmp_path: Path) -> None:
-    env = {"HRSS_DATA_DIR": str(tmp_path), "HRSS_ENV": "dev"}
+    keys = SigningKeys.generate()
+    env = {"HRSS_DATA_DIR": str(tmp_path), "HRSS_ENV": "dev", "HRSS_SIGNING_KEY": keys.private_jwk_json()}
     result = runner.invoke(app, ["token", "procurement"], env=env)
     assert result.exit_code == 0, result.output
-    keys = SigningKeys.load_or_create(tmp_path / "keys" / "signing-jwk.json")
     principal = TokenValidator(
         issuer="http://127.0.0.1:8000", audience="hrss-credit", jwks=keys.public_jwks()
     ).validate(result.stdout.strip())

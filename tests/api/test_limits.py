@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from api.settings import Settings
+from auth.keys import SigningKeys
 from tests import factories
 from tests.conftest import TEST_PII_KEY, Api, running_app
 from tests.faults import gate_to
@@ -118,7 +119,15 @@ async def test_an_unreachable_database_answers_503_with_a_code(settings: Setting
     from tests.api.test_subscriptions import _free_port
 
     closed = f"postgresql://postgres@127.0.0.1:{_free_port()}/nowhere"
-    quiet = settings.model_copy(update={"recompute_drain_seconds": 0})
+    # Keys from the settings: the app knows them without the database, so its tokens are valid during the outage.
+    quiet = Settings.model_validate(
+        {
+            **settings.model_dump(),
+            "recompute_drain_seconds": 0,
+            "signing_key": SigningKeys.generate().private_jwk_json(),
+            "login_csrf_key": "a-login-csrf-key-of-the-test-0123456789",
+        }
+    )
     async with running_app(quiet, closed) as down:
         # The token endpoint needs the database too (its throttle): a token is signed by the app's issuer.
         token = down.signed_token("procurement", "subject:read grade:read restriction:government_procurement")

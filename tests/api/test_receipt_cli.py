@@ -45,24 +45,26 @@ async def test_receipt_verify_prints_a_valid_receipt_with_the_served_jwks(api: A
     assert "第四十八条 (SC 724 art. 48)" in out
 
 
-async def test_receipt_verify_defaults_to_the_local_signing_key(api: Api, settings: Settings, tmp_path: Path) -> None:
+async def test_receipt_verify_defaults_to_the_apis_signing_key(
+    api: Api, settings: Settings, database_url: str, tmp_path: Path
+) -> None:
     kept = tmp_path / "receipt.jws"
     kept.write_text((await _receipt(api))["jws"] + "\n")
-    env = {"HRSS_DATA_DIR": str(settings.data_dir)}  # where the API keeps the key of its JWKS
-    result = runner.invoke(app, ["receipt", "verify", str(kept)], env=env)
+    env = {"DATABASE_URL": database_url, "HRSS_DATA_DIR": str(settings.data_dir)}  # where the API keeps its key
+    result = await asyncio.to_thread(runner.invoke, app, ["receipt", "verify", str(kept)], env=env)
     assert result.exit_code == 0, result.output
     no_key = runner.invoke(app, ["receipt", "verify", str(kept)], env={"HRSS_DATA_DIR": str(tmp_path)})
     assert no_key.exit_code == 2 and "--jwks" in no_key.output
 
 
 async def test_receipt_verify_refuses_a_tampered_receipt_or_another_key(
-    api: Api, settings: Settings, tmp_path: Path
+    api: Api, settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
     token = (await _receipt(api))["jws"]
-    env = {"HRSS_DATA_DIR": str(settings.data_dir)}
+    env = {"DATABASE_URL": database_url, "HRSS_DATA_DIR": str(settings.data_dir)}
     tampered = tmp_path / "tampered.jws"
     tampered.write_text(_tampered(token))
-    result = runner.invoke(app, ["receipt", "verify", str(tampered)], env=env)
+    result = await asyncio.to_thread(runner.invoke, app, ["receipt", "verify", str(tampered)], env=env)
     assert result.exit_code == 1 and "receipt not valid" in result.output
     assert "receipt id" not in result.stdout
     kept = tmp_path / "receipt.jws"
@@ -73,7 +75,8 @@ async def test_receipt_verify_refuses_a_tampered_receipt_or_another_key(
     assert result.exit_code == 1 and "receipt not valid" in result.output
     garbage = tmp_path / "garbage.json"
     garbage.write_text('{"data": null}')
-    assert runner.invoke(app, ["receipt", "verify", str(garbage)], env=env).exit_code == 1
+    garbled = await asyncio.to_thread(runner.invoke, app, ["receipt", "verify", str(garbage)], env=env)
+    assert garbled.exit_code == 1
 
 
 async def test_audit_verify_catches_a_receipt_id_changed_afterwards(
