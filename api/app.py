@@ -19,9 +19,10 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from api import graphiql
 from api.fastlane import CompiledReadLane
 from api.graphql import GraphQLRouter
 from api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
@@ -100,13 +101,6 @@ def cors_origins(settings: Settings) -> list[str]:
     return sorted(origins - {settings.issuer})
 
 
-def _is_graphiql_page(scope: Scope) -> bool:
-    if scope.get("method") != "GET":
-        return False
-    headers = dict(scope.get("headers") or [])
-    return b"text/html" in headers.get(b"accept", b"") and not scope.get("query_string")
-
-
 @dataclass(frozen=True)
 class _Parts:
     """What the app is made of before it serves: built once, at start-up, without the database."""
@@ -152,14 +146,18 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
         settings.pii_cipher(),
     )  # fmt: skip
     auth_server = authorization_server(settings, keys, throttle=throttle)
+    endpoint = _GraphQLEndpoint(serve_graphiql=settings.dev_mode)
+    routes: list[BaseRoute] = [
+        Route("/graphql", endpoint, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", endpoint),
+        Route("/healthz", _healthz),
+        Route("/readyz", _readyz),
+        *auth_server.routes(),
+    ]
+    if settings.dev_mode:
+        routes.append(Mount(graphiql.STATIC_PATH, app=graphiql.static_files(), name="graphiql"))
     app = Starlette(
-        routes=[
-            Route("/graphql", _GraphQLEndpoint(), methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", _GraphQLEndpoint()),
-            Route("/healthz", _healthz),
-            Route("/readyz", _readyz),
-            *auth_server.routes(),
-        ],
+        routes=routes,
         middleware=_middleware(settings, validator),
         lifespan=functools.partial(_lifespan, parts=parts),
     )
@@ -172,12 +170,12 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
 
 
 def _middleware(settings: Settings, validator: IssuerDispatch) -> list[Middleware]:
-    graphiql = settings.dev_mode
+    serve_graphiql = settings.dev_mode
 
     def requires_token(scope: Scope) -> bool:
         if not scope.get("path", "").startswith("/graphql"):
             return False
-        return not (graphiql and _is_graphiql_page(scope))
+        return not (serve_graphiql and graphiql.is_page_request(scope))
 
     return [
         # A compiled read is answered here, before the chain; whatever it does not answer goes on below.
@@ -233,7 +231,6 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
             parts.schemas,
             engine=engine,
             pii=parts.pii,
-            graphiql=settings.dev_mode,
             validator=parts.validator,
             max_body_bytes=settings.max_body_bytes,
             allow_get=settings.accepts_get_queries,
@@ -290,9 +287,16 @@ async def _readyz(request: Request) -> Response:
 
 
 class _GraphQLEndpoint:
-    """Forwards to the GraphQL view that the lifespan built around the engine."""
+    """Forwards to the GraphQL view that the lifespan built around the engine; in dev mode a browser's GET gets
+    the GraphiQL page instead (api/graphiql.py)."""
+
+    def __init__(self, *, serve_graphiql: bool) -> None:
+        self.serve_graphiql = serve_graphiql
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.serve_graphiql and graphiql.is_page_request(scope):
+            await graphiql.page_response()(scope, receive, send)
+            return
         await scope["app"].state.graphql(scope, receive, send)
 
 
