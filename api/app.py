@@ -21,9 +21,10 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from api import graphiql
 from api.fastlane import CompiledReadLane
 from api.graphql import GraphQLRouter
 from api.i18n import language_of
@@ -117,13 +118,6 @@ def _in_language(message: str, scope: Scope) -> str:
     return translate(message, language_of(accept))
 
 
-def _is_graphiql_page(scope: Scope) -> bool:
-    if scope.get("method") != "GET":
-        return False
-    headers = dict(scope.get("headers") or [])
-    return b"text/html" in headers.get(b"accept", b"") and not scope.get("query_string")
-
-
 @dataclass(frozen=True)
 class _Parts:
     """What the app is made of before it serves: built once, at start-up, without the database."""
@@ -185,15 +179,19 @@ def create_app(
         AudienceSchemas(full, policy or load_policy()), settings.pii_cipher(), tracer,
     )  # fmt: skip
     auth_server = authorization_server(settings, keys, throttle=throttle, codes=codes, clock=clock)
+    endpoint = _GraphQLEndpoint(serve_graphiql=settings.dev_mode)
+    routes: list[BaseRoute] = [
+        Route("/graphql", endpoint, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", endpoint),
+        Route("/healthz", _healthz),
+        Route("/readyz", _readyz),
+        Route("/metrics", metrics_endpoint),
+        *auth_server.routes(),
+    ]
+    if settings.dev_mode:
+        routes.append(Mount(graphiql.STATIC_PATH, app=graphiql.static_files(), name="graphiql"))
     app = Starlette(
-        routes=[
-            Route("/graphql", _GraphQLEndpoint(), methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", _GraphQLEndpoint()),
-            Route("/healthz", _healthz),
-            Route("/readyz", _readyz),
-            Route("/metrics", metrics_endpoint),
-            *auth_server.routes(),
-        ],
+        routes=routes,
         middleware=_middleware(settings, validator, tracer),
         lifespan=functools.partial(_lifespan, parts=parts),
     )
@@ -208,12 +206,12 @@ def create_app(
 
 
 def _middleware(settings: Settings, validator: IssuerDispatch, tracer: TracerProvider | None) -> list[Middleware]:
-    graphiql = settings.dev_mode
+    serve_graphiql = settings.dev_mode
 
     def requires_token(scope: Scope) -> bool:
         if not scope.get("path", "").startswith("/graphql"):
             return False
-        return not (graphiql and _is_graphiql_page(scope))
+        return not (serve_graphiql and graphiql.is_page_request(scope))
 
     # Tracing, when on, wraps everything, the compiled lane included; off, it is not there at all.
     traced = [Middleware(TracingMiddleware, provider=tracer)] if tracer is not None else []
@@ -283,7 +281,6 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
             parts.schemas,
             engine=engine,
             pii=parts.pii,
-            graphiql=settings.dev_mode,
             validator=parts.validator,
             max_body_bytes=settings.max_body_bytes,
             allow_get=settings.accepts_get_queries,
@@ -361,9 +358,16 @@ async def _readyz(request: Request) -> Response:
 
 
 class _GraphQLEndpoint:
-    """Forwards to the GraphQL view that the lifespan built around the engine."""
+    """Forwards to the GraphQL view that the lifespan built around the engine; in dev mode a browser's GET gets
+    the GraphiQL page instead (api/graphiql.py)."""
+
+    def __init__(self, *, serve_graphiql: bool) -> None:
+        self.serve_graphiql = serve_graphiql
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.serve_graphiql and graphiql.is_page_request(scope):
+            await graphiql.page_response()(scope, receive, send)
+            return
         await scope["app"].state.graphql(scope, receive, send)
 
 

@@ -55,11 +55,11 @@ class GraphQLApp(GraphQL[Context, None]):
         audience: Audience,
         engine: AsyncEngine,
         pii: PiiCipher,
-        graphiql: bool,
         allow_get: bool = True,
         receipts: ReceiptKey | None = None,
     ) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=allow_get)
+        # The GraphiQL page is the app's own (api/graphiql.py), served before a request gets here.
+        super().__init__(schema, graphql_ide=None, allow_queries_via_get=allow_get)
         self.audience = audience
         self.engine = engine
         self.pii = pii
@@ -69,8 +69,8 @@ class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = request.scope.get("principal")
         if not isinstance(principal, Principal):
-            # Only the GraphiQL page itself is served without a token (the auth middleware sees to that); it
-            # reads nothing, and an anonymous principal holds no scope.
+            # The auth middleware lets nothing without a token get here; should it, an anonymous principal
+            # holds no scope and reads nothing.
             principal = ANONYMOUS
         # A token may carry scopes its audience does not grant (an external issuer decides what it puts in);
         # every check below the schema sees only the intersection, as the compiled schema does.
@@ -258,7 +258,6 @@ class GraphQLRouter:
         *,
         engine: AsyncEngine,
         pii: PiiCipher,
-        graphiql: bool,
         validator: TokenValidator,
         connection_init_timeout: float = 10.0,
         max_body_bytes: int = 1024 * 1024,
@@ -286,7 +285,6 @@ class GraphQLRouter:
         self.connection_init_timeout = connection_init_timeout
         self.engine = engine
         self.pii = pii
-        self.graphiql = graphiql
         self._views: dict[tuple[str, frozenset[str]], GraphQLApp] = {}
 
     def view_for(self, audience: Audience, scopes: frozenset[str]) -> GraphQLApp:
@@ -302,7 +300,6 @@ class GraphQLRouter:
                 audience=audience,
                 engine=self.engine,
                 pii=self.pii,
-                graphiql=self.graphiql,
                 allow_get=self.allow_get,
                 receipts=self.receipts,
             )

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.test_subscriptions import _free_port
 from tests.conftest import TEST_PII_KEY
+from tests.processes import free_port
 
 
 def _postmaster(data_dir: Path) -> int | None:
@@ -32,7 +32,7 @@ def _postmaster(data_dir: Path) -> int | None:
 def test_serve_stops_its_embedded_postgresql_when_stopped(tmp_path: Path, stop: signal.Signals) -> None:
     """SIGTERM (a service manager) and Ctrl-C end it with status 0 after a graceful shutdown; both stop the
     embedded server."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
     env |= {"HRSS_DATA_DIR": str(tmp_path), "HRSS_PII_KEY": TEST_PII_KEY, "HRSS_PORT": str(port)}
     env |= {"HRSS_LOG_LEVEL": "WARNING"}
@@ -59,7 +59,7 @@ def test_serve_stops_its_embedded_postgresql_when_stopped(tmp_path: Path, stop: 
 
 
 def test_serve_with_database_url_exits_0_after_sigterm(database_url: str, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "HRSS_DATA_DIR": str(tmp_path), "HRSS_PII_KEY": TEST_PII_KEY}
     env |= {"HRSS_PORT": str(port), "HRSS_LOG_LEVEL": "WARNING"}
     cli = Path(sys.executable).parent / "hrss-credit"

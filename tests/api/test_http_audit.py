@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.test_subscriptions import api_process
 from tests.node import node_binary, node_environment, npm_ci, run_node
+from tests.processes import api_process
 
 AUDIT_DIR = Path(__file__).resolve().parents[1] / "http_audit"
 

@@ -116,9 +116,9 @@ async def test_production_refuses_queries_over_get(production_api: Api) -> None:
 
 async def test_an_unreachable_database_answers_503_with_a_code(settings: Settings) -> None:
     """An outage must be told apart from a defect: 503, code UNAVAILABLE, Retry-After; never SQL."""
-    from tests.api.test_subscriptions import _free_port
+    from tests.processes import free_port
 
-    closed = f"postgresql://postgres@127.0.0.1:{_free_port()}/nowhere"
+    closed = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
     # Keys from the settings: the app knows them without the database, so its tokens are valid during the outage.
     quiet = Settings.model_validate(
         {

@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,64 +19,22 @@ from websockets.exceptions import ConnectionClosed
 
 from store.db import bureau_today, create_engine
 from store.tables import audit_log
-from tests import factories
-from tests.conftest import TEST_PII_KEY, cloned_database
+from tests import factories, processes
+from tests.conftest import cloned_database
+from tests.processes import client_token
 
 PUBLIC_URL = "http://127.0.0.1:8000"  # both processes sit "behind one load balancer": one issuer
+
+
+def api_process(database_url: str, data_dir: Path) -> AbstractContextManager[str]:
+    return processes.api_process(database_url, data_dir, public_url=PUBLIC_URL)
+
+
 SUBSCRIBE = "subscription ($s: Sector!) { restrictionChanged(sector: $s) { sector restricted subject { name uscc } } }"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def api_process(database_url: str, data_dir: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "HRSS_DATA_DIR": str(data_dir),
-        "HRSS_PII_KEY": TEST_PII_KEY,
-        "HRSS_PUBLIC_URL": PUBLIC_URL,
-        "HRSS_PORT": str(port),
-        "PORT": str(port),
-        "HRSS_LOG_LEVEL": "WARNING",
-    }
-    cli = Path(sys.executable).parent / "hrss-credit"
-    log_path = data_dir / f"api-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([str(cli), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-            if process.poll() is not None:
-                raise AssertionError(log_path.read_text(errors="replace")[-2000:])
-        else:
-            raise AssertionError("the API process did not become ready")
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def _token(base: str, client: str) -> str:
-    response = httpx.post(
-        base + "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client, f"demo-secret-{client}")
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
+    return client_token(base, client)
 
 
 @asynccontextmanager
