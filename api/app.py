@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from api.fastlane import CompiledReadLane
 from api.graphql import GraphQLRouter
 from api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from api.portal import portal_clients, portal_routes
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
 from api.throttle import DatabaseThrottle
 from auth.accounts import AccountStore, EmployerAccount, demo_employer_accounts
@@ -61,12 +62,13 @@ def _demo_employer_accounts() -> tuple[EmployerAccount, ...]:
 def authorization_server(
     settings: Settings, keys: SigningKeys, *, throttle: DatabaseThrottle | None = None
 ) -> BuiltinAuthorizationServer:
-    """The built-in server: the demo clients of policy.md and, for employers, demo accounts (dev only) that sign
-    in with authorization code + PKCE; a production deployment signs employers in at its own IdP."""
-    clients: tuple[Client, ...] = ()
+    """The built-in server: the employer portal's own client (every environment), the demo clients of policy.md
+    and, for employers, demo accounts (dev only) that sign in with authorization code + PKCE; a production
+    deployment signs employers in at its own IdP."""
+    clients: tuple[Client, ...] = portal_clients(settings.issuer)
     accounts = None
     if settings.demo_clients:
-        clients = (*demo_clients(DEMO_CLIENT_SECRET_PREFIX), demo_employer_client(DEMO_CLIENT_SECRET_PREFIX))
+        clients += (*demo_clients(DEMO_CLIENT_SECRET_PREFIX), demo_employer_client(DEMO_CLIENT_SECRET_PREFIX))
         accounts = AccountStore(_demo_employer_accounts())
     return BuiltinAuthorizationServer(
         issuer=settings.issuer,
@@ -159,6 +161,7 @@ def create_app(settings: Settings, *, database_url: str, policy: Policy | None =
             Route("/healthz", _healthz),
             Route("/readyz", _readyz),
             *auth_server.routes(),
+            *portal_routes(),
         ],
         middleware=_middleware(settings, validator),
         lifespan=functools.partial(_lifespan, parts=parts),
