@@ -40,6 +40,9 @@ async def sign_in(page: Any, base: str, uscc: str) -> list[str]:
     await page.click("#sign-in")
     await page.fill("#username", uscc)
     await page.fill("#password", DEMO_EMPLOYER_PASSWORD)
+    path = screenshot_path("login")
+    if path:
+        await page.screenshot(path=str(path))
     await page.click("button[value=login]")
     await page.wait_for_selector("#portal:not([hidden])")
     await page.wait_for_function(

@@ -286,7 +286,7 @@
   }
 
   function recordActions(record) {
-    const td = cell("", "actions");
+    const td = cell("", "ops");
     if (record.status === "ACTIVE") {
       td.append(button("提出异议", () => openForm("objection", record)));
       if (record.category === "DISHONESTY") td.append(button("申请信用修复", () => openForm("repair", record)));
@@ -306,10 +306,10 @@
   function renderRecords() {
     fill("records-body", "records-empty", records, (r) => {
       const tr = row(
-        label("category", r.category),
+        cell(label("category", r.category), "nowrap"),
         `${r.title}${r.severity ? `（${label("severity", r.severity)}）` : ""}`,
         r.decisionNumber, r.sourceUnit, cell(formatDate(r.decidedOn), "date"),
-        cell(formatDate(r.publishedUntil), "date"), cite(r.legalBasis), label("status", r.status), recordActions(r),
+        cell(formatDate(r.publishedUntil), "date"), cite(r.legalBasis), cell(label("status", r.status), "nowrap"), recordActions(r),
       );
       tr.dataset.record = r.id;
       return tr;
@@ -333,12 +333,12 @@
     fill("objections-body", "objections-empty", me.objections, (o) => row(
       `${o.record.title}（${o.record.decisionNumber}）`, o.reason, cell(formatDate(o.receivedOn), "date"),
       cell(`${formatDate(o.dueOn)}${o.deadlinesProvisional ? "（暂按周一至周五推算）" : ""}`, "date"),
-      label("objection", o.status),
+      cell(label("objection", o.status), "nowrap"),
       o.decidedAt ? `${formatDateTime(o.decidedAt)}：${o.decision || ""}` : "—",
     ));
     fill("repairs-body", "repairs-empty", me.repairs, (r) => row(
       `${r.record.title}（${r.record.decisionNumber}）`, cell(formatDateTime(r.submittedAt), "date"),
-      label("repair", r.status), r.decidedAt ? `${formatDateTime(r.decidedAt)}：${r.decision || ""}` : "—",
+      cell(label("repair", r.status), "nowrap"), r.decidedAt ? `${formatDateTime(r.decidedAt)}：${r.decision || ""}` : "—",
     ));
   }
 
