@@ -39,6 +39,7 @@ from auth.tokens import TokenValidator
 from domain.workdays import WorkCalendar
 from schema.audiences import AudienceSchemas
 from schema.build import build_schema
+from services.receipts import ReceiptKey
 from store import audit, holidays, migrations
 from store.db import BUREAU_TIME_ZONE, asyncpg_connect_kwargs, create_engine
 from store.demo import named_subjects
@@ -243,6 +244,8 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
             compiled_pool=compiled_pool,
             audit_writer=app.state.audit_writer,
             limits=settings.request_limits(),
+            # Receipts are signed with the key of the JWKS the API publishes, in the issuer's name.
+            receipts=ReceiptKey(parts.keys, settings.issuer),
         )
         yield
 

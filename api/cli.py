@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from api.cli_support import database, err, settings_from_env
+from api.cli_support import database, err, local_signing_keys, settings_from_env, signing_key_file
 from api.import_cli import import_file
 from api.outbox_cli import outbox_app
+from api.receipt_cli import receipt_app
 from api.settings import Settings
 
 if TYPE_CHECKING:
-    from auth.keys import SigningKeys
     from store.audit import ChainReport
     from store.demo import DemoSummary
 
@@ -26,6 +26,7 @@ schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.command("import")(import_file)
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(receipt_app, name="receipt")
 
 
 def _exit_after_graceful_shutdown(signum: int, frame: object) -> None:
@@ -216,19 +217,6 @@ audit_app = typer.Typer(help="The append-only, hash-chained audit log (SH art. 1
 app.add_typer(audit_app, name="audit")
 
 
-def _signing_key_file(settings: Settings) -> Path:
-    # Where api.app.signing_keys keeps the key of the JWKS; read here without creating one, since a key made
-    # by a command would sign checkpoints that no JWKS the API serves can check.
-    return settings.data_dir / "keys" / "signing-jwk.json"
-
-
-def _local_signing_keys(settings: Settings) -> SigningKeys | None:
-    from auth.keys import SigningKeys
-
-    path = _signing_key_file(settings)
-    return SigningKeys.load_or_create(path) if path.exists() else None
-
-
 @audit_app.command("verify")
 def audit_verify(
     checkpoints: Path | None = typer.Option(
@@ -258,7 +246,7 @@ def audit_verify(
     public: dict[str, object] | None = None
     if jwks is not None:
         public = orjson.loads(jwks.read_bytes())
-    elif (keys := _local_signing_keys(settings)) is not None:
+    elif (keys := local_signing_keys(settings)) is not None:
         public = keys.public_jwks()
     kept: list[tuple[str, str]] = []
     if checkpoints is not None:
@@ -314,9 +302,9 @@ def audit_seal(
     from store.db import create_engine
 
     settings = settings_from_env()
-    keys = _local_signing_keys(settings) if checkpoint else None
+    keys = local_signing_keys(settings) if checkpoint else None
     if checkpoint and keys is None:
-        err.print(f"[red]no signing key at {_signing_key_file(settings)}[/red]: run this where the API keeps its data")
+        err.print(f"[red]no signing key at {signing_key_file(settings)}[/red]: run this where the API keeps its data")
         raise typer.Exit(2)
 
     async def run(url: str) -> audit_service.Sealing:
@@ -350,9 +338,9 @@ def audit_checkpoint() -> None:
     from store.db import create_engine
 
     settings = settings_from_env()
-    keys = _local_signing_keys(settings)
+    keys = local_signing_keys(settings)
     if keys is None:
-        err.print(f"[red]no signing key at {_signing_key_file(settings)}[/red]: run this where the API keeps its data")
+        err.print(f"[red]no signing key at {signing_key_file(settings)}[/red]: run this where the API keeps its data")
         raise typer.Exit(2)
 
     async def run(url: str) -> audit.Checkpoint | None:
@@ -384,7 +372,7 @@ def audit_checkpoints(
     from store.db import create_engine
 
     settings = settings_from_env()
-    keys = _local_signing_keys(settings)
+    keys = local_signing_keys(settings)
     public = keys.public_jwks() if keys is not None else None
 
     async def run(url: str) -> list[audit_service.ExportedCheckpoint]:

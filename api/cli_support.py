@@ -9,11 +9,16 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from auth.keys import SigningKeys
 
 err = Console(stderr=True)
 
@@ -44,6 +49,20 @@ def database(settings: Settings) -> Iterator[str]:
     finally:
         signal.signal(signal.SIGTERM, previous)
         embedded.stop()
+
+
+def signing_key_file(settings: Settings) -> Path:
+    # Where api.app.signing_keys keeps the key of the JWKS; read here without creating one, since a key made
+    # by a command would sign checkpoints that no JWKS the API serves can check.
+    return settings.data_dir / "keys" / "signing-jwk.json"
+
+
+def local_signing_keys(settings: Settings) -> SigningKeys | None:
+    """The API's signing key under the data directory, when there is one (the key of the JWKS it serves)."""
+    from auth.keys import SigningKeys
+
+    path = signing_key_file(settings)
+    return SigningKeys.load_or_create(path) if path.exists() else None
 
 
 def exit_on_sigterm(signum: int, frame: object) -> None:

@@ -28,6 +28,7 @@ from schema.limits import RequestLimits
 from schema.loaders import Loaders
 from schema.rows import RowRules
 from services import audit as audit_service
+from services.receipts import ReceiptKey
 from store.audit import AuditWriter
 from store.db import bureau_today
 from store.pii import PiiCipher
@@ -51,11 +52,13 @@ class GraphQLApp(GraphQL[Context, None]):
         pii: PiiCipher,
         graphiql: bool,
         allow_get: bool = True,
+        receipts: ReceiptKey | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=allow_get)
         self.audience = audience
         self.engine = engine
         self.pii = pii
+        self.receipts = receipts
         self.graphql_schema = schema._schema  # the audience's graphql-core schema, for compiled reads
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
@@ -90,6 +93,7 @@ class GraphQLApp(GraphQL[Context, None]):
             today=today,
             request_id=request.scope["state"].get("request_id"),
             purpose=purpose[:200] if purpose else None,
+            receipts=self.receipts,
         )
         request.scope["state"]["context"] = context
         return context
@@ -183,8 +187,10 @@ class GraphQLRouter:
         compiled_pool: Any = None,
         audit_writer: AuditWriter | None = None,
         limits: RequestLimits = RequestLimits(),  # noqa: B008 - a frozen dataclass
+        receipts: ReceiptKey | None = None,
     ) -> None:
         self.schemas = schemas
+        self.receipts = receipts
         # An asyncpg pool for compiled reads (schema/compiled.py); None: every request takes the resolvers.
         self.compiled_pool = compiled_pool
         self.audit_writer = audit_writer
@@ -213,6 +219,7 @@ class GraphQLRouter:
                 pii=self.pii,
                 graphiql=self.graphiql,
                 allow_get=self.allow_get,
+                receipts=self.receipts,
             )
             self._views[key] = view
         return view

@@ -13,6 +13,8 @@ Run a part with `python -m bench authz` (or evaluate, screen, import).
    (it loads its own population, in the database hrss_bench_import).
 5. race: hrss-credit against PostGraphile 5 on the same data, with wrk (`python -m bench race --help`); not run
    by default (it needs wrk and Node, and its own database hrss_bench_race).
+6. access_log: the PostgreSQL CPU the audit log's subject index adds to a screen's entry, per index design, and
+   the access log's query plan (`python -m bench access_log --help`); not run by default.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import httpx
 from api.app import create_app
 from api.logging import configure_logging
 from api.settings import Settings
+from bench.access_log import main as access_log_main
 from bench.authz import bench_authz
 from bench.evaluate import bench_evaluate, grade
 from bench.imports import bench_import
@@ -78,6 +81,9 @@ async def bench_screen(url: str, codes: list[str], rounds: int) -> None:
 def main() -> None:
     if sys.argv[1:2] == ["race"]:  # its own options: it runs two servers, not the app in process
         race_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["access_log"]:  # its own options and databases
+        access_log_main(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--organizations", type=int, default=100_000)

@@ -304,6 +304,20 @@ def sector_measures() -> list[tuple[Sector, RecordType, str, Citation]]:
     return rows
 
 
+def sector_rules_in_force(sector: Sector, day: date, pack: RulePack = DEMO_PACK) -> list[tuple[RulePack, SectorRule]]:
+    """The rows of ``SECTOR_RULES`` that can restrict in ``sector`` on ``day``, each with the regulation that
+    issues it: what a verdict for that sector and day was checked against (SH art. 15: a regulation applies only
+    while it is in force)."""
+    found = []
+    for rule in SECTOR_RULES:
+        if sector not in rule.sectors:
+            continue
+        regulation = _regulation(rule.citation.document, pack)
+        if regulation is not None and regulation.in_force_on(day):
+            found.append((regulation, rule))
+    return found
+
+
 __all__ = [
     "C_GRADE_FROM_PENALTY",
     "REPRESENTATIVE_IS_DEFAULTER",
@@ -316,4 +330,5 @@ __all__ = [
     "SectorRule",
     "restrictions_for",
     "sector_measures",
+    "sector_rules_in_force",
 ]

@@ -20,13 +20,14 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from schema import paging
 from schema.common import PageInfo
 from schema.context import Context, Info
-from schema.errors import BadUserInput
 from schema.ids import global_id, parse_global_id
 from services import audit as audit_service
 from services.audit import PendingAudit
 from store import audit
+from store.paging import Window
 
 SEAL_WAIT_SECONDS = 2.0
 _REFUSED_FIELD = re.compile(r"Cannot query field '(\w+)' on type '(\w+)'")
@@ -116,6 +117,7 @@ class AuditExtension(SchemaExtension):
             subject_ids=ctx.seen_subjects,
             fields_returned=returned,
             fields_refused=refused,
+            receipt_id=ctx.receipt_id,
         )
 
 
@@ -133,6 +135,9 @@ class AuditEntry:
     purpose: str | None
     outcome: str
     request_id: str | None
+    receipt_id: str | None = strawberry.field(
+        description="The id (jti) of the signed screening receipt this request issued (screeningReceipt)."
+    )
     hash: str = strawberry.field(description="SHA-256 of the previous entry's hash and this entry, hex.")
 
     @classmethod
@@ -150,6 +155,7 @@ class AuditEntry:
             purpose=row.purpose,
             outcome=row.outcome,
             request_id=row.request_id,
+            receipt_id=row.receipt_id,
             hash=row.hash.hex(),
         )
 
@@ -167,27 +173,15 @@ class AuditEntryConnection:
 
 
 async def audit_log_page(
-    info: Info, first: int | None, after: str | None, subject: strawberry.ID | None, actor: str | None
+    info: Info, window: Window[int], subject: strawberry.ID | None, actor: str | None
 ) -> AuditEntryConnection:
-    size = 50 if first is None else first
-    if not 0 <= size <= 500:
-        raise BadUserInput("first must be between 0 and 500", field="first")
-    before_id = None
-    if after:
-        kind, before_id = parse_global_id(after, field="after")
-        if kind != "AuditEntry":
-            raise BadUserInput("after is not an audit cursor", field="after")
     subject_id = None
     if subject:
-        kind, subject_id = parse_global_id(subject, field="subject")
-    if before_id is None:
+        _kind, subject_id = parse_global_id(subject, field="subject")
+    if window.after is None and window.before is None and not window.backward:
         # The log lists sealed entries (an unsealed one has no hash yet): give the sealer a moment to chain what
         # was committed before this read, so that the newest page is complete.
         await info.context.db.run(lambda conn: audit.wait_until_sealed(conn, within=SEAL_WAIT_SECONDS))
-    rows = await info.context.db.run(
-        lambda conn: audit.page(conn, first=size, before_id=before_id, subject_id=subject_id, actor=actor)
-    )
-    edges = [AuditEntryEdge(node=AuditEntry.from_row(r), cursor=global_id("AuditEntry", r.id)) for r in rows[:size]]
-    return AuditEntryConnection(
-        edges=edges, page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None)
-    )
+    page = await info.context.db.run(lambda conn: audit.page(conn, window, subject_id=subject_id, actor=actor))
+    edges = [AuditEntryEdge(node=AuditEntry.from_row(r), cursor=global_id("AuditEntry", r.id)) for r in page.rows]
+    return AuditEntryConnection(edges=edges, page_info=paging.page_info(page, [e.cursor for e in edges]))

@@ -12,18 +12,18 @@ from starlette.responses import Response
 from strawberry.extensions import ParserCache
 
 from domain.taxonomy import Sector
-from schema import screening
+from schema import paging, screening
 from schema.audit import AuditEntryConnection, AuditExtension, audit_log_page
 from schema.catalogue import Catalogue
 from schema.common import Node
 from schema.context import Context, Info, path_of
 from schema.errors import ExpectedError, Forbidden
-from schema.ids import parse_global_id
+from schema.ids import parse_audit_cursor, parse_global_id
 from schema.limits import RequestLimits, code_token_limit, limit_extensions
 from schema.objections import Objection, ObjectionMutations, ObjectionQueries
 from schema.records import CreditRecord
 from schema.repairs import RepairApplication, RepairMutations
-from schema.screening import ScreeningResult
+from schema.screening import ScreeningReceipt, ScreeningResult
 from schema.subjects import Subject, SubjectQueries, SubjectRef
 from schema.subscriptions import RestrictionSubscriptions
 from schema.validation import DEFAULT_MAX_ERRORS, BoundedValidation, NoNulInStrings
@@ -33,6 +33,10 @@ from store import objections as objection_store
 from store import repairs as repair_store
 from store import subjects as subject_store
 from store.session import DatabaseUnavailable
+
+# The audit log's page: 50 unless asked, at most 500.
+AUDIT_PAGE = 50
+AUDIT_MAX_PAGE = 500
 
 
 @strawberry.type
@@ -65,12 +69,17 @@ class Query(SubjectQueries, ObjectionQueries):
     async def audit_log(
         self,
         info: Info,
-        first: int | None = 50,
+        first: int | None = None,
         after: str | None = None,
         subject: strawberry.ID | None = None,
         actor: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> AuditEntryConnection:
-        return await audit_log_page(info, first, after, subject, actor)
+        window = paging.window(
+            first, after, last, before, default=AUDIT_PAGE, maximum=AUDIT_MAX_PAGE, cursor=parse_audit_cursor
+        )
+        return await audit_log_page(info, window, subject, actor)
 
     @strawberry.field
     def catalogue(self) -> Catalogue:
@@ -83,6 +92,15 @@ class Query(SubjectQueries, ObjectionQueries):
         self, info: Info, sector: Sector, refs: list[SubjectRef], as_of: date | None = None
     ) -> list[ScreeningResult]:
         return await screening.screen(info, sector, refs, as_of)
+
+    @strawberry.field(
+        description="screen, with a signed receipt of its verdicts: a procurement file can then prove what the "
+        "register said on that day. At most 1000 references; one receipt a request."
+    )
+    async def screening_receipt(
+        self, info: Info, sector: Sector, refs: list[SubjectRef], as_of: date | None = None
+    ) -> ScreeningReceipt:
+        return await screening.screening_receipt(info, sector, refs, as_of)
 
 
 @strawberry.type

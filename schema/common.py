@@ -12,9 +12,15 @@ class Node:
     id: strawberry.ID
 
 
-@strawberry.type
+@strawberry.type(description="Where a page lies in its list (Relay cursor connections).")
 class PageInfo:
-    has_next_page: bool
+    has_next_page: bool = strawberry.field(
+        description="Items follow the page: beyond first, or (paging backwards) at or after the before cursor."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="Items precede the page: beyond last, or (paging forwards) at or before the after cursor."
+    )
+    start_cursor: str | None
     end_cursor: str | None
 
 

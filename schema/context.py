@@ -13,6 +13,7 @@ from auth.tokens import Principal
 from schema.loaders import Loaders
 from schema.rows import RowRules
 from services.audit import PendingAudit
+from services.receipts import ReceiptKey
 from store.pii import PiiCipher
 from store.session import RequestDb
 
@@ -34,6 +35,12 @@ class Context:
     today: date
     request_id: str | None = None
     purpose: str | None = None
+    # What screening receipts are signed with (services.receipts); None: this view issues none.
+    receipts: ReceiptKey | None = None
+    # A request issues at most one receipt: asked for (so a second is refused), then its id once it is signed,
+    # for the audit entry.
+    receipt_asked: bool = False
+    receipt_id: str | None = None
     # Subjects whose data this operation returned: the audit entry names them.
     seen_subjects: set[int] = field(default_factory=set)
     # Where a subject or record outside the row rule was answered as unknown: the caller cannot tell, the audit

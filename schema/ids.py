@@ -38,18 +38,18 @@ def subject_cursor(pk: int) -> str:
     return _encode(f"s:{pk}")
 
 
-def parse_subject_cursor(value: str) -> int:
+def parse_subject_cursor(value: str, field: str = "after") -> int:
     text = _decode(value)
     if text and text.startswith("s:") and text[2:].isdigit() and len(text) <= 20:
         return int(text[2:])
-    raise BadUserInput("after is not a valid cursor", field="after")
+    raise BadUserInput(f"{field} is not a valid cursor", field=field)
 
 
 def record_cursor(decided_on: date, pk: int) -> str:
     return _encode(f"r:{decided_on.isoformat()}:{pk}")
 
 
-def parse_record_cursor(value: str) -> tuple[date, int]:
+def parse_record_cursor(value: str, field: str = "after") -> tuple[date, int]:
     text = _decode(value)
     if text and text.startswith("r:"):
         day, _, pk = text[2:].partition(":")
@@ -58,4 +58,23 @@ def parse_record_cursor(value: str) -> tuple[date, int]:
                 return date.fromisoformat(day), int(pk)
         except ValueError:
             pass
-    raise BadUserInput("after is not a valid cursor", field="after")
+    raise BadUserInput(f"{field} is not a valid cursor", field=field)
+
+
+def parse_audit_cursor(value: str, field: str = "after") -> int:
+    """An audit log cursor is the entry's global id, the AuditEntry.id the auditor sees."""
+    kind, pk = parse_global_id(value, field=field)
+    if kind != "AuditEntry":
+        raise BadUserInput(f"{field} is not an audit cursor", field=field)
+    return pk
+
+
+def access_cursor(pk: int) -> str:
+    return _encode(f"a:{pk}")
+
+
+def parse_access_cursor(value: str, field: str = "after") -> int:
+    text = _decode(value)
+    if text and text.startswith("a:") and text[2:].isdigit() and len(text) <= 20:
+        return int(text[2:])
+    raise BadUserInput(f"{field} is not a valid cursor", field=field)

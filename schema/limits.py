@@ -2,8 +2,9 @@
 
 Tokens (the parser stops at the limit), depth and aliases use strawberry's own limiters; their errors are given a
 stable ``extensions.code`` and the ``limit`` they hit. The cost is computed from the document and its variables:
-each selected field costs 1, a list field multiplies what it selects by its page size (``first``, else the
-field's default page), and ``screen`` costs one per reference, so one request cannot ask for more look-ups than
+each selected field costs 1, a list field multiplies what it selects by its page size (``first`` or ``last``,
+whichever is given, else the field's default page), and ``screen`` (and ``screeningReceipt``) costs one per
+reference, so one request cannot ask for more look-ups than
 the cost limit, however it spreads them over aliases and fragments.
 """
 
@@ -31,8 +32,8 @@ from graphql import (
 )
 from strawberry.extensions import AddValidationRules, SchemaExtension, max_aliases, query_depth_limiter
 
-# The default page of each paged field when ``first`` is not given (the resolvers' own defaults).
-DEFAULT_PAGE = {"records": 20, "subjects": 20, "auditLog": 50}
+# The default page of each paged field when neither ``first`` nor ``last`` is given (the resolvers' own defaults).
+DEFAULT_PAGE = {"records": 20, "subjects": 20, "auditLog": 50, "accessLog": 20}
 
 
 @dataclass(frozen=True)
@@ -115,14 +116,20 @@ class _Cost:
     def field(self, node: FieldNode, seen: frozenset[str]) -> int:
         inner = self.selection(node.selection_set, seen)
         name = node.name.value
-        if name == "screen":
+        if name in ("screen", "screeningReceipt"):
             refs = self._argument(node, "refs")
             return 1 + (len(refs) if isinstance(refs, list) else 1) + inner
         if name in DEFAULT_PAGE:
-            first = self._argument(node, "first")
-            page = first if isinstance(first, int) and first >= 0 else DEFAULT_PAGE[name]
+            # A page counted from the back costs what one from the front does; given both (refused when it
+            # runs), the larger counts.
+            sizes = [s for s in (self._argument(node, "first"), self._argument(node, "last")) if _is_size(s)]
+            page = max(sizes) if sizes else DEFAULT_PAGE[name]
             return 1 + max(page, 1) * inner
         return 1 + inner
+
+
+def _is_size(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def operation_cost(document: Any, operation_name: str | None, variables: Mapping[str, Any] | None) -> int:

@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 
 from domain.publicity import HARM_ELIMINATED, is_published
 from domain.records import LABOR_CONTRACT_ATTESTED
+from schema import paging
 from schema.common import LegalBasis, Node, PageInfo, legal_basis_from_text
 from schema.context import Info, path_of
 from schema.enums import RecordCategory, RecordStatus, RecordType, Severity
@@ -168,11 +169,7 @@ class CreditRecordConnection:
             CreditRecordEdge(node=CreditRecord.of_visible_subject(r, info), cursor=record_cursor(r.decided_on, r.id))
             for r in page.rows
         ]
-        return cls(
-            edges=edges,
-            page_info=PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None),
-            total_count=page.total,
-        )
+        return cls(edges=edges, page_info=paging.page_info(page, [e.cursor for e in edges]), total_count=page.total)
 
 
 def _flag(details: Any, key: str) -> bool | None:

@@ -20,6 +20,7 @@ from schema.ids import parse_global_id
 from schema.restrictions import MAX_SCREEN, Restriction, visible_sectors
 from schema.subjects import Subject, SubjectRef
 from services import grading as graded
+from services import receipts
 from store.restrictions import ScreenHit
 
 
@@ -86,6 +87,46 @@ async def screen(info: Info, sector: Sector, refs: list[SubjectRef], as_of: date
             )
         )
     return results
+
+
+@strawberry.type(
+    description="A screen's results with a signed receipt of them: a compact JWS (ES256, key in the API's JWKS) "
+    "over the sector, the as-of date, each reference with its verdict, the rules in force, the request id and the "
+    "time. docs/receipts.md says how to verify it offline."
+)
+class ScreeningReceipt:
+    receipt_id: str = strawberry.field(description="The receipt's id (the JWS's jti), also in the audit entry.")
+    jws: str = strawberry.field(description="The signed receipt, a compact JWS.")
+    results: list[ScreeningResult] = strawberry.field(description="What screen answers for the same arguments.")
+
+
+async def screening_receipt(info: Info, sector: Sector, refs: list[SubjectRef], as_of: date | None) -> ScreeningReceipt:
+    """``screen`` itself (its scopes, sector rule, limits and row rules), then its verdicts signed."""
+    ctx = info.context
+    if ctx.receipts is None:
+        raise RuntimeError("this view has no key to sign screening receipts with")
+    if ctx.receipt_asked:
+        # The audit entry of a request names one receipt.
+        raise BadUserInput("a request issues at most one screening receipt", field="screeningReceipt")
+    ctx.receipt_asked = True
+    day = as_of or ctx.today
+    results = await screen(info, sector, refs, day)
+    shows_subject = ctx.principal.has("subject:read")
+    verdicts = [
+        receipts.Verdict(
+            ref=r.ref,
+            found=r.found,
+            restricted=r.restricted,
+            restrictions=[restriction.row for restriction in r.restrictions],
+            subject=str(r.subject.id) if r.subject is not None and shows_subject else None,
+        )
+        for r in results
+    ]
+    issued = receipts.issue_receipt(
+        ctx.receipts, sector=sector, as_of=day, verdicts=verdicts, request_id=ctx.request_id, audience=ctx.audience.name
+    )
+    ctx.receipt_id = issued.receipt_id
+    return ScreeningReceipt(receipt_id=issued.receipt_id, jws=issued.jws, results=results)
 
 
 async def _retry_with_previous_keys(

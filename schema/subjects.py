@@ -8,6 +8,8 @@ import strawberry
 
 from domain import identifiers
 from domain.taxonomy import Sector
+from schema import paging
+from schema.access_log import AccessLogConnection, access_log_page
 from schema.common import Node, PageInfo
 from schema.context import Info, path_of
 from schema.enums import GradeLevel, RecordCategory, SubjectKind
@@ -22,6 +24,8 @@ from store import subjects as subject_store
 from store.records import RecordPageKey
 from store.subjects import SubjectRow
 
+# A page of 0 to 100 items, 20 unless asked (a larger page is a batch job, not a query).
+DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
 
@@ -96,15 +100,17 @@ class Subject(Node):
         info: Info,
         category: RecordCategory | None = None,
         include_inactive: bool | None = False,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> CreditRecordConnection:
-        first = check_first(first)
         key = RecordPageKey(
             category=category.value if category else None,
             include_inactive=bool(include_inactive),
-            first=first,
-            after=parse_record_cursor(after) if after else None,
+            window=paging.window(
+                first, after, last, before, default=DEFAULT_PAGE, maximum=MAX_PAGE, cursor=parse_record_cursor
+            ),
             scope=info.context.rows.record_scope,
         )
         page = await info.context.loaders.record_page_by_subject.load((self.row.id, key))
@@ -149,6 +155,20 @@ class Subject(Node):
         rows = await info.context.loaders.objections_by_subject.load(self.row.id)
         return [Objection.from_row(r, info) for r in rows]
 
+    @strawberry.field(
+        description="Who read this file (PIPL art. 44-45), newest first: every audited read by another audience, "
+        "when, which audience and the purpose stated. The signed-in employer's own subject only."
+    )
+    async def access_log(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> AccessLogConnection:
+        return await access_log_page(info, self.row, first, after, last, before)
+
     @strawberry.field(description="Repair applications for the subject's records, newest first (SH art. 11).")
     async def repairs(self, info: Info) -> list[RepairApplication]:
         rows = await info.context.loaders.repairs_by_subject.load(self.row.id)
@@ -166,15 +186,6 @@ class SubjectConnection:
     edges: list[SubjectEdge]
     page_info: PageInfo
     total_count: int
-
-
-def check_first(first: int | None) -> int:
-    """Page size: 20 when null; 0 to 100 (a larger page is a batch job, not a query)."""
-    if first is None:
-        return 20
-    if first < 0 or first > MAX_PAGE:
-        raise BadUserInput(f"first must be between 0 and {MAX_PAGE}", field="first")
-    return first
 
 
 async def resolve_ref(info: Info, ref: SubjectRef, *, field: str = "ref") -> SubjectRow | None:
@@ -216,11 +227,14 @@ class SubjectQueries:
         name_contains: str | None = None,
         kind: SubjectKind | None = None,
         grade: GradeLevel | None = None,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> SubjectConnection:
-        first = check_first(first)
-        after_id = parse_subject_cursor(after) if after else None
+        window = paging.window(
+            first, after, last, before, default=DEFAULT_PAGE, maximum=MAX_PAGE, cursor=parse_subject_cursor
+        )
         filt = subject_store.SubjectFilter(
             name_contains=name_contains or None,
             kind=kind.value if kind else None,
@@ -228,13 +242,11 @@ class SubjectQueries:
             grade_on=info.context.today,
             scope=info.context.rows.subject_scope,
         )
-        rows = await info.context.db.run(lambda c: subject_store.page(c, filt, first=first, after_id=after_id))
+        page = await info.context.db.run(lambda c: subject_store.page(c, filt, window))
         total = await info.context.db.run(lambda c: subject_store.count(c, filt))
-        for row in rows[:first]:
+        for row in page.rows:
             info.context.loaders.subject_by_id.prime(row.id, row)
-        edges = [SubjectEdge(node=Subject.from_row(r, info), cursor=subject_cursor(r.id)) for r in rows[:first]]
+        edges = [SubjectEdge(node=Subject.from_row(r, info), cursor=subject_cursor(r.id)) for r in page.rows]
         return SubjectConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None),
-            total_count=total,
+            edges=edges, page_info=paging.page_info(page, [e.cursor for e in edges]), total_count=total
         )

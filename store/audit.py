@@ -32,8 +32,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from store import paging
 from store.audit_checkpoints import (
     CHECKPOINT_TYPE,
     Checkpoint,
@@ -66,6 +68,7 @@ from store.audit_sealing import (
 )
 from store.audit_verify import ChainReport, CheckpointFailure, verify
 from store.audit_writer import AuditWriter
+from store.paging import Page, Window
 from store.tables import audit_log
 
 __all__ = [
@@ -120,22 +123,27 @@ class AuditRow:
     fields_refused: list[str]
     purpose: str | None
     outcome: str
+    receipt_id: str | None
     hash: bytes
 
 
 async def page(
-    conn: AsyncConnection, *, first: int, before_id: int | None, subject_id: int | None, actor: str | None
-) -> list[AuditRow]:
-    """Sealed entries, newest first; one row more than asked tells whether an older page exists. An entry not
-    chained yet has no hash to show: it appears once sealed (see :func:`wait_until_sealed`)."""
+    conn: AsyncConnection, window: Window[int], *, subject_id: int | None, actor: str | None
+) -> Page[AuditRow]:
+    """Sealed entries, newest first (keyset pages by id, store.paging). An entry not chained yet has no hash to
+    show: it appears once sealed (see :func:`wait_until_sealed`)."""
     c = audit_log.c
+    key = (c.id,)
     query = (
-        sa.select(*[c[f] for f in AuditRow.__slots__]).where(c.hash.is_not(None)).order_by(c.id.desc()).limit(first + 1)
+        sa.select(*[c[f] for f in AuditRow.__slots__])
+        .where(c.hash.is_not(None), *paging.clauses(key, True, window))
+        .order_by(*paging.order(key, True, window))
+        .limit(window.limit)
     )
-    if before_id is not None:
-        query = query.where(c.id < before_id)
     if subject_id is not None:
-        query = query.where(c.subject_ids.any(subject_id))
+        # Containment (@>), not "= ANY": the form the GIN index on subject_ids serves (migration 0015).
+        query = query.where(c.subject_ids.contains(sa.cast([subject_id], ARRAY(sa.BigInteger))))
     if actor is not None:
         query = query.where(c.actor == actor)
-    return [AuditRow(**{f: r._mapping[f] for f in AuditRow.__slots__}) for r in await conn.execute(query)]
+    rows = [AuditRow(**{f: r._mapping[f] for f in AuditRow.__slots__}) for r in await conn.execute(query)]
+    return paging.settle(rows, lambda r: r.id, window)

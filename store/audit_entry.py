@@ -23,6 +23,7 @@ class AuditEntry:
     subject_ids: Iterable[int] = ()
     fields_returned: Iterable[str] = ()
     fields_refused: Iterable[str] = field(default_factory=tuple)
+    receipt_id: str | None = None  # the signed screening receipt the request issued (services.receipts)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -36,6 +37,7 @@ class AuditEntry:
             "fields_refused": sorted(set(self.fields_refused)),
             "purpose": self.purpose,
             "outcome": self.outcome,
+            "receipt_id": self.receipt_id,
         }
 
 
@@ -44,12 +46,13 @@ class AuditEntry:
 _INSERT = sa.text(
     """
     INSERT INTO audit_log (request_id, actor, audience, operation, operation_type, subject_ids, fields_returned,
-                           fields_refused, purpose, outcome)
+                           fields_refused, purpose, outcome, receipt_id)
     SELECT e.request_id, e.actor, e.audience, e.operation, e.operation_type, e.subject_ids, e.fields_returned,
-           e.fields_refused, e.purpose, e.outcome
+           e.fields_refused, e.purpose, e.outcome, e.receipt_id
     FROM ROWS FROM (jsonb_to_recordset(CAST(:entries AS jsonb)) AS (
         request_id text, actor text, audience text, operation text, operation_type text, subject_ids bigint[],
-        fields_returned text[], fields_refused text[], purpose text, outcome text)) WITH ORDINALITY AS e
+        fields_returned text[], fields_refused text[], purpose text, outcome text, receipt_id text))
+        WITH ORDINALITY AS e
     ORDER BY e.ordinality
     """
 )

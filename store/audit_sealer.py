@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from store.access_log import merge_index
 from store.audit_checkpoints import CheckpointSigner, latest_checkpoint, sign_checkpoint, store_checkpoint
 from store.audit_sealing import head, seal, try_lock_sealer, unlock_sealer
 
@@ -24,7 +26,8 @@ class Sealer:
     least every ``interval`` seconds; after a pass that sealed something it rests ``rest`` seconds, so that
     under load each pass (a few statements and a commit) chains a batch, not an entry. With a ``signer`` it
     stores a checkpoint of the head when there is none and then every ``checkpoint_every`` seconds while the
-    head moves. Give it an engine of its own (one connection, an ``application_name`` that names it): it never
+    head moves. Every ``merge_every`` seconds it merges the pending list of the log's subject index
+    (store.access_log.merge_index), so that no request's append ever does. Give it an engine of its own (one connection, an ``application_name`` that names it): it never
     takes a request's connection, and its session, which holds the lock, is never handed to anyone else.
     """
 
@@ -39,6 +42,7 @@ class Sealer:
         standby: float = 2.0,
         checkpoint_every: float = 300.0,
         batch: int = 5000,
+        merge_every: float = 10.0,
     ) -> None:
         self._engine = engine
         self._signer = signer
@@ -48,6 +52,8 @@ class Sealer:
         self._standby = standby
         self._checkpoint_every = checkpoint_every
         self._batch = batch
+        self._merge_every = merge_every
+        self._merged_at = 0.0
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -100,10 +106,19 @@ class Sealer:
             sealed = await seal(conn, batch=self._batch, stop=self._stop, waiting=self._waiting)
             if self._signer is not None:
                 await self._checkpoint_if_due(conn, self._signer)
+            await self._merge_if_due(conn)
             if sealed:
                 await self._sleep(self._rest)
             else:
                 await self._pause(self._interval)
+
+    async def _merge_if_due(self, conn: AsyncConnection) -> None:
+        now = time.monotonic()
+        if now - self._merged_at < self._merge_every:
+            return
+        self._merged_at = now
+        async with conn.begin():
+            await merge_index(conn)
 
     def _waiting(self, running: int) -> None:
         log.info("audit sealer waiting for open transactions that write to the log", transactions=running)

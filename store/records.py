@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.publicity import HARM_ELIMINATED, publication_end
 from domain.records import RECORD_CONTENT
 from domain.taxonomy import RecordType, Severity
+from store import paging
+from store.paging import Window
 from store.tables import credit_records
 
 # A record stops being "active" when it is corrected (superseded by a new version), repaired or revoked.
@@ -145,14 +147,14 @@ class RecordPageKey:
 
     category: str | None
     include_inactive: bool
-    first: int
-    after: tuple[date, int] | None
+    window: Window[tuple[date, int]]  # over (decided_on, id), newest first
     scope: RecordScope = RecordScope()
 
 
 @dataclass(frozen=True, slots=True)
 class RecordPage:
     rows: list[RecordRow]
+    has_previous: bool
     has_next: bool
     total: int
 
@@ -160,7 +162,7 @@ class RecordPage:
 async def pages_by_subject(
     conn: AsyncConnection, subject_ids: Sequence[int], key: RecordPageKey
 ) -> dict[int, RecordPage]:
-    """A page of records for each subject in one statement: newest decision first.
+    """A page of records for each subject in one statement: newest decision first (store.paging's window).
 
     Window functions number each subject's rows and count them, so a page of 20 subjects with their records
     costs one round trip, not 20.
@@ -173,17 +175,16 @@ async def pages_by_subject(
         filters.append(c.status.in_(ACTIVE_STATUSES))
         filters.append(c.superseded_by_id.is_(None))
     totals = sa.select(c.subject_id, sa.func.count().label("n")).where(*filters).group_by(c.subject_id).subquery()
-    position = sa.func.row_number().over(partition_by=c.subject_id, order_by=(c.decided_on.desc(), c.id.desc()))
-    numbered = sa.select(*_COLUMNS, position.label("rn")).where(*filters)
-    if key.after is not None:
-        numbered = numbered.where(sa.tuple_(c.decided_on, c.id) < sa.tuple_(*key.after))
+    sort, window = (c.decided_on, c.id), key.window
+    position = sa.func.row_number().over(partition_by=c.subject_id, order_by=paging.order(sort, True, window))
+    numbered = sa.select(*_COLUMNS, position.label("rn")).where(*filters, *paging.clauses(sort, True, window))
     page_rows = numbered.subquery()
     query = (
         sa.select(totals.c.subject_id.label("owner"), totals.c.n, *(page_rows.c[col.name] for col in _COLUMNS))
         .select_from(
             totals.outerjoin(
                 page_rows,
-                sa.and_(page_rows.c.subject_id == totals.c.subject_id, page_rows.c.rn <= key.first + 1),
+                sa.and_(page_rows.c.subject_id == totals.c.subject_id, page_rows.c.rn <= window.limit),
             )
         )
         .order_by(totals.c.subject_id, page_rows.c.rn)
@@ -192,11 +193,10 @@ async def pages_by_subject(
     total: dict[int, int] = {}
     for r in await conn.execute(query):
         total[r.owner] = r.n
-        if r.id is not None:  # None: every record of this subject lies before the cursor
+        if r.id is not None:  # None: every record of this subject lies outside the cursors
             grouped[r.owner].append(_record(r))
-    return {
-        sid: RecordPage(rows[: key.first], len(rows) > key.first, total.get(sid, 0)) for sid, rows in grouped.items()
-    }
+    pages = {sid: paging.settle(rows, lambda r: (r.decided_on, r.id), window) for sid, rows in grouped.items()}
+    return {sid: RecordPage(p.rows, p.has_previous, p.has_next, total.get(sid, 0)) for sid, p in pages.items()}
 
 
 async def set_status(conn: AsyncConnection, record_id: int, status: str, *, reason: str) -> None:

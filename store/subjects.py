@@ -10,7 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from store import paging
 from store.db import bureau_today
+from store.paging import Page, Window
 from store.pii import PiiCipher
 from store.tables import grades, subjects
 
@@ -119,12 +121,16 @@ def _where(f: SubjectFilter) -> list[sa.ColumnElement[bool]]:
     return clauses
 
 
-async def page(conn: AsyncConnection, f: SubjectFilter, *, first: int, after_id: int | None) -> list[SubjectRow]:
-    """One page in id order (keyset pagination); one row more than asked tells whether a next page exists."""
-    query = sa.select(*_COLUMNS).where(*_where(f)).order_by(subjects.c.id).limit(first + 1)
-    if after_id is not None:
-        query = query.where(subjects.c.id > after_id)
-    return [_row(r) for r in await conn.execute(query)]
+async def page(conn: AsyncConnection, f: SubjectFilter, window: Window[int]) -> Page[SubjectRow]:
+    """One page in id order (keyset pagination, store.paging)."""
+    key = (subjects.c.id,)
+    query = (
+        sa.select(*_COLUMNS)
+        .where(*_where(f), *paging.clauses(key, False, window))
+        .order_by(*paging.order(key, False, window))
+        .limit(window.limit)
+    )
+    return paging.settle([_row(r) for r in await conn.execute(query)], lambda r: r.id, window)
 
 
 async def count(conn: AsyncConnection, f: SubjectFilter) -> int:

@@ -247,10 +247,20 @@ audit_log = sa.Table(
     sa.Column("fields_refused", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Column("purpose", sa.Text),
     sa.Column("outcome", sa.Text, nullable=False),
+    # The id (jti) of the signed screening receipt the request issued (services.receipts), under the seal.
+    sa.Column("receipt_id", sa.Text),
     sa.Column("prev_hash", sa.LargeBinary),
     sa.Column("hash", sa.LargeBinary),
     sa.CheckConstraint("(prev_hash IS NULL) = (hash IS NULL)", name="sealed_whole"),
     sa.Index("ix_audit_log_unsealed", "id", postgresql_where=sa.text("hash IS NULL")),
+    # A subject's entries (the employer's access log, the auditor's filter): GIN with a large pending list, which
+    # the sealer merges in the background (migration 0015, docs/audit.md).
+    sa.Index(
+        "ix_audit_log_subject_ids",
+        "subject_ids",
+        postgresql_using="gin",
+        postgresql_with={"fastupdate": "on", "gin_pending_list_limit": 32768},
+    ),
 )
 
 audit_checkpoints = sa.Table(

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from domain.grading import grade_timeline
 from domain.model import SH, WAGE_REGULATION, WG, Record, RestrictionDecision, SubjectFacts
 from domain.periods import add_years
-from domain.restrictions import SECTOR_RULES, restrictions_for, sector_measures
+from domain.restrictions import SECTOR_RULES, restrictions_for, sector_measures, sector_rules_in_force
 from domain.taxonomy import CATEGORY_OF, RecordCategory, RecordStatus, RecordType, Sector, Severity, SubjectKind
 from domain.workdays import WorkCalendar
 
@@ -398,3 +398,19 @@ def test_sh_art_5_2_a_penalty_whose_harm_was_eliminated_draws_no_sh_art_8_2_3_re
     assert in_sector(restrictions_for(ORG, [r]), Sector.COMMITMENT_APPROVAL) == []
     counted = Record(**{**{f: getattr(r, f) for f in ("id", "subject_id", "type", "severity", "status", "decided_on")}})
     assert in_sector(restrictions_for(ORG, [counted]), Sector.COMMITMENT_APPROVAL)  # without it: restricted
+
+
+def test_the_rules_in_force_for_a_sector_follow_the_regulations_periods() -> None:
+    """SH art. 15: SH's rows apply 2023-09-01 … 2028-08-31; the national law's (SC 724 art. 48) throughout."""
+
+    def articles(sector: Sector, day: date) -> list[tuple[str, str]]:
+        return [(r.name, rule.citation.article) for r, rule in sector_rules_in_force(sector, day)]
+
+    assert articles(Sector.GOVERNMENT_PROCUREMENT, date(2026, 11, 21)) == [(WAGE_REGULATION, "第四十八条")]
+    assert articles(Sector.YOUTH_INTERNSHIP_BASES, date(2026, 11, 21)) == [
+        (SH, "第九条第（二）项第2目"),
+        (SH, "第九条第（二）项第2目"),
+    ]
+    assert articles(Sector.YOUTH_INTERNSHIP_BASES, date(2023, 8, 31)) == []
+    assert articles(Sector.YOUTH_INTERNSHIP_BASES, date(2028, 9, 1)) == []
+    assert {d for d, _ in articles(Sector.COMMITMENT_APPROVAL, date(2026, 11, 21))} == {WG, SH}

@@ -23,6 +23,7 @@ from schema.ids import global_id
 from schema.rows import RowRules
 from store import records as record_store
 from store.db import bureau_today
+from store.paging import Window
 from store.records import RecordPageKey
 from tests import factories
 from tests.conftest import Api
@@ -217,7 +218,7 @@ async def test_wg_art_7_the_portal_scope_in_sql_agrees_with_is_published(api: Ap
         for day in sorted(days):
             rules = RowRules(rows=Rows.PUBLIC, today=day)
             key = RecordPageKey(
-                category=None, include_inactive=True, first=10_000, after=None, scope=rules.record_scope
+                category=None, include_inactive=True, window=Window(size=10_000), scope=rules.record_scope
             )
             page = (await record_store.pages_by_subject(conn, [org["id"]], key))[org["id"]]
             listed = {r.id for r in page.rows}

@@ -422,3 +422,47 @@ async def test_the_app_role_cannot_disable_the_triggers_nor_change_an_entry(engi
                 await conn.execute(sa.text("SET LOCAL ROLE hrss_app"))
                 await conn.execute(sa.text(statement))
     assert (await verify(engine)).intact
+
+
+# The digest of migration 0001, before entries named a receipt: what every entry sealed then was hashed with.
+_DIGEST_BEFORE_RECEIPTS = """
+    SELECT sha256(prev_hash || convert_to(concat_ws(E'\\x1f',
+      id::text, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+      quote_nullable(request_id), quote_literal(actor), quote_nullable(audience),
+      quote_literal(operation), quote_literal(operation_type),
+      subject_ids::text, fields_returned::text, fields_refused::text,
+      quote_nullable(purpose), quote_literal(outcome)), 'UTF8')) = hash
+    FROM audit_log ORDER BY id
+"""
+
+
+async def test_the_chain_covers_an_entrys_receipt_id(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await audit.append(conn, entry("without a receipt"))
+        await audit.append(conn, entry("with a receipt", receipt_id="0b9f6c1e-receipt"))
+        await audit.append(conn, entry("without a receipt again"))
+    await seal_all(engine)
+    assert (await verify(engine)).intact
+    async with engine.connect() as conn:
+        # An entry without a receipt keeps the hash it had before entries could name one.
+        assert list((await conn.execute(sa.text(_DIGEST_BEFORE_RECEIPTS))).scalars()) == [True, False, True]
+    with_receipt = (await rows(engine))[1].id
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("UPDATE audit_log SET receipt_id = 'forged'"))
+    async with engine.begin() as conn:
+        # The owner bypasses the trigger and swaps the receipt id: the chain gives it away.
+        await conn.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        await conn.execute(
+            sa.text("UPDATE audit_log SET receipt_id = 'another-receipt' WHERE id = :id"), {"id": with_receipt}
+        )
+    assert (await verify(engine)).first_broken_id == with_receipt
+
+
+async def test_the_sealer_cannot_change_an_entrys_receipt_id(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await audit.append(conn, entry(receipt_id="r-1"))
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("UPDATE audit_log SET prev_hash = '\\x00', hash = '\\x00', receipt_id = 'r-2'"))
+    assert await seal_all(engine) == 1 and (await verify(engine)).intact
