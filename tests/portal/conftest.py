@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -117,19 +118,34 @@ async def page(browser: Any) -> AsyncIterator[Any]:
     assert not errors, errors
 
 
-def admin_query(base: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What the API itself says, as the admin demo client, to compare the page with."""
+def read_as(
+    base: str,
+    client: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    purpose: str | None = None,
+    times: int = 1,
+) -> dict[str, Any]:
+    """What the API itself says to a demo client (``times`` reads, the last one returned): to compare the page
+    with, and to leave the reads an employer's access log shows."""
     token = httpx.post(
-        base + "/oauth/token", data={"grant_type": "client_credentials"}, auth=("admin", "demo-secret-admin")
+        base + "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client, f"demo-secret-{client}")
     ).json()["access_token"]
-    response = httpx.post(
-        base + "/graphql",
-        json={"query": query, "variables": variables or {}},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    body: dict[str, Any] = response.json()
-    assert response.status_code == 200 and "errors" not in body, body
-    return body["data"]
+    headers = {"Authorization": f"Bearer {token}"}
+    if purpose:
+        headers["X-Purpose"] = quote(purpose)
+    body: dict[str, Any] = {}
+    with httpx.Client(base_url=base, headers=headers) as http:
+        for _ in range(times):
+            response = http.post("/graphql", json={"query": query, "variables": variables or {}})
+            body = response.json()
+            assert response.status_code == 200 and "errors" not in body, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+def admin_query(base: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    return read_as(base, "admin", query, variables, purpose="门户测试核对")
 
 
 def screenshot_path(name: str) -> Path | None:

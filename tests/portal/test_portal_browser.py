@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 from auth.accounts import DEMO_EMPLOYER_PASSWORD
 from store.demo import named_subjects
-from tests.portal.conftest import admin_query, screenshot_path
+from tests.portal.conftest import admin_query, read_as, screenshot_path
 
 UNDER_OBJECTION = "91310107372667332X"  # 上海启盛餐饮管理有限公司: C grade, restriction, an objection
 PENALIZED = "91310117MA12QF388C"  # 上海盛宏建设工程有限公司: C grade, a fulfilled penalty, a lost arbitration
 
-FILE = """query ($uscc: String!) { subject(ref: {uscc: $uscc}) {
+FILE = """query SubjectFile($uscc: String!) { subject(ref: {uscc: $uscc}) {
   name grade { explanation rule { article } }
   records(includeInactive: true) { edges { node { type decisionNumber } } }
   restrictions { sector since until }
@@ -45,11 +46,10 @@ async def sign_in(page: Any, base: str, uscc: str) -> list[str]:
         await page.screenshot(path=str(path))
     await page.click("button[value=login]")
     await page.wait_for_selector("#portal:not([hidden])")
-    await page.wait_for_function(
-        "document.querySelector('#access-log-body').children.length > 0 "
-        "|| !document.querySelector('#access-log-error').hidden "
-        "|| !document.querySelector('#access-log-empty').hidden"
-    )
+    # The access log is the last section to load (selectors, not script: the page's CSP forbids eval).
+    await page.locator(
+        "#access-log-body tr, #access-log-empty:not([hidden]), #access-log-error:not([hidden])"
+    ).first.wait_for()
     return bodies
 
 
@@ -143,3 +143,36 @@ async def test_a_callback_whose_state_was_not_issued_here_is_refused(portal_base
     assert "state" in (await page.text_content("#message") or "")
     assert tokens == []
     assert page.url == portal_base + "/portal/"
+
+
+READ_BY_OTHERS = "91310107MA17CGYP5K"  # 上海瑞安建设工程有限公司 (wage-arrears blacklist), read by departments here
+CHECK = "query BidderCheck($u: String!) { subject(ref: {uscc: $u}) { name } }"
+INSPECT = "query DailyInspection($u: String!) { subject(ref: {uscc: $u}) { grade { level } } }"
+
+
+async def test_an_employer_pages_through_who_read_its_file(portal_base: str, page: Any) -> None:
+    variables = {"u": READ_BY_OTHERS}
+    # One more read than a page holds, then the newest, so both the order and the second page show.
+    await asyncio.to_thread(read_as, portal_base, "procurement", CHECK, variables, purpose="招标资格审查", times=20)
+    await asyncio.to_thread(read_as, portal_base, "inspection", INSPECT, variables, purpose="日常监管")
+    await sign_in(page, portal_base, READ_BY_OTHERS)
+
+    rows = page.locator("#access-log-body tr")
+    assert await rows.count() == 20
+    first = await rows.nth(0).locator("td").all_inner_texts()
+    assert first[1:] == ["劳动保障监察", "日常监管", "DailyInspection"]
+    assert re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}", first[0]), first[0]
+    second = await rows.nth(1).locator("td").all_inner_texts()
+    assert second[1:] == ["政府采购/公共资源交易", "招标资格审查", "BidderCheck"]
+
+    await page.click("#access-log-more")
+    await rows.nth(20).wait_for()
+    texts = await page.inner_text("#access-log-body")
+    # 20 procurement reads and 1 inspection read, and not one of the employer's own (the portal's) reads.
+    assert await rows.count() == 21
+    assert texts.count("BidderCheck") == 20 and "用人单位查询本单位信用信息" not in texts
+    assert await page.is_hidden("#access-log-more")
+
+    path = screenshot_path("access-log")
+    if path:
+        await page.locator("#access-log").screenshot(path=str(path))
