@@ -31,6 +31,7 @@ from api.i18n import language_of
 from api.login_state import DatabaseCodeStore, KeyLoader
 from api.metrics import GraphQLMetricsMiddleware, PoolCollector, RequestMetrics, metrics_endpoint
 from api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from api.portal import portal_clients, portal_routes
 from api.settings import DEMO_CLIENT_SECRET_PREFIX, Settings
 from api.throttle import DatabaseThrottle
 from api.tracing import TracingMiddleware, configured_provider, trace_engine
@@ -70,13 +71,14 @@ def authorization_server(
     codes: DatabaseCodeStore | None = None,
     clock: Callable[[], float] = time.time,
 ) -> BuiltinAuthorizationServer:
-    """The built-in server: the demo clients of policy.md and, for employers, demo accounts (dev only) that sign
-    in with authorization code + PKCE; a production deployment signs employers in at its own IdP. Its codes and
-    keys are shared by every API process (api.login_state)."""
-    clients: tuple[Client, ...] = ()
+    """The built-in server: the employer portal's own client (every environment), the demo clients of policy.md
+    and, for employers, demo accounts (dev only) that sign in with authorization code + PKCE; a production
+    deployment signs employers in at its own IdP. Its codes and keys are shared by every API process
+    (api.login_state)."""
+    clients: tuple[Client, ...] = portal_clients(settings.issuer)
     accounts = None
     if settings.demo_clients:
-        clients = (*demo_clients(DEMO_CLIENT_SECRET_PREFIX), demo_employer_client(DEMO_CLIENT_SECRET_PREFIX))
+        clients += (*demo_clients(DEMO_CLIENT_SECRET_PREFIX), demo_employer_client(DEMO_CLIENT_SECRET_PREFIX))
         accounts = AccountStore(_demo_employer_accounts())
     return BuiltinAuthorizationServer(
         issuer=settings.issuer,
@@ -187,6 +189,7 @@ def create_app(
         Route("/readyz", _readyz),
         Route("/metrics", metrics_endpoint),
         *auth_server.routes(),
+        *portal_routes(),
     ]
     if settings.dev_mode:
         routes.append(Mount(graphiql.STATIC_PATH, app=graphiql.static_files(), name="graphiql"))

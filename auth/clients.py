@@ -23,10 +23,13 @@ __all__ = [
     "ALL_SCOPES",
     "EMPLOYER_CLIENT_ID",
     "EMPLOYER_SCOPES",
+    "PORTAL_CALLBACK_PATH",
+    "PORTAL_CLIENT_ID",
     "Client",
     "check_redirect_uri",
     "demo_clients",
     "demo_employer_client",
+    "portal_client",
 ]
 
 SUBJECT_READ = "subject:read"
@@ -89,6 +92,10 @@ EMPLOYER_SCOPES: frozenset[str] = frozenset(
 objections and repairs. Which subject is "its own" is the ``uscc`` claim of the token, set from the account."""
 
 EMPLOYER_CLIENT_ID = "employer-portal"
+
+PORTAL_CLIENT_ID = "hrss-portal"
+"""The employer portal the application serves itself (``/portal``), registered in every environment."""
+PORTAL_CALLBACK_PATH = "/portal/callback"
 
 _LOOPBACK_NAMES = frozenset({"localhost"})
 _HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
@@ -259,5 +266,25 @@ def demo_employer_client(
         secret=secret_prefix + EMPLOYER_CLIENT_ID,
         grant_types=frozenset({"authorization_code"}),
         redirect_uris=tuple(redirect_uris),
+        public=True,
+    )
+
+
+def portal_client(issuer: str) -> Client:
+    """The application's own employer portal (``/portal``): a public client of the ``employer`` audience.
+
+    The portal is static HTML and JavaScript in the employer's browser, so it cannot keep a secret: it has none
+    at all and authenticates at the token endpoint with ``none``, its PKCE verifier being the proof of
+    possession (RFC 6749 §2.1, RFC 7636, RFC 9700 §2.1.1). Its one redirect URI is the portal's callback on the
+    issuer's own origin, compared exactly like every other (RFC 9700 §2.1); ``ValueError`` when that URI may not
+    be registered (an ``http`` issuer that is not a loopback host).
+    """
+    return Client(
+        client_id=PORTAL_CLIENT_ID,
+        audience="employer",
+        scopes=EMPLOYER_SCOPES,
+        secret="",
+        grant_types=frozenset({"authorization_code"}),
+        redirect_uris=(issuer.rstrip("/") + PORTAL_CALLBACK_PATH,),
         public=True,
     )
