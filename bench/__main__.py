@@ -15,6 +15,9 @@ Run a part with `python -m bench authz` (or evaluate, screen, import).
    by default (it needs wrk and Node, and its own database hrss_bench_race).
 6. access_log: the PostgreSQL CPU the audit log's subject index adds to a screen's entry, per index design, and
    the access log's query plan (`python -m bench access_log --help`); not run by default.
+7. scale: the single check against one `hrss-credit serve` process, then against two with wrk's connections split
+   between them, interleaved rounds, the ratio two/one (`python -m bench scale --help`); not run by default (it
+   needs wrk, and its own database hrss_bench_scale).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from bench.evaluate import bench_evaluate, grade
 from bench.imports import bench_import
 from bench.population import bench_server, fresh_database, load
 from bench.race import main as race_main
+from bench.scale import main as scale_main
 
 
 async def bench_screen(url: str, codes: list[str], rounds: int) -> None:
@@ -81,6 +85,9 @@ async def bench_screen(url: str, codes: list[str], rounds: int) -> None:
 def main() -> None:
     if sys.argv[1:2] == ["race"]:  # its own options: it runs two servers, not the app in process
         race_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["scale"]:  # its own options: it runs two servers, not the app in process
+        scale_main(sys.argv[2:])
         return
     if sys.argv[1:2] == ["access_log"]:  # its own options and databases
         access_log_main(sys.argv[2:])
