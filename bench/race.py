@@ -61,8 +61,8 @@ DATABASE = "hrss_bench_race"
 WRK_SCRIPT = HERE / "race.lua"
 SCREEN_REFS = 1000
 # The single checks draw from this many organizations at most, sampled across the whole register: wrk's Lua
-# keeps every item in a table that its garbage collector walks, and a million of them made the client itself
-# pause for hundreds of milliseconds, on either side's rounds.
+# keeps every item in a table that its garbage collector walks, and with a million of them the client's own
+# pauses became the p99 of either side.
 CHECK_SAMPLE = 100_000
 
 
