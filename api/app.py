@@ -294,6 +294,7 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
             receipts=ReceiptKey(parts.keys, settings.issuer),
             metrics=app.state.metrics,
             trusted_documents=settings.trusted_documents,
+            tracer=parts.tracer,
         )
         yield
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
 import orjson
 from graphql import GraphQLError
+from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,6 +34,9 @@ from schema.limits import RequestLimits
 from schema.loaders import Loaders
 from schema.rows import RowRules
 from services import audit as audit_service
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 from services.receipts import ReceiptKey
 from store.audit import AuditWriter
 from store.db import bureau_today
@@ -268,8 +272,12 @@ class GraphQLRouter:
         receipts: ReceiptKey | None = None,
         metrics: RequestMetrics | None = None,
         trusted_documents: bool = False,
+        tracer: TracerProvider | None = None,
     ) -> None:
         self.schemas = schemas
+        # The compiled statement runs on asyncpg's own connections, which the SQLAlchemy instrumentation does not
+        # see: its span is opened here (None: tracing off, nothing to do).
+        self.compiled_tracer = tracer.get_tracer("hrss_credit.compiled") if tracer is not None else None
         self.receipts = receipts
         self.metrics = metrics
         self.persisted = PersistedQueries(
@@ -415,7 +423,7 @@ class GraphQLRouter:
             self.metrics.know(plan.operation)
         audience = view.audience
         purpose = unquote(purpose_header.decode("latin-1")).strip()
-        answer = await plan.run(
+        run = plan.run(
             self.compiled_pool,
             self.audit_writer,
             variables=variables,
@@ -425,6 +433,15 @@ class GraphQLRouter:
             request_id=request_id,
             purpose=purpose[:200] if purpose else None,
         )
+        if self.compiled_tracer is None:
+            answer = await run
+        else:
+            # Named after the plan, never its statement's values: a span carries no subject data.
+            attributes = {"db.system": "postgresql", "db.operation": "SELECT", "hrss.plan": plan.operation}
+            with self.compiled_tracer.start_as_current_span(
+                "SELECT compiled", kind=SpanKind.CLIENT, attributes=attributes
+            ):
+                answer = await run
         return None if answer is None else (answer, plan.operation)
 
     async def _bounded_body(self, scope: Any, headers: dict[bytes, bytes], receive: Any) -> bytes | None:

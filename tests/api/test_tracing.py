@@ -58,6 +58,22 @@ async def test_a_request_with_a_traceparent_continues_that_trace_down_to_its_sql
     assert all(s.parent is not None for s in sql)
 
 
+async def test_a_compiled_check_has_a_span_for_its_statement(traced: tuple[Api, InMemorySpanExporter]) -> None:
+    api, exporter = traced
+    uscc = factories.new_uscc()  # a subject in the register: the compiled lane answers it
+    await api.gql(IMPORT, {"records": [blacklisting(uscc, bureau_today() - timedelta(days=5))]})
+    procurement = await api.token("procurement")
+    exporter.clear()
+    body = await api.gql(SINGLE_CHECK, {"u": uscc}, token=procurement, headers={"traceparent": TRACEPARENT})
+    assert "errors" not in body
+    spans = [s for s in exporter.get_finished_spans() if s.context.trace_id == int(TRACE_ID, 16)]
+    compiled = [s for s in spans if s.name == "SELECT compiled"]
+    assert len(compiled) == 1, [s.name for s in spans]
+    assert compiled[0].kind is SpanKind.CLIENT and (compiled[0].attributes or {}).get("db.system") == "postgresql"
+    server = [s for s in spans if s.kind is SpanKind.SERVER]
+    assert compiled[0].parent is not None and compiled[0].parent.span_id in {s.context.span_id for s in server}
+
+
 async def test_no_span_carries_subject_data(traced: tuple[Api, InMemorySpanExporter]) -> None:
     api, exporter = traced
     uscc = factories.new_uscc()
