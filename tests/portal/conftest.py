@@ -11,10 +11,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,15 +19,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.conftest import TEST_PII_KEY, cloned_database
+from tests.conftest import cloned_database
+from tests.processes import api_process
 
 CHROMIUM = "/usr/bin/chromium"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _require_chromium() -> None:
@@ -54,41 +45,8 @@ def portal_base(portal_database: str, tmp_path_factory: pytest.TempPathFactory) 
     """A served API whose issuer is the URL the browser uses, so the portal's redirect URI is registered."""
     _require_chromium()
     data_dir = tmp_path_factory.mktemp("portal")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": portal_database,
-        "HRSS_DATA_DIR": str(data_dir),
-        "HRSS_PII_KEY": TEST_PII_KEY,
-        "HRSS_PUBLIC_URL": base,
-        "HRSS_PORT": str(port),
-        "PORT": str(port),
-        "HRSS_LOG_LEVEL": "WARNING",
-    }
-    log_path = data_dir / "api.log"
-    cli = Path(sys.executable).parent / "hrss-credit"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([str(cli), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(log_path.read_text(errors="replace")[-2000:])
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("the API process did not become ready")
+    with api_process(portal_database, data_dir) as base:  # its own URL is the issuer
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")
