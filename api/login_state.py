@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from api.engine_bound import EngineBound
 from api.settings import Settings
 from auth.codes import AuthorizationCode, code_hash
 from auth.keys import SigningKeys
@@ -38,25 +39,18 @@ def _at(now: float) -> datetime:
     return datetime.fromtimestamp(now, UTC)
 
 
-class DatabaseCodeStore:
+class DatabaseCodeStore(EngineBound):
     """An :class:`auth.codes.AuthorizationCodeStore` on the API's engine, which the lifespan :meth:`bind` s.
 
     ``clock`` is the authorization server's: a code's expiry is compared with the exchanging process's now.
     Each call is a transaction of its own, committed before the redirect or the token goes out.
     """
 
+    what = "the code store"
+
     def __init__(self, *, clock: Callable[[], float]) -> None:
+        super().__init__()
         self._clock = clock
-        self._engine: AsyncEngine | None = None
-
-    def bind(self, engine: AsyncEngine | None) -> None:
-        self._engine = engine
-
-    @property
-    def engine(self) -> AsyncEngine:
-        if self._engine is None:
-            raise RuntimeError("the code store has no database engine (outside the application's lifespan)")
-        return self._engine
 
     async def save(self, code: str, item: AuthorizationCode) -> None:
         stored = login_state.StoredCode(
@@ -161,18 +155,15 @@ async def read_signing_keys(settings: Settings, conn: AsyncConnection) -> Signin
     return SigningKeys.load_or_create(legacy) if legacy.exists() else None
 
 
-class KeyLoader:
+class KeyLoader(EngineBound):
     """The loader of :class:`auth.shared_keys.SharedKeys` for the app: :func:`load_server_keys` on the engine
     the lifespan :meth:`bind` s."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._engine: AsyncEngine | None = None
+    what = "the key loader"
 
-    def bind(self, engine: AsyncEngine | None) -> None:
-        self._engine = engine
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self._settings = settings
 
     async def __call__(self) -> ServerKeys:
-        if self._engine is None:
-            raise RuntimeError("the key loader has no database engine (outside the application's lifespan)")
-        return await load_server_keys(self._settings, self._engine)
+        return await load_server_keys(self._settings, self.engine)

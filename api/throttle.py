@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
+from api.engine_bound import EngineBound
 from auth.throttle import ThrottleKey
 from store import auth_failures
 
@@ -18,22 +17,15 @@ def _at(now: float) -> datetime:
     return datetime.fromtimestamp(now, UTC)
 
 
-class DatabaseThrottle:
+class DatabaseThrottle(EngineBound):
     """A :class:`auth.throttle.FailureThrottle` on the API's engine, which the lifespan :meth:`bind` s."""
 
+    what = "the throttle"
+
     def __init__(self, *, limit: int, address_limit: int, window_seconds: int) -> None:
+        super().__init__()
         self._limits = {"client": limit, "user": limit, "addr": address_limit}
         self._window = timedelta(seconds=window_seconds)
-        self._engine: AsyncEngine | None = None
-
-    def bind(self, engine: AsyncEngine | None) -> None:
-        self._engine = engine
-
-    @property
-    def engine(self) -> AsyncEngine:
-        if self._engine is None:
-            raise RuntimeError("the throttle has no database engine (outside the application's lifespan)")
-        return self._engine
 
     async def retry_after(self, keys: Sequence[ThrottleKey], *, now: float) -> float | None:
         at = _at(now)
