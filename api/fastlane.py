@@ -16,6 +16,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote
 
 import orjson
@@ -101,8 +102,9 @@ class CompiledReadLane:
             return
         chunks, complete = await _read_body(receive, router.max_body_bytes)
         if complete:
+            state = scope.setdefault("state", {})
             answer, operation, audience = await _answer(
-                router, principal, request_id, headers.purpose, b"".join(chunks)
+                router, principal, request_id, headers.purpose, b"".join(chunks), state
             )
             if answer is not None:
                 await _send_answer(send, answer, request_id, response_media_type(headers.accept))
@@ -128,7 +130,7 @@ class CompiledReadLane:
 
 
 async def _answer(
-    router: GraphQLRouter, principal: Principal, request_id: str, purpose: bytes, body: bytes
+    router: GraphQLRouter, principal: Principal, request_id: str, purpose: bytes, body: bytes, state: dict[str, Any]
 ) -> tuple[bytes | None, str | None, str]:
     """The compiled answer (None: the chain answers), with the operation name and audience it was for."""
     audience = router.schemas.policy.audience_of_client(principal.client_id)
@@ -141,7 +143,7 @@ async def _answer(
     if not isinstance(parsed, dict):
         return None, None, ""
     view = router.view_for(audience, principal.scopes)
-    compiled = await router.compiled_answer(view, principal, request_id, purpose, parsed)
+    compiled = await router.compiled_answer(view, principal, request_id, purpose, parsed, state)
     return (None, None, "") if compiled is None else (compiled[0], compiled[1], audience.name)
 
 

@@ -208,6 +208,10 @@ def has_control_characters(text: str) -> bool:
     return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
 
 
+# Set in a request's scope state when its compiled plan ran and left the request to the general path.
+_COMPILED_DECLINED = "compiled_declined"
+
+
 def _error_response(
     status: int, message: str, headers: dict[bytes, bytes], media_type: bytes = JSON, **extensions: object
 ) -> JSONResponse:
@@ -360,7 +364,8 @@ class GraphQLRouter:
                 replay = _carry_query(scope, params, replay)
                 parsed = params if parsed is not None else None
         if parsed is not None and self.compiled_pool is not None:
-            compiled = await self.compiled_answer(view, principal, request_id, headers.get(b"x-purpose", b""), parsed)
+            purpose_header = headers.get(b"x-purpose", b"")
+            compiled = await self.compiled_answer(view, principal, request_id, purpose_header, parsed, scope["state"])
             if compiled is not None:
                 answer, operation = compiled
                 scope["state"]["graphql_labels"] = (operation, audience.name)
@@ -399,10 +404,12 @@ class GraphQLRouter:
         request_id: str | None,
         purpose_header: bytes,
         request: dict[str, Any],
+        state: dict[str, Any],
     ) -> tuple[bytes, str] | None:
         """The answer of a compiled plan (schema/compiled.py) and the name of its operation, or None to take the
-        general path."""
-        if self.compiled_pool is None or self.audit_writer is None:
+        general path. ``state`` is the request's scope state: a plan that ran and declined (an unknown subject,
+        one waiting to be recomputed) is not run again for the same request behind the lane."""
+        if self.compiled_pool is None or self.audit_writer is None or state.get(_COMPILED_DECLINED):
             return None
         query = request.get("query")
         if request.get("extensions") or self.persisted.trusted:
@@ -442,7 +449,10 @@ class GraphQLRouter:
                 "SELECT compiled", kind=SpanKind.CLIENT, attributes=attributes
             ):
                 answer = await run
-        return None if answer is None else (answer, plan.operation)
+        if answer is None:
+            state[_COMPILED_DECLINED] = True
+            return None
+        return answer, plan.operation
 
     async def _bounded_body(self, scope: Any, headers: dict[bytes, bytes], receive: Any) -> bytes | None:
         """The whole body, or None as soon as it (or a GET's query string) passes the limit: a large document is

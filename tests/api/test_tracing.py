@@ -130,3 +130,16 @@ def test_tracing_is_on_only_when_an_endpoint_is_configured(
     assert tracing_enabled(unset, environ) is on
     assert tracing_enabled(settings.model_copy(update={"tracing": True}), {}) is True
     assert tracing_enabled(settings.model_copy(update={"tracing": False}), environ) is False
+
+
+async def test_a_compiled_plan_that_declines_runs_its_statement_once(traced: tuple[Api, InMemorySpanExporter]) -> None:
+    api, exporter = traced
+    procurement = await api.token("procurement")
+    exporter.clear()
+    # An unknown subject: the plan declines in the lane, and the general path behind it answers.
+    body = await api.gql(
+        SINGLE_CHECK, {"u": factories.new_uscc()}, token=procurement, headers={"traceparent": TRACEPARENT}
+    )
+    assert body["data"]["subject"] is None
+    spans = [s for s in exporter.get_finished_spans() if s.context.trace_id == int(TRACE_ID, 16)]
+    assert [s.name for s in spans].count("SELECT compiled") == 1, [s.name for s in spans]
