@@ -17,12 +17,8 @@ import contextlib
 import json
 import os
 import random
-import shutil
-import signal
 import statistics
 import subprocess
-import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +48,7 @@ from bench.race_servers import (
     require_peer,
     require_wrk,
     rss_kib,
+    run_command,
 )
 
 # bench.evaluate makes its population as the race does, through the names it imports from here.
@@ -192,11 +189,6 @@ def load_average(when: str) -> str:
 # --- the command -----------------------------------------------------------------------------------------------
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    print("race stopped (SIGTERM)", file=sys.stderr)
-    raise SystemExit(128 + signum)  # unwinds the with-blocks: servers stopped, database dropped
-
-
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench race", description=__doc__.split("\n\n")[0])
     parser.add_argument("--organizations", type=int, default=100_000)
@@ -215,21 +207,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str]) -> None:
     args = parse(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    workdir = Path(tempfile.mkdtemp(prefix="hrss-race-"))  # bodies and the servers' logs
-    keep_logs = False
-    try:
-        run(args, workdir)
-    except RaceError as exc:
-        keep_logs = True
-        print(f"race aborted: {exc}\nthe servers' logs are in {workdir}", file=sys.stderr)
-        raise SystemExit(1) from None
-    except KeyboardInterrupt:
-        print("race interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
-    finally:
-        if not keep_logs:
-            shutil.rmtree(workdir, ignore_errors=True)
+    run_command("race", lambda workdir: run(args, workdir))
 
 
 def run(args: argparse.Namespace, workdir: Path) -> None:

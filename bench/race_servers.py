@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,32 @@ PEER = Dialect(
 
 class RaceError(RuntimeError):
     """The race cannot be run or its figures would be wrong; the message says why."""
+
+
+def run_command(name: str, run: Callable[[Path], None]) -> None:
+    """Run a benchmark command in a working directory of its own (wrk's bodies, the servers' logs): removed
+    afterwards, kept when the command fails with a :class:`RaceError` so the logs can be read. SIGTERM unwinds
+    the with-blocks (servers stopped, database dropped) like an interrupt."""
+
+    def stop(signum: int, frame: object) -> None:
+        print(f"{name} stopped (SIGTERM)", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    workdir = Path(tempfile.mkdtemp(prefix=f"hrss-{name}-"))
+    keep_logs = False
+    try:
+        run(workdir)
+    except RaceError as exc:
+        keep_logs = True
+        print(f"{name} aborted: {exc}\nthe servers' logs are in {workdir}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        print(f"{name} interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    finally:
+        if not keep_logs:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --- tools -----------------------------------------------------------------------------------------------------

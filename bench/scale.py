@@ -15,11 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import shutil
-import signal
 import statistics
-import sys
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,7 +23,16 @@ from pathlib import Path
 from bench.population import bench_server, fresh_database, load
 from bench.race import Case, Run, _bodies, load_average, wrk_run
 from bench.race_data import LISTED_SHARE, SECTOR, describe, drop_database, evaluate, execute_script, list_wage_arrears
-from bench.race_servers import OURS, RaceError, Server, hrss_credit, libpq_url, memory, require_wrk, rss_kib
+from bench.race_servers import (
+    OURS,
+    Server,
+    hrss_credit,
+    libpq_url,
+    memory,
+    require_wrk,
+    rss_kib,
+    run_command,
+)
 
 DATABASE = "hrss_bench_scale"
 
@@ -100,28 +105,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    print("scale stopped (SIGTERM)", file=sys.stderr)
-    raise SystemExit(128 + signum)  # unwinds the with-blocks: servers stopped, database dropped
-
-
 def main(argv: Sequence[str]) -> None:
     args = parse(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    workdir = Path(tempfile.mkdtemp(prefix="hrss-scale-"))  # bodies and the servers' logs
-    keep_logs = False
-    try:
-        run(args, workdir)
-    except RaceError as exc:
-        keep_logs = True
-        print(f"scale aborted: {exc}\nthe servers' logs are in {workdir}", file=sys.stderr)
-        raise SystemExit(1) from None
-    except KeyboardInterrupt:
-        print("scale interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
-    finally:
-        if not keep_logs:
-            shutil.rmtree(workdir, ignore_errors=True)
+    run_command("scale", lambda workdir: run(args, workdir))
 
 
 def run(args: argparse.Namespace, workdir: Path) -> None:
