@@ -55,6 +55,7 @@ from store.notify import RestrictionFeed
 from store.pending import Drainer
 from store.pii import PiiCipher
 from store.read_pool import ReadPool
+from store.replicas import Replica, ReplicaSet, display_name
 
 
 @functools.cache
@@ -280,6 +281,7 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
         compiled_pool = await compiled_reads_pool(database_url, settings) if settings.compiled_reads else None
         if compiled_pool is not None:
             stack.push_async_callback(compiled_pool.close)
+        app.state.replicas = await read_replicas(stack, settings, compiled_pool, database_url)
         app.state.graphql = GraphQLRouter(
             parts.schemas,
             engine=engine,
@@ -288,6 +290,7 @@ async def _lifespan(app: Starlette, *, parts: _Parts) -> AsyncIterator[None]:
             max_body_bytes=settings.max_body_bytes,
             allow_get=settings.accepts_get_queries,
             compiled_pool=compiled_pool,
+            replicas=app.state.replicas,
             audit_writer=app.state.audit_writer,
             limits=settings.request_limits(),
             # Receipts are signed with the key of the JWKS the API publishes, in the issuer's name.
@@ -375,7 +378,9 @@ class _GraphQLEndpoint:
         await scope["app"].state.graphql(scope, receive, send)
 
 
-async def compiled_reads_pool(database_url: str, settings: Settings) -> ReadPool:
+async def compiled_reads_pool(
+    database_url: str, settings: Settings, *, application_name: str = "hrss-credit compiled reads", max_size: int = 0
+) -> ReadPool:
     """The compiled reads' own pool of asyncpg connections (store.read_pool): its connections keep their prepared
     statements, and a read costs no SQLAlchemy connection checkout. It connects lazily, so the app starts during
     an outage."""
@@ -384,11 +389,49 @@ async def compiled_reads_pool(database_url: str, settings: Settings) -> ReadPool
     kwargs = asyncpg_connect_kwargs(database_url)
     server_settings = {
         "statement_timeout": str(settings.statement_timeout_ms),
-        "application_name": "hrss-credit compiled reads",
+        "application_name": application_name,
         "TimeZone": BUREAU_TIME_ZONE,
     }
 
     def connect() -> Any:
         return asyncpg.connect(**kwargs, server_settings=server_settings)
 
-    return ReadPool(connect, max_size=settings.pool_size)
+    return ReadPool(connect, max_size=max_size or settings.pool_size)
+
+
+async def read_replicas(
+    stack: contextlib.AsyncExitStack, settings: Settings, primary: ReadPool | None, database_url: str
+) -> ReplicaSet | None:
+    """The hot standbys of HRSS_READ_DATABASE_URLS and their monitor (store.replicas), or None without any. Each
+    has a pool for the compiled reads and an engine for the resolvers' read-only requests; the monitor samples the
+    primary through the compiled reads' pool (or a one-connection pool of its own when compiled reads are off)."""
+    if not settings.read_database_urls:
+        return None
+    if primary is None:
+        primary = await compiled_reads_pool(database_url, settings, application_name="hrss-replica-monitor", max_size=1)
+        stack.push_async_callback(primary.close)
+    replicas = []
+    for url in settings.read_database_urls:
+        pool = await compiled_reads_pool(url, settings, application_name="hrss-credit replica reads")
+        stack.push_async_callback(pool.close)
+        engine = create_engine(
+            url,
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            statement_timeout_ms=settings.statement_timeout_ms,
+            application_name="hrss-credit replica",
+        )
+        stack.push_async_callback(engine.dispose)
+        replicas.append(Replica(name=display_name(url), pool=pool, engine=engine))
+    replica_set = ReplicaSet(
+        replicas,
+        primary=primary,
+        max_lag_seconds=settings.replica_max_lag_seconds,
+        check_seconds=settings.replica_check_seconds,
+    )
+    # Checked once before the first request, so that a healthy replica serves from the start; an unreachable one
+    # only delays start-up by the check's timeout, and the monitor keeps trying it.
+    await replica_set.check()
+    replica_set.start()
+    stack.push_async_callback(replica_set.stop)
+    return replica_set

@@ -41,6 +41,8 @@ from services.receipts import ReceiptKey
 from store.audit import AuditWriter
 from store.db import bureau_today
 from store.pii import PiiCipher
+from store.read_pool import ReadPool
+from store.replicas import Reads, ReplicaSet
 from store.session import RequestDb
 
 ANONYMOUS = Principal(client_id="anonymous", subject="anonymous", scopes=frozenset(), claims={})
@@ -61,6 +63,7 @@ class GraphQLApp(GraphQL[Context, None]):
         pii: PiiCipher,
         allow_get: bool = True,
         receipts: ReceiptKey | None = None,
+        replicas: ReplicaSet | None = None,
     ) -> None:
         # The GraphiQL page is the app's own (api/graphiql.py), served before a request gets here.
         super().__init__(schema, graphql_ide=None, allow_queries_via_get=allow_get)
@@ -68,6 +71,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.engine = engine
         self.pii = pii
         self.receipts = receipts
+        self.replicas = replicas
         self.graphql_schema = schema._schema  # the audience's graphql-core schema, for compiled reads
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
@@ -79,7 +83,7 @@ class GraphQLApp(GraphQL[Context, None]):
         # A token may carry scopes its audience does not grant (an external issuer decides what it puts in);
         # every check below the schema sees only the intersection, as the compiled schema does.
         principal = dataclasses.replace(principal, scopes=principal.scopes & self.audience.scopes)
-        db = RequestDb(self.engine)
+        db = RequestDb(self.engine, self.replicas)
         request.scope["state"]["request_db"] = db
         # X-Purpose (the purpose of a read, for the audit log) is percent-encoded UTF-8: headers are Latin-1.
         purpose = unquote(request.headers.get("x-purpose", "")).strip()
@@ -270,7 +274,8 @@ class GraphQLRouter:
         connection_init_timeout: float = 10.0,
         max_body_bytes: int = 1024 * 1024,
         allow_get: bool = True,
-        compiled_pool: Any = None,
+        compiled_pool: ReadPool | None = None,
+        replicas: ReplicaSet | None = None,
         audit_writer: AuditWriter | None = None,
         limits: RequestLimits = RequestLimits(),  # noqa: B008 - a frozen dataclass
         receipts: ReceiptKey | None = None,
@@ -289,6 +294,9 @@ class GraphQLRouter:
         )
         # An asyncpg pool for compiled reads (schema/compiled.py); None: every request takes the resolvers.
         self.compiled_pool = compiled_pool
+        # Hot standbys for what only reads (store.replicas); None: every read goes to the primary.
+        self.replicas = replicas
+        self.compiled_reads = Reads(compiled_pool, replicas) if compiled_pool is not None else None
         self.audit_writer = audit_writer
         self.compiled = CompiledReads(limits)
         self.max_body_bytes = max_body_bytes
@@ -314,6 +322,7 @@ class GraphQLRouter:
                 pii=self.pii,
                 allow_get=self.allow_get,
                 receipts=self.receipts,
+                replicas=self.replicas,
             )
             self._views[key] = view
         return view
@@ -409,7 +418,7 @@ class GraphQLRouter:
         """The answer of a compiled plan (schema/compiled.py) and the name of its operation, or None to take the
         general path. ``state`` is the request's scope state: a plan that ran and declined (an unknown subject,
         one waiting to be recomputed) is not run again for the same request behind the lane."""
-        if self.compiled_pool is None or self.audit_writer is None or state.get(_COMPILED_DECLINED):
+        if self.compiled_reads is None or self.audit_writer is None or state.get(_COMPILED_DECLINED):
             return None
         query = request.get("query")
         if request.get("extensions") or self.persisted.trusted:
@@ -431,7 +440,7 @@ class GraphQLRouter:
         audience = view.audience
         purpose = unquote(purpose_header.decode("latin-1")).strip()
         run = plan.run(
-            self.compiled_pool,
+            self.compiled_reads,
             self.audit_writer,
             variables=variables,
             principal=dataclasses.replace(principal, scopes=principal.scopes & audience.scopes),

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import math
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -87,7 +88,7 @@ class PoolCollector(Collector):
     def __init__(self, state: Any) -> None:
         self.state = state
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         family = GaugeMetricFamily(
             "hrss_db_pool_connections", "Database pool connections by pool and state.", labels=["pool", "state"]
         )
@@ -103,6 +104,35 @@ class PoolCollector(Collector):
             family.add_metric(["compiled_reads", "size"], read_pool.size)
             family.add_metric(["compiled_reads", "idle"], read_pool.idle)
         yield family
+        replicas = getattr(self.state, "replicas", None)
+        if replicas is not None:
+            yield from _replica_families(replicas)
+
+
+def _replica_families(replicas: Any) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    """Each hot standby's state as of its last check, and where reads went (store.replicas)."""
+    up = GaugeMetricFamily(
+        "hrss_replica_up", "1 while the replica takes reads (a standby within the lag bound).", labels=["replica"]
+    )
+    lag = GaugeMetricFamily(
+        "hrss_replica_lag_seconds", "Replay lag as last measured (NaN: not measured).", labels=["replica"]
+    )
+    behind = GaugeMetricFamily(
+        "hrss_replica_behind_bytes", "WAL the replica had not replayed at its last check.", labels=["replica"]
+    )
+    served = CounterMetricFamily("hrss_replica_reads", "Reads a replica answered.", labels=["replica"])
+    failed = CounterMetricFamily(
+        "hrss_replica_failed_reads", "Reads a replica failed, repeated on the primary.", labels=["replica"]
+    )
+    for replica in replicas.replicas:
+        up.add_metric([replica.name], 1.0 if replica.up else 0.0)
+        lag.add_metric([replica.name], replica.lag_seconds if replica.lag_seconds is not None else math.nan)
+        behind.add_metric([replica.name], replica.behind_bytes if replica.behind_bytes is not None else math.nan)
+        served.add_metric([replica.name], replica.served)
+        failed.add_metric([replica.name], replica.failed)
+    primary = CounterMetricFamily("hrss_reads_to_primary", "Reads that found no replica to take them.")
+    primary.add_metric([], replicas.to_primary)
+    yield from (up, lag, behind, served, failed, primary)
 
 
 def metrics_allowed(request: Request, token: str | None) -> bool:

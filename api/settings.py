@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schema.limits import RequestLimits
+from store.db import async_url
 from store.pii import PiiCipher
 
 # Development defaults. A production deployment must replace every one of them: ``Settings`` refuses to
@@ -76,6 +77,21 @@ class Settings(BaseSettings):
         description="An external OAuth 2 / OpenID issuer whose access tokens are accepted too (metadata discovered).",
     )
     external_algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256")
+    read_database_urls: list[str] = Field(
+        default_factory=list,
+        description="Hot standbys of DATABASE_URL (JSON list of PostgreSQL URLs): what only reads goes to one of them "
+        "while its lag is within replica_max_lag_seconds (store/replicas.py); writes, and every read of a request "
+        "that writes, go to the primary.",
+    )
+    replica_max_lag_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="A replica further behind the primary than this is skipped until it catches up: the staleness a "
+        "read may have.",
+    )
+    replica_check_seconds: float = Field(
+        default=1.0, gt=0, description="How often each replica's lag is measured (and a dropped one retried)."
+    )
     pool_size: int = 20
     max_overflow: int = 10
     statement_timeout_ms: int = 5000
@@ -185,6 +201,17 @@ class Settings(BaseSettings):
             raise ValueError("set HRSS_SIGNING_KEY or HRSS_SIGNING_KEY_FILE, not both")
         if self.login_csrf_key is not None and len(self.login_csrf_key.get_secret_value()) < MIN_CSRF_KEY_LENGTH:
             raise ValueError(f"HRSS_LOGIN_CSRF_KEY needs at least {MIN_CSRF_KEY_LENGTH} characters")
+        return self
+
+    @model_validator(mode="after")
+    def _replicas_are_postgresql(self) -> Settings:
+        for n, url in enumerate(self.read_database_urls):
+            try:
+                async_url(url)
+            except Exception as exc:
+                raise ValueError(f"HRSS_READ_DATABASE_URLS[{n}]: not a PostgreSQL URL") from exc
+        if self.read_database_urls and self.replica_check_seconds > self.replica_max_lag_seconds:
+            raise ValueError("HRSS_REPLICA_CHECK_SECONDS must not exceed HRSS_REPLICA_MAX_LAG_SECONDS")
         return self
 
     @model_validator(mode="after")

@@ -23,6 +23,7 @@ from schema.limits import RequestLimits, code_token_limit, limit_extensions
 from schema.objections import Objection, ObjectionMutations, ObjectionQueries
 from schema.records import CreditRecord
 from schema.repairs import RepairApplication, RepairMutations
+from schema.routing import ReadRouting
 from schema.screening import ScreeningReceipt, ScreeningResult
 from schema.subjects import Subject, SubjectQueries, SubjectRef
 from schema.subscriptions import RestrictionSubscriptions
@@ -194,6 +195,7 @@ def build_schema(
             lambda: ParserCache(maxsize=1024),
             lambda: BoundedValidation(max_errors=max_errors, hide_suggestions=hide_suggestions),
             NoNulInStrings,
+            ReadRouting,
             AuditExtension,
         ],
     )

@@ -53,6 +53,7 @@ from schema.limits import RequestLimits, limit_rules, operation_cost
 from schema.restrictions import MAX_SCREEN  # more is BAD_USER_INPUT, which the general path answers
 from store import compiled as store
 from store.audit import AuditEntry, AuditWriter
+from store.replicas import Reads
 
 SUBJECT_FIELDS = frozenset({"id", "kind", "name", "uscc", "restrictions"})
 MAX_DOCUMENT_CHARS = 2000  # the shape is small; a longer text is not worth parsing twice
@@ -91,7 +92,7 @@ class SubjectCheck:
 
     async def run(
         self,
-        pool: Any,
+        reads: Reads,
         writer: AuditWriter,
         *,
         variables: Mapping[str, Any],
@@ -119,7 +120,7 @@ class SubjectCheck:
         if sql is None:
             return None
         try:
-            row = await store.subject_check(pool, sql, uscc=uscc, sector=sector_value or "", day=day)
+            row = await store.subject_check(reads, sql, uscc=uscc, sector=sector_value or "", day=day)
         except Exception:  # an outage or a timeout: the general path answers it (503, its codes)
             return None
         if row is None:
@@ -162,6 +163,8 @@ class ScreenCheck:
     variables: frozenset[str]
     sql: str
     public_sql: str
+    read_sql: str  # for a replica: no entry in the statement
+    public_read_sql: str
     costs: Any = None
 
     def affordable(self, variables: Mapping[str, Any], limits: RequestLimits) -> bool:
@@ -170,8 +173,8 @@ class ScreenCheck:
 
     async def run(
         self,
-        pool: Any,
-        writer: AuditWriter,  # the screen writes its entry in its own statement
+        reads: Reads,
+        writer: AuditWriter,  # for the entry of a screen a replica answered; on the primary its statement writes it
         *,
         variables: Mapping[str, Any],
         principal: Principal,
@@ -204,12 +207,14 @@ class ScreenCheck:
         if sector is None or day is None:
             return None
         sql = _statement(audience, self.sql, self.public_sql)
-        if sql is None:
+        read_sql = _statement(audience, self.read_sql, self.public_read_sql)
+        if sql is None or read_sql is None:
             return None
         try:
-            results = await store.screen(
-                pool,
+            rows = await store.screen(
+                reads,
                 sql,
+                read_sql,
                 refs=sent,
                 usccs=usccs,
                 sector=sector,
@@ -223,9 +228,25 @@ class ScreenCheck:
             )
         except Exception:  # an outage or a timeout: the general path answers it (503, its codes)
             return None
-        if results is None:
+        if rows is None:
             return None
-        return orjson.dumps({"data": {"screen": orjson.Fragment(results)}})
+        if rows.unaudited_subjects is not None:
+            entry = AuditEntry(
+                actor=principal.subject,
+                audience=audience.name,
+                operation=self.operation,
+                operation_type="query",
+                outcome="ok",
+                request_id=request_id,
+                purpose=purpose,
+                subject_ids=rows.unaudited_subjects,
+                fields_returned=self.fields_returned,
+            )
+            try:
+                await writer.append(entry)
+            except Exception:  # no answer without its durable entry: the general path answers (and audits) it
+                return None
+        return orjson.dumps({"data": {"screen": orjson.Fragment(rows.results)}})
 
 
 def _uscc(value: Any) -> str | None:
@@ -454,6 +475,8 @@ def _compile_screen(
         variables=variables,
         sql=store.screen_sql(results, restriction, organizations_only=False),
         public_sql=store.screen_sql(results, restriction, organizations_only=True),
+        read_sql=store.screen_sql(results, restriction, organizations_only=False, audited=False),
+        public_read_sql=store.screen_sql(results, restriction, organizations_only=True, audited=False),
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store.audit_entry import _INSERT, AuditEntry, _entries_param
-from store.session import DatabaseUnavailable, _unreachable
+from store.session import DatabaseUnavailable, unreachable
 
 
 class AuditWriter:
@@ -87,7 +87,7 @@ class AuditWriter:
             try:
                 await self._insert([entry for entry, _ in batch])
             except Exception as exc:
-                if len(batch) == 1 or _unreachable(exc):
+                if len(batch) == 1 or unreachable(exc):
                     for _, done in batch:
                         _fail(done, exc)
                     return
@@ -114,7 +114,7 @@ class AuditWriter:
         try:
             await conn.execute(_INSERT, _entries_param(entries))
         except Exception as exc:
-            if not _unreachable(exc):
+            if not unreachable(exc):
                 self._idle.append(conn)
                 raise
             await _discard(conn)
@@ -126,7 +126,7 @@ class AuditWriter:
             try:
                 await conn.execute(_INSERT, _entries_param(entries))
             except Exception as again:
-                if _unreachable(again):
+                if unreachable(again):
                     await _discard(conn)
                 else:
                     self._idle.append(conn)
@@ -152,7 +152,7 @@ def _succeed(done: asyncio.Future[None]) -> None:
 def _fail(done: asyncio.Future[None], exc: BaseException) -> None:
     if done.done():
         return
-    if _unreachable(exc):
+    if unreachable(exc):
         error: BaseException = DatabaseUnavailable("the database is unavailable")
         error.__cause__ = exc
         done.set_exception(error)

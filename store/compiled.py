@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+
+from store.replicas import Reads
 
 # Restriction fields a compiled check may select, as SQL over the ``restrictions`` row ``x``.
 RESTRICTION_COLUMNS = {
@@ -85,10 +86,10 @@ class CheckRow:
     found: str | None  # the restrictions as JSON text, ready to embed
 
 
-async def subject_check(pool: Any, sql: str, *, uscc: str, sector: str, day: date) -> CheckRow | None:
-    """Run the check; None when the general path must answer (unknown subject, or one waiting to be recomputed)."""
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(sql, uscc, sector, day)
+async def subject_check(reads: Reads, sql: str, *, uscc: str, sector: str, day: date) -> CheckRow | None:
+    """Run the check (on a replica when one qualifies); None when the general path must answer (unknown subject,
+    or one waiting to be recomputed)."""
+    row = await reads.fetchrow(sql, uscc, sector, day)
     if row is None or row["queued"]:
         return None
     return CheckRow(id=row["id"], kind=row["kind"], name=row["name"], uscc=row["uscc"], found=row["found"])
@@ -105,7 +106,11 @@ SUBJECT_COLUMNS = {
 
 
 def screen_sql(
-    results: Sequence[str | tuple[str, Sequence[str]]], restriction: str, *, organizations_only: bool
+    results: Sequence[str | tuple[str, Sequence[str]]],
+    restriction: str,
+    *,
+    organizations_only: bool,
+    audited: bool = True,
 ) -> str:
     """One statement for a screen of USCCs: $1 the references as sent (NULL when they are the normalized ones), $2
     the normalized codes joined by spaces (normalizing removes every space), $3 sector, $4 day,
@@ -113,7 +118,10 @@ def screen_sql(
     in request order as one JSON array with the selected keys; the entry lists every subject found. No entry is
     written, and the caller takes the general path, when a subject found waits in the recompute queue or a code
     not found is no valid USCC (``uscc_is_valid``: the codes found are the register's own, validated when written),
-    which the general path refuses with its error."""
+    which the general path refuses with its error.
+
+    ``audited`` False: the statement for a hot standby, which cannot write. It takes $1 … $4 only and returns the
+    subjects found (``subject_ids``) for the caller to hand to the group writer on the primary."""
     kind = " AND s.kind = 'ORGANIZATION'" if organizations_only else ""
     result = _screen_result(results)
     # Only names from the fixed tables above reach the text (no input does): S608 does not apply.
@@ -140,19 +148,27 @@ def screen_sql(
         flags AS (
           SELECT EXISTS (SELECT 1 FROM recompute_queue q WHERE q.subject_id IN (SELECT id FROM h))
                  OR EXISTS (SELECT 1 FROM h WHERE h.id IS NULL AND NOT uscc_is_valid(h.code)) AS declined
-        ),
-        a AS (
-          INSERT INTO audit_log ({_AUDIT_COLUMNS})
-          SELECT $5, $6, $7, 'query', 'ok', $8, $9,
-                 coalesce((SELECT array_agg(DISTINCT id ORDER BY id) FROM h WHERE id IS NOT NULL), '{{}}'),
-                 $10::text[], '{{}}'::text[], NULL, NULL
-          FROM flags WHERE NOT flags.declined
-          RETURNING id
-        )
+        ){_screen_entry(audited)}
         SELECT (SELECT declined FROM flags) AS declined,
                coalesce((SELECT json_agg({result} ORDER BY h.position) FROM h), '[]'::json)::text AS results,
-               (SELECT count(*) FROM a) AS audited
+               {"(SELECT count(*) FROM a) AS audited" if audited else f"{_FOUND_IDS} AS subject_ids"}
     """  # noqa: S608
+
+
+_FOUND_IDS = "coalesce((SELECT array_agg(DISTINCT id ORDER BY id) FROM h WHERE id IS NOT NULL), '{}')"
+
+
+def _screen_entry(audited: bool) -> str:
+    """The screen's audit entry as a data-modifying CTE of its statement, on the primary."""
+    if not audited:
+        return ""
+    return f""",
+        a AS (
+          INSERT INTO audit_log ({_AUDIT_COLUMNS})
+          SELECT $5, $6, $7, 'query', 'ok', $8, $9, {_FOUND_IDS}, $10::text[], '{{}}'::text[], NULL, NULL
+          FROM flags WHERE NOT flags.declined
+          RETURNING id
+        )"""  # noqa: S608
 
 
 # A screening result's fields, as SQL over the statement's row ``h``.
@@ -178,9 +194,18 @@ def _screen_result(results: Sequence[str | tuple[str, Sequence[str]]]) -> str:
     return _json_object(pairs)
 
 
+@dataclass(frozen=True)
+class ScreenRows:
+    results: str  # the verdicts as one JSON array, ready to embed
+    # None: the statement wrote the entry itself (on the primary); else it ran on a replica, and the entry, naming
+    # these subjects, is the caller's to hand to the group writer.
+    unaudited_subjects: tuple[int, ...] | None
+
+
 async def screen(
-    pool: Any,
+    reads: Reads,
     sql: str,
+    read_sql: str,
     *,
     refs: Sequence[str],
     usccs: Sequence[str],
@@ -192,26 +217,20 @@ async def screen(
     request_id: str | None,
     purpose: str | None,
     fields_returned: Sequence[str],
-) -> str | None:
-    """The results as JSON text, or None when the general path must answer (a subject waiting to be recomputed,
-    an invalid code)."""
+) -> ScreenRows | None:
+    """The verdicts, or None when the general path must answer (a subject waiting to be recomputed, an invalid
+    code). On a replica ``read_sql`` runs, elsewhere ``sql`` (screen_sql, audited or not)."""
     # One text rather than two arrays: asyncpg encodes an array element by element in Python, a string at once.
     sent = None if list(refs) == list(usccs) else list(refs)
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(
-            sql,
-            sent,
-            " ".join(usccs),
-            sector,
-            day,
-            actor,
-            audience,
-            operation,
-            request_id,
-            purpose,
-            list(fields_returned),
-        )
+    codes = " ".join(usccs)
+    answered, row = await reads.on_replica(read_sql, sent, codes, sector, day)
+    if answered:
+        if row is None or row["declined"]:
+            return None
+        return ScreenRows(results=row["results"], unaudited_subjects=tuple(row["subject_ids"]))
+    entry = (actor, audience, operation, request_id, purpose, list(fields_returned))
+    async with reads.primary.acquire() as conn:
+        row = await conn.fetchrow(sql, sent, codes, sector, day, *entry)
     if row is None or row["declined"]:
         return None
-    results: str = row["results"]
-    return results
+    return ScreenRows(results=row["results"], unaudited_subjects=None)

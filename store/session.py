@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+if TYPE_CHECKING:
+    from store.replicas import Replica, ReplicaSet
 
 T = TypeVar("T")
 
@@ -23,7 +27,7 @@ class DatabaseUnavailable(Exception):
     may be retried, unlike a defect."""
 
 
-def _unreachable(exc: BaseException) -> bool:
+def unreachable(exc: BaseException) -> bool:
     if isinstance(exc, OSError | TimeoutError):
         return True
     if isinstance(exc, DBAPIError):
@@ -38,31 +42,104 @@ def _unreachable(exc: BaseException) -> bool:
     return False
 
 
+# A hot standby cancels a query whose snapshot conflicts with the WAL it must replay (a vacuumed row version it still
+# needed): the read is sound on the primary.
+RECOVERY_CONFLICT = "40001"
+
+
+def replica_failed(exc: BaseException) -> bool:
+    """The replica could not answer (gone, starting up, out of connections): the read goes elsewhere."""
+    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | asyncpg.CannotConnectNowError):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        state = str(getattr(exc, "sqlstate", ""))
+        return state.startswith("08") or state in ("57P01", "57P02", "57P03", "53300")
+    return unreachable(exc)
+
+
+def read_elsewhere(exc: BaseException) -> bool:
+    """A replica's failure the primary would not have: the read is repeated there."""
+    if replica_failed(exc):
+        return True
+    state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return state == RECOVERY_CONFLICT
+
+
 class RequestDb:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """The request's connection. An operation that only reads says so (``only_reads``) before its first
+    statement: its transaction is then READ ONLY, and runs on a replica when ``replicas`` has a usable one."""
+
+    def __init__(self, engine: AsyncEngine, replicas: ReplicaSet | None = None) -> None:
         self.engine = engine
+        self.replicas = replicas
         self._conn: AsyncConnection | None = None
+        self._replica: Replica | None = None
+        self._reads_only = False
         self._lock = asyncio.Lock()
 
     @property
     def opened(self) -> bool:
         return self._conn is not None
 
+    @property
+    def on_replica(self) -> bool:
+        return self._replica is not None
+
+    def only_reads(self) -> None:
+        if self._conn is None:
+            self._reads_only = True
+
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self._lock:
             try:
                 if self._conn is None:
-                    self._conn = await self.engine.connect()
-                return await work(self._conn)
+                    await self._open()
+                assert self._conn is not None
+                try:
+                    return await work(self._conn)
+                except Exception as exc:
+                    if self._replica is None or not read_elsewhere(exc):
+                        raise
+                    # The replica failed this read: the request goes on on the primary. Its earlier statements
+                    # read the replica's snapshot, as each statement of a READ COMMITTED transaction reads its own.
+                    await self._leave_replica(exc)
+                    await self._open()
+                    return await work(self._conn)
             except Exception as exc:
-                if _unreachable(exc):
+                if unreachable(exc):
                     raise DatabaseUnavailable("the database is unavailable") from exc
                 raise
+
+    async def _open(self) -> None:
+        replica = self.replicas.pick() if self._reads_only and self.replicas is not None else None
+        if replica is not None and replica.engine is not None:
+            try:
+                self._conn = await replica.engine.connect()
+                self._replica = replica
+                replica.served += 1
+                return
+            except Exception as exc:
+                if not replica_failed(exc):
+                    raise
+                self.replicas.drop(replica, exc)  # type: ignore[union-attr]
+        conn = await self.engine.connect()
+        self._conn = await conn.execution_options(postgresql_readonly=True) if self._reads_only else conn
+
+    async def _leave_replica(self, exc: BaseException) -> None:
+        conn, self._conn = self._conn, None
+        replica, self._replica = self._replica, None
+        assert replica is not None and self.replicas is not None
+        if replica_failed(exc):
+            self.replicas.drop(replica, exc)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
 
     async def finish(self, *, commit: bool) -> None:
         """Commit (or roll back) and give the connection back to the pool."""
         async with self._lock:
             conn, self._conn = self._conn, None
+            self._replica = None
             if conn is None:
                 return
             try:
@@ -72,7 +149,7 @@ class RequestDb:
                     else:
                         await conn.rollback()
             except Exception as exc:
-                if _unreachable(exc):
+                if unreachable(exc):
                     raise DatabaseUnavailable("the database is unavailable") from exc
                 raise
             finally:
