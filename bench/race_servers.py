@@ -216,12 +216,12 @@ def wait_ready(
 
 
 @contextlib.contextmanager
-def hrss_credit(url: str, workdir: Path) -> Iterator[Server]:
+def hrss_credit(url: str, workdir: Path, *, env: dict[str, str] | None = None) -> Iterator[Server]:
     """`hrss-credit serve` as deployed, but in env dev: production registers no demo client, and the built-in
     authorization server has no other way to register the procurement client this race needs a token of.
     Authentication, the compiled authorization and the audit log are the same in both envs."""
     port = free_port()
-    env = {
+    settings = {
         **os.environ,
         "DATABASE_URL": url,
         "HRSS_ENV": "dev",
@@ -231,11 +231,12 @@ def hrss_credit(url: str, workdir: Path) -> Iterator[Server]:
         "HRSS_DATA_DIR": str(workdir / "hrss-data"),
         "HRSS_PII_KEY": secrets.token_urlsafe(48),
         "HRSS_LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
     cli = Path(sys.executable).parent / "hrss-credit"
     log = workdir / "hrss-credit.log"
     base = f"http://127.0.0.1:{port}"
-    with started("hrss-credit", [str(cli), "serve"], env=env, cwd=Path.cwd(), log=log) as process:
+    with started("hrss-credit", [str(cli), "serve"], env=settings, cwd=Path.cwd(), log=log) as process:
         wait_ready("hrss-credit", lambda: httpx.get(base + "/readyz", timeout=2), process, log)
         yield Server("hrss-credit", base, process.pid, OURS, client="procurement")
 
