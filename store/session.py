@@ -57,12 +57,22 @@ def replica_failed(exc: BaseException) -> bool:
     return unreachable(exc)
 
 
+# What PostgreSQL answers a write in a READ ONLY transaction, on a hot standby too.
+READ_ONLY_TRANSACTION = "25006"
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of an asyncpg error, raised as is or wrapped by SQLAlchemy."""
+    for candidate in (exc, getattr(exc, "orig", None), getattr(getattr(exc, "orig", None), "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
 def read_elsewhere(exc: BaseException) -> bool:
     """A replica's failure the primary would not have: the read is repeated there."""
-    if replica_failed(exc):
-        return True
-    state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return state == RECOVERY_CONFLICT
+    return replica_failed(exc) or _sqlstate(exc) == RECOVERY_CONFLICT
 
 
 class RequestDb:
@@ -98,23 +108,47 @@ class RequestDb:
                 try:
                     return await work(self._conn)
                 except Exception as exc:
-                    if self._replica is None or not read_elsewhere(exc):
+                    if not await self._move_for(exc):
                         raise
-                    # The replica failed this read: the request goes on on the primary. Its earlier statements
-                    # read the replica's snapshot, as each statement of a READ COMMITTED transaction reads its own.
-                    await self._leave_replica(exc)
-                    await self._open()
+                    assert self._conn is not None
                     return await work(self._conn)
             except Exception as exc:
                 if unreachable(exc):
                     raise DatabaseUnavailable("the database is unavailable") from exc
                 raise
 
+    async def _move_for(self, exc: BaseException) -> bool:
+        """Leave a connection that cannot do the work for the primary, or say it cannot help (False).
+
+        A read that turns out to write (a reader recomputes a subject a bulk import queued) goes on read-write on
+        the primary, as a request that writes does; a read a replica failed goes on on the primary. The
+        statements the connection ran before read a snapshot of their own, as every statement of a READ
+        COMMITTED transaction does, and wrote nothing: a READ ONLY transaction cannot."""
+        writes = self._reads_only and _sqlstate(exc) == READ_ONLY_TRANSACTION
+        if not writes and (self._replica is None or not read_elsewhere(exc)):
+            return False
+        conn, self._conn = self._conn, None
+        replica, self._replica = self._replica, None
+        if replica is not None and self.replicas is not None and replica_failed(exc):
+            self.replicas.drop(replica, exc)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                if replica is None or not replica_failed(exc):
+                    await conn.rollback()
+                    await conn.close()
+                else:
+                    await conn.invalidate()
+        if writes:
+            self._reads_only = False
+        await self._open()
+        return True
+
     async def _open(self) -> None:
         replica = self.replicas.pick() if self._reads_only and self.replicas is not None else None
         if replica is not None and replica.engine is not None:
             try:
-                self._conn = await replica.engine.connect()
+                conn = await replica.engine.connect()
+                self._conn = await conn.execution_options(postgresql_readonly=True)
                 self._replica = replica
                 replica.served += 1
                 return
@@ -124,16 +158,6 @@ class RequestDb:
                 self.replicas.drop(replica, exc)  # type: ignore[union-attr]
         conn = await self.engine.connect()
         self._conn = await conn.execution_options(postgresql_readonly=True) if self._reads_only else conn
-
-    async def _leave_replica(self, exc: BaseException) -> None:
-        conn, self._conn = self._conn, None
-        replica, self._replica = self._replica, None
-        assert replica is not None and self.replicas is not None
-        if replica_failed(exc):
-            self.replicas.drop(replica, exc)
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
 
     async def finish(self, *, commit: bool) -> None:
         """Commit (or roll back) and give the connection back to the pool."""

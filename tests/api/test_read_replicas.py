@@ -26,6 +26,9 @@ from tests.conftest import Api, running_app
 from tests.pg_cluster import PgCluster, binaries_missing, streaming_pair
 from tests.schema.test_restrictions import blacklisting
 from tests.schema.test_writes import IMPORT
+from tests.store.test_pending import SUBJECT as PENDING_SUBJECT
+from tests.store.test_pending import blacklisting as pending_blacklisting
+from tests.store.test_pending import land
 
 DATABASE = "hrss"
 LAG_BOUND = 5.0
@@ -236,3 +239,21 @@ async def test_a_screen_read_on_the_replica_has_its_entry_on_the_primary(
     subject_id = await fetchval(primary.url_for(DATABASE), "SELECT id FROM subjects WHERE uscc = $1", listed)
     entry = "SELECT subject_ids FROM audit_log WHERE operation = 'Screen' ORDER BY id DESC LIMIT 1"
     assert await fetchval(primary.url_for(DATABASE), entry) == [subject_id]
+
+
+@pytest.mark.parametrize("api", [False], ids=["resolvers"], indirect=True)
+async def test_a_read_that_must_recompute_moves_to_the_primary(api: Api, servers: tuple[PgCluster, PgCluster]) -> None:
+    """SH art. 9(1): a blacklisting landed by a bulk import waits in the recompute queue; its first reader,
+    though served by a replica, recomputes it on the primary and reads the restriction it makes."""
+    primary, standby = servers
+    replica = replica_of(api)
+    org = await factories.organization(api.engine)
+    await land(api.engine, [pending_blacklisting(org["uscc"], 7301)])
+    await replayed(primary, standby)
+    waiting = "SELECT count(*) FROM recompute_queue WHERE subject_id = $1"
+    assert await fetchval(standby.url_for(DATABASE), waiting, org["id"]) == 1
+    served = replica.served
+    subject = (await api.gql(PENDING_SUBJECT, {"uscc": org["uscc"]}, as_client="admin"))["data"]["subject"]
+    assert replica.served == served + 1  # it began on the replica
+    assert [r["legalBasis"]["article"] for r in subject["restrictions"]] == ["第四十八条"]
+    assert await fetchval(primary.url_for(DATABASE), waiting, org["id"]) == 0
