@@ -10,9 +10,10 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, timedelta
+from pathlib import Path
 
 import asyncpg
 import sqlalchemy as sa
@@ -52,6 +53,21 @@ def bench_server() -> Iterator[str]:
         yield with_database(embedded.start(), "postgres")
     finally:
         embedded.stop()
+
+
+@contextmanager
+def own_server(directory: Path, settings: Mapping[str, str]) -> Iterator[str]:
+    """A PostgreSQL of the benchmark's own under ``directory`` (tests/pg_cluster.py), with ``settings`` in its
+    postgresql.conf (shared_buffers sized to the register, say); its maintenance database's URL. Stopped and
+    removed on exit."""
+    from tests.pg_cluster import PgCluster
+
+    cluster = PgCluster.init(directory, settings=settings)
+    try:
+        cluster.start()
+        yield cluster.url
+    finally:
+        cluster.destroy()
 
 
 async def _admin(server: str, sql: str) -> None:

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.population import bench_server, fresh_database, load
+import asyncpg
+
+from bench.population import bench_server, fresh_database, load, own_server
 from bench.race_data import (
     LISTED_SHARE,
     SECTOR,
@@ -50,6 +52,7 @@ from bench.race_servers import (
     rss_kib,
     run_command,
 )
+from store.db import asyncpg_connect_kwargs
 
 # bench.evaluate makes its population as the race does, through the names it imports from here.
 __all__ = ["LISTED_SHARE", "drop_database", "list_wage_arrears", "main"]
@@ -197,12 +200,29 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=5, help="seconds of the untimed first run of each side")
     parser.add_argument("--sample", type=int, default=500, help="refs whose verdicts must agree before timing")
     parser.add_argument("--keep-db", action="store_true", help=f"keep the database {DATABASE} afterwards")
+    parser.add_argument(
+        "--shared-buffers",
+        metavar="SIZE",
+        help="race on a PostgreSQL of its own (started for the run, removed after it) with this shared_buffers "
+        "(e.g. 2GB), sized to hold the register as a deployment would size it; default: BENCH_DATABASE_URL's server",
+    )
     args = parser.parse_args(argv)
+    if args.shared_buffers and args.keep_db:
+        parser.error("--keep-db keeps nothing with --shared-buffers: the race's own server is removed at the end")
     if args.organizations < 100 or args.rounds < 1 or not 1 <= args.duration <= 600 or not 0 <= args.warmup <= 60:
         parser.error("--organizations >= 100, --rounds >= 1, 1 <= --duration <= 600, 0 <= --warmup <= 60")
     if not 10 <= args.sample <= SCREEN_REFS:
         parser.error(f"--sample between 10 and {SCREEN_REFS} (it is screened in one call)")
     return args
+
+
+async def database_size(url: str) -> str:
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(url))
+    try:
+        size: str = await conn.fetchval("SELECT pg_size_pretty(pg_database_size(current_database()))")
+        return size
+    finally:
+        await conn.close()
 
 
 def main(argv: Sequence[str]) -> None:
@@ -213,7 +233,13 @@ def main(argv: Sequence[str]) -> None:
 def run(args: argparse.Namespace, workdir: Path) -> None:
     wrk = require_wrk()
     require_peer()
-    with bench_server() as server, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
+        if args.shared_buffers:
+            settings = {"shared_buffers": args.shared_buffers, "max_connections": "200"}
+            server = stack.enter_context(own_server(workdir / "postgres", settings))
+            print(f"a PostgreSQL of the race's own, shared_buffers = {args.shared_buffers}")
+        else:
+            server = stack.enter_context(bench_server())
         url = fresh_database(server, DATABASE)
         if not args.keep_db:
             stack.callback(drop_database, server, DATABASE)
@@ -227,6 +253,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         asyncio.run(execute_script(url, "VACUUM (ANALYZE)"))
         asyncio.run(execute_script(url, "CHECKPOINT"))
         population = asyncio.run(describe(url, codes))
+        print(f"database size {asyncio.run(database_size(url))}")
         print(
             f"{len(codes):,} organizations: {population.listed:,} ({population.listed / len(codes):.2%}) with a "
             f"wage-arrears listing in force, {len(population.restricted):,} restricted in {SECTOR} today"
