@@ -50,7 +50,10 @@ class ProductionSettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HRSS_", extra="ignore", populate_by_name=True)
+    # No input in a validation error: it would carry the URLs' passwords and the keys.
+    model_config = SettingsConfigDict(
+        env_prefix="HRSS_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     env: Literal["dev", "production"] = "dev"
     database_url: str | None = Field(
