@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from pydantic import ValidationError
 
 from api.settings import Settings
 from store import migrations
@@ -257,3 +258,18 @@ async def test_a_read_that_must_recompute_moves_to_the_primary(api: Api, servers
     assert replica.served == served + 1  # it began on the replica
     assert [r["legalBasis"]["article"] for r in subject["restrictions"]] == ["第四十八条"]
     assert await fetchval(primary.url_for(DATABASE), waiting, org["id"]) == 0
+
+
+def test_replica_settings_are_checked_with_the_field_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replica that is no PostgreSQL URL, or a check interval longer than the lag bound, stops the start-up
+    with the setting named; the URL's password never appears in the error."""
+    monkeypatch.setenv("HRSS_READ_DATABASE_URLS", '["mysql://reader:s3cret-pw@db/hrss"]')
+    with pytest.raises(ValidationError, match=r"HRSS_READ_DATABASE_URLS\[0\]: not a PostgreSQL URL") as refused:
+        Settings()
+    assert "s3cret-pw" not in str(refused.value)
+    monkeypatch.setenv("HRSS_READ_DATABASE_URLS", '["postgresql://reader@replica/hrss"]')
+    monkeypatch.setenv("HRSS_REPLICA_CHECK_SECONDS", "10")
+    with pytest.raises(ValidationError, match="HRSS_REPLICA_CHECK_SECONDS must not exceed"):
+        Settings()
+    monkeypatch.setenv("HRSS_REPLICA_CHECK_SECONDS", "0.5")
+    assert Settings().read_database_urls == ["postgresql://reader@replica/hrss"]
