@@ -2,7 +2,7 @@
 
 An access-log entry carries only when, which audience, the purpose the caller stated and the operation's name:
 never the actor (an official's or a client's identity), never the entry's other subjects or fields. The reads
-are found through the GIN index on ``subject_ids`` (migration 0015) by containment, the form that index serves.
+are found by containment, the form the GIN index on ``subject_ids`` serves (migrations 0015, 0018).
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ class AccessRow:
 
 def query(subject_id: int, window: Window[int], *, excluding_audience: str | None) -> sa.Select[tuple[object, ...]]:
     """The statement of one page: entries naming ``subject_id``, by others than ``excluding_audience``. Unsealed
-    entries count too: they are committed reads, only not chained yet, and the access log shows no hash."""
+    entries count too: they are committed reads, only not chained yet, and the access log shows no hash. The
+    sealed ones are found through the GIN index (it holds sealed entries only, migration 0018), the unsealed tail
+    through its own partial index, each part a page at most; the page is the newest of both."""
     c = audit_log.c
     key = (c.id,)
     where = [
@@ -39,10 +41,17 @@ def query(subject_id: int, window: Window[int], *, excluding_audience: str | Non
     ]
     if excluding_audience is not None:
         where.append(c.audience.is_distinct_from(excluding_audience))
-    return (
+    parts = [
         sa.select(c.id, c.at, c.audience, c.purpose, c.operation)
-        .where(*where)
+        .where(*where, sealed)
         .order_by(*paging.order(key, True, window))
+        .limit(window.limit)
+        for sealed in (c.hash.is_not(None), c.hash.is_(None))
+    ]
+    both = sa.union_all(*parts).subquery("entries")
+    return (
+        sa.select(both.c.id, both.c.at, both.c.audience, both.c.purpose, both.c.operation)
+        .order_by(*paging.order((both.c.id,), True, window))
         .limit(window.limit)
     )
 

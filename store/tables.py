@@ -253,13 +253,15 @@ audit_log = sa.Table(
     sa.Column("hash", sa.LargeBinary),
     sa.CheckConstraint("(prev_hash IS NULL) = (hash IS NULL)", name="sealed_whole"),
     sa.Index("ix_audit_log_unsealed", "id", postgresql_where=sa.text("hash IS NULL")),
-    # A subject's entries (the employer's access log, the auditor's filter): GIN with a large pending list, which
-    # the sealer merges in the background (migration 0015, docs/audit.md).
+    # A subject's sealed entries (the employer's access log, the auditor's filter): GIN with a large pending list,
+    # which the sealer merges in the background; its keys go in when the sealer seals, never in a request
+    # (migrations 0015 and 0018, docs/audit.md).
     sa.Index(
         "ix_audit_log_subject_ids",
         "subject_ids",
         postgresql_using="gin",
         postgresql_with={"fastupdate": "on", "gin_pending_list_limit": 32768},
+        postgresql_where=sa.text("hash IS NOT NULL"),
     ),
 )
 

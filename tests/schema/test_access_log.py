@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
 
-from store import access_log
+from store import access_log, audit
+from store.db import create_engine
 from store.demo import named_subjects
+from store.paging import Window
 from store.tables import audit_log
 from tests import factories
 from tests.conftest import Api
@@ -140,3 +143,31 @@ async def test_the_subject_index_merges_its_pending_list(api: Api) -> None:
             await conn.execute(sa.text("SELECT reloptions FROM pg_class WHERE relname = 'ix_audit_log_subject_ids'"))
         ).scalar_one()
     assert set(options) == {"fastupdate=on", "gin_pending_list_limit=32768"}
+
+
+async def test_the_access_log_has_sealed_and_unsealed_reads_and_only_sealed_ones_are_indexed(
+    database_url: str,
+) -> None:
+    """PIPL art. 45: a read is in the subject's access log from its commit on, chained or not; the subject index
+    takes an entry's keys when it is sealed (migration 0018), so an append writes no index key of its own."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        subject = 7_000_001
+        entry = audit.AuditEntry(actor="t", operation="Check", operation_type="query", outcome="ok", audience="x")
+        async with engine.begin() as conn:
+            for purpose in ("sealed", "also sealed"):
+                await audit.append(conn, dataclasses.replace(entry, purpose=purpose, subject_ids=(subject, 5)))
+        async with engine.connect() as conn:
+            await audit.seal(conn)
+        async with engine.begin() as conn:
+            await audit.append(conn, dataclasses.replace(entry, purpose="unsealed", subject_ids=(3, subject)))
+            await audit.append(conn, dataclasses.replace(entry, purpose="another subject", subject_ids=(3,)))
+        async with engine.connect() as conn:
+            page = await access_log.page(conn, subject, Window(size=10), excluding_audience=None)
+            assert [r.purpose for r in page.rows] == ["unsealed", "also sealed", "sealed"]
+            two = await access_log.page(conn, subject, Window(size=2), excluding_audience=None)
+            assert [r.purpose for r in two.rows] == ["unsealed", "also sealed"] and two.has_next
+            indexed = await conn.execute(sa.text("SELECT pg_get_indexdef('ix_audit_log_subject_ids'::regclass)"))
+            assert indexed.scalar_one().endswith("WHERE (hash IS NOT NULL)")
+    finally:
+        await engine.dispose()
