@@ -5,14 +5,18 @@ employer's access log reads (migration 0015). This measures the PostgreSQL CPU o
 each candidate index: one asyncpg connection appends --entries entries of --ids random subject ids each (drawn
 from --subjects subjects), one autocommit INSERT an entry (the statement store.audit writes with), into a log
 prefilled with --prefill such entries; the CPU is its backend's user + system time from /proc/<pid>/stat, so
-the server must run on this host. Autovacuum is off for the log, so that no background worker merges the
-index unmeasured; where the index defers work (fastupdate) the merge is run and measured afterwards.
+the server must run on this host. The entries are then sealed as the sealer seals them (``audit_log_seal``, one
+UPDATE of every entry, never a HOT one: the partial index of the unsealed tail names ``hash``), and that is
+measured too, since the sealed versions get index keys of their own. Autovacuum is off for the log, so that no
+background worker merges the index unmeasured; where the index defers work (fastupdate) the merge is run and
+measured after the seal.
 
-1. no index (migration 0013)
+1. no index (migration 0014, the log before its subject index)
 2. GIN, fastupdate off: every key goes into the tree at insert
 3. GIN, fastupdate on, the default 4 MB pending list: an insert that fills the list merges it, inline
 4. GIN, fastupdate on, 32 MB pending list (migration 0015): inserts append; the sealer merges in the background
-5. a side table (subject_id, entry_id) with a B-tree, filled by a statement trigger: ordered pages, 1,000 rows
+5. the same over sealed entries only (migration 0018): the keys go in at the seal, none at the insert
+6. a side table (subject_id, entry_id) with a B-tree, filled by a statement trigger: ordered pages, 1,000 rows
    an entry
 
 Each runs in its own copy of the prefilled database. Afterwards, at head, it prints the EXPLAIN ANALYZE of the
@@ -55,12 +59,14 @@ _SIDE_TABLE = """
 """
 
 VARIANTS: dict[str, str | None] = {
-    "no index (0013)": None,
+    "no index (0014)": None,
     "GIN, fastupdate off": "CREATE INDEX ix_bench ON audit_log USING gin (subject_ids) WITH (fastupdate = off)",
     "GIN, fastupdate, 4 MB list (inline merge)": "CREATE INDEX ix_bench ON audit_log USING gin (subject_ids)"
     " WITH (fastupdate = on, gin_pending_list_limit = 4096)",
     "GIN, fastupdate, 32 MB list (0015)": "CREATE INDEX ix_bench ON audit_log USING gin (subject_ids)"
     f" WITH (fastupdate = on, gin_pending_list_limit = {PENDING_LIMIT_KB})",
+    "the same, sealed entries only (0018)": "CREATE INDEX ix_bench ON audit_log USING gin (subject_ids)"
+    f" WITH (fastupdate = on, gin_pending_list_limit = {PENDING_LIMIT_KB}) WHERE hash IS NOT NULL",
     "side table + B-tree": _SIDE_TABLE,
 }
 
@@ -68,6 +74,7 @@ VARIANTS: dict[str, str | None] = {
 @dataclass
 class Outcome:
     insert_cpu_ms: float  # per entry
+    seal_cpu_ms: float  # per entry, the sealer's UPDATE
     merge_cpu_ms: float  # per entry, the deferred merge
     median_ms: float
     max_ms: float
@@ -133,6 +140,8 @@ async def _measure(url: str, ddl: str | None, entries: int, subjects: int, ids: 
             await conn.execute(_INSERT, body)
             timings.append((time.perf_counter() - t0) * 1000)
         inserted = _cpu_seconds(pid)
+        await conn.execute("SELECT audit_log_seal(9223372036854775807, 2147483647)")
+        sealed = _cpu_seconds(pid)
         if ddl and "fastupdate = on" in ddl:
             await conn.execute("SELECT gin_clean_pending_list('ix_bench')")
         merged = _cpu_seconds(pid)
@@ -146,7 +155,8 @@ async def _measure(url: str, ddl: str | None, entries: int, subjects: int, ids: 
     n = len(timings)
     return Outcome(
         insert_cpu_ms=(inserted - started) * 1000 / n,
-        merge_cpu_ms=(merged - inserted) * 1000 / n,
+        seal_cpu_ms=(sealed - inserted) * 1000 / n,
+        merge_cpu_ms=(merged - sealed) * 1000 / n,
         median_ms=timings[n // 2],
         max_ms=timings[-1],
         index_mb=size / 2**20,
@@ -183,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results: dict[str, Outcome] = {}
     with bench_server() as server:
-        base = fresh(server, "hrss_bench_access_base", "0013")
+        base = fresh(server, "hrss_bench_access_base", "0014")
         asyncio.run(_prefill(base, args.prefill, args.subjects, args.ids, args.hot_every))
         for label, ddl in VARIANTS.items():
             name = "hrss_bench_access_variant"
@@ -200,14 +210,15 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_admin(server, f'DROP DATABASE "{name}" WITH (FORCE)'))
     print(
         f"appending {args.entries:,} entries of {args.ids:,} subject ids into a log of {args.prefill:,}:"
-        " backend CPU ms an entry (insert, deferred merge, total), wall ms an insert (median, max), index MB"
+        " backend CPU ms an entry (insert, seal, deferred merge, total), wall ms an insert (median, max), index MB"
     )
-    print(f"{'':44}{'insert':>8}{'merge':>8}{'total':>8}{'median':>8}{'max':>8}{'MB':>8}")
-    base_cpu = results["no index (0013)"].insert_cpu_ms
+    print(f"{'':44}{'insert':>8}{'seal':>8}{'merge':>8}{'total':>8}{'median':>8}{'max':>8}{'MB':>8}")
+    unindexed = results["no index (0014)"]
+    base_cpu = unindexed.insert_cpu_ms + unindexed.seal_cpu_ms
     for label, o in results.items():
-        total = o.insert_cpu_ms + o.merge_cpu_ms
+        total = o.insert_cpu_ms + o.seal_cpu_ms + o.merge_cpu_ms
         print(
-            f"{label:44}{o.insert_cpu_ms:8.2f}{o.merge_cpu_ms:8.2f}{total:8.2f}"
+            f"{label:44}{o.insert_cpu_ms:8.2f}{o.seal_cpu_ms:8.2f}{o.merge_cpu_ms:8.2f}{total:8.2f}"
             f"{o.median_ms:8.2f}{o.max_ms:8.1f}{o.index_mb:8.1f}   (+{total - base_cpu:.2f} ms)"
         )
     for subject, plan in plans.items():
