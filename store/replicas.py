@@ -64,9 +64,6 @@ class Replica:
     served: int = 0  # reads it answered
     failed: int = 0  # reads it lost to the primary
 
-    def usable(self) -> bool:
-        return self.up
-
 
 @dataclass
 class _Sample:
