@@ -91,10 +91,6 @@ class RequestDb:
     def opened(self) -> bool:
         return self._conn is not None
 
-    @property
-    def on_replica(self) -> bool:
-        return self._replica is not None
-
     def only_reads(self) -> None:
         if self._conn is None:
             self._reads_only = True
@@ -104,14 +100,16 @@ class RequestDb:
             try:
                 if self._conn is None:
                     await self._open()
-                assert self._conn is not None
-                try:
-                    return await work(self._conn)
-                except Exception as exc:
-                    if not await self._move_for(exc):
-                        raise
+                # At most two moves: off a failed replica, then off a READ ONLY transaction the read must write in.
+                moves = 0
+                while True:
                     assert self._conn is not None
-                    return await work(self._conn)
+                    try:
+                        return await work(self._conn)
+                    except Exception as exc:
+                        if moves == 2 or not await self._move_for(exc):
+                            raise
+                        moves += 1
             except Exception as exc:
                 if unreachable(exc):
                     raise DatabaseUnavailable("the database is unavailable") from exc
