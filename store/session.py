@@ -161,7 +161,7 @@ class RequestDb:
         """Commit (or roll back) and give the connection back to the pool."""
         async with self._lock:
             conn, self._conn = self._conn, None
-            self._replica = None
+            replica, self._replica = self._replica, None
             if conn is None:
                 return
             try:
@@ -171,6 +171,14 @@ class RequestDb:
                     else:
                         await conn.rollback()
             except Exception as exc:
+                if self._reads_only and replica_failed(exc):
+                    # A READ ONLY transaction wrote nothing: the server gone before its COMMIT loses nothing
+                    # of what it read, which is the answer.
+                    if replica is not None and self.replicas is not None:
+                        self.replicas.drop(replica, exc)
+                    with contextlib.suppress(Exception):
+                        await conn.invalidate()
+                    return
                 if unreachable(exc):
                     raise DatabaseUnavailable("the database is unavailable") from exc
                 raise
