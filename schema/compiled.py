@@ -125,17 +125,7 @@ class SubjectCheck:
             return None
         if row is None:
             return None
-        entry = AuditEntry(
-            actor=principal.subject,
-            audience=audience.name,
-            operation=self.operation,
-            operation_type="query",
-            outcome="ok",
-            request_id=request_id,
-            purpose=purpose,
-            subject_ids=(row.id,),
-            fields_returned=self.fields_returned,
-        )
+        entry = _read_entry(principal, audience, self.operation, request_id, purpose, (row.id,), self.fields_returned)
         try:
             await writer.append(entry)
         except Exception:  # no answer without its durable entry: the general path answers (and audits) it
@@ -231,22 +221,37 @@ class ScreenCheck:
         if rows is None:
             return None
         if rows.unaudited_subjects is not None:
-            entry = AuditEntry(
-                actor=principal.subject,
-                audience=audience.name,
-                operation=self.operation,
-                operation_type="query",
-                outcome="ok",
-                request_id=request_id,
-                purpose=purpose,
-                subject_ids=rows.unaudited_subjects,
-                fields_returned=self.fields_returned,
+            entry = _read_entry(
+                principal, audience, self.operation, request_id, purpose, rows.unaudited_subjects, self.fields_returned
             )
             try:
                 await writer.append(entry)
             except Exception:  # no answer without its durable entry: the general path answers (and audits) it
                 return None
         return orjson.dumps({"data": {"screen": orjson.Fragment(rows.results)}})
+
+
+def _read_entry(
+    principal: Principal,
+    audience: Audience,
+    operation: str,
+    request_id: str | None,
+    purpose: str | None,
+    subject_ids: tuple[int, ...],
+    fields_returned: tuple[str, ...],
+) -> AuditEntry:
+    """The entry of a compiled read that answered: the same as the general path writes for it."""
+    return AuditEntry(
+        actor=principal.subject,
+        audience=audience.name,
+        operation=operation,
+        operation_type="query",
+        outcome="ok",
+        request_id=request_id,
+        purpose=purpose,
+        subject_ids=subject_ids,
+        fields_returned=fields_returned,
+    )
 
 
 def _uscc(value: Any) -> str | None:
