@@ -9,9 +9,12 @@ the primary, none of them failed, and takes them back once it is up again.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -40,9 +43,11 @@ pytestmark = pytest.mark.skipif(bool(binaries_missing()), reason=binaries_missin
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PgCluster, PgCluster]]:
-    """A primary with the migrated database and a hot standby streaming it, for the whole module."""
-    with streaming_pair(tmp_path_factory.mktemp("replication") / "pair") as (primary, standby):
+def servers() -> Iterator[tuple[PgCluster, PgCluster]]:
+    """A primary with the migrated database and a hot standby streaming it, for the whole module. Under a
+    directory of its own rather than pytest's: the servers' user must reach it, and pytest keeps its own private."""
+    base = Path(tempfile.gettempdir(), f"hrss-replication-{uuid.uuid4().hex[:12]}")  # made and removed by the pair
+    with streaming_pair(base) as (primary, standby):
 
         async def create() -> None:
             conn = await asyncpg.connect(primary.url)
