@@ -82,6 +82,7 @@ async def horizon(conn: AsyncConnection) -> Horizon:
 
 
 _SEAL = sa.text("SELECT audit_log_seal(:up_to, :max_rows)")
+_CHECK_BELOW_HEAD = sa.text("SELECT audit_log_check_below_head()")
 
 
 async def seal_up_to(conn: AsyncConnection, up_to: int, *, batch: int = 5000) -> int:
@@ -96,13 +97,20 @@ async def seal(
     batch: int = 5000,
     stop: asyncio.Event | None = None,
     waiting: Callable[[int], None] | None = None,
+    check_below_head: bool = True,
 ) -> int:
     """Seal every entry committed when this pass starts; return how many. Runs its own short transactions on
     ``conn`` (not inside one); the caller holds the sealer lock (:func:`try_lock_sealer`).
 
-    Waits for the transactions that were writing to the log to end (``waiting(n)`` is told, once, when some are
+    With ``check_below_head`` it first makes sure no entry below the head is unsealed, a walk of the unsealed
+    index that costs more the longer the log has gone unvacuumed: the background sealer asks for it every few
+    seconds, not every pass. Waits for the transactions that were writing to the log to end (``waiting(n)`` is told, once, when some are
     still open after two seconds); returns 0 without sealing when ``stop`` is set meanwhile.
     """
+    if check_below_head:
+        # Raises when an entry below the head is unsealed (its hash cleared by hand): chaining on would hide it.
+        async with conn.begin():
+            await conn.execute(_CHECK_BELOW_HEAD)
     async with conn.begin():
         seen = await horizon(conn)
     if seen.max_id is None:
