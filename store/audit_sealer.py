@@ -54,6 +54,7 @@ class Sealer:
         self._batch = batch
         self._merge_every = merge_every
         self._merged_at = 0.0
+        self._checked_at = 0.0  # when the entries below the head were last checked (store.audit_sealing.seal)
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -103,7 +104,11 @@ class Sealer:
         self.sealing = True
         while not self._stop.is_set():
             self._wake.clear()
-            sealed = await seal(conn, batch=self._batch, stop=self._stop, waiting=self._waiting)
+            now = time.monotonic()
+            check = now - self._checked_at >= self._merge_every
+            if check:
+                self._checked_at = now
+            sealed = await seal(conn, batch=self._batch, stop=self._stop, waiting=self._waiting, check_below_head=check)
             if self._signer is not None:
                 await self._checkpoint_if_due(conn, self._signer)
             await self._merge_if_due(conn)
@@ -126,13 +131,12 @@ class Sealer:
     async def _checkpoint_if_due(self, conn: AsyncConnection, signer: CheckpointSigner) -> None:
         async with conn.begin():
             last = await latest_checkpoint(conn)
-            at = await head(conn)
-            if at is None:
+            # The head is looked for only when a checkpoint is due: finding it walks the unsealed entries' index.
+            if last is not None and (datetime.now(UTC) - last[1]).total_seconds() < self._checkpoint_every:
                 return
-            if last is not None:
-                entry_id, signed_at = last
-                if entry_id >= at.entry_id or (datetime.now(UTC) - signed_at).total_seconds() < self._checkpoint_every:
-                    return
+            at = await head(conn)
+            if at is None or (last is not None and last[0] >= at.entry_id):
+                return
             await store_checkpoint(conn, sign_checkpoint(at, signer, issuer=self._issuer))
 
     async def _pause(self, seconds: float) -> None:
