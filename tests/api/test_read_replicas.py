@@ -116,6 +116,14 @@ def listing(uscc: str) -> dict[str, Any]:
     return blacklisting(uscc, bureau_today() - timedelta(days=3), number=f"沪人社监〔2026〕黑{uscc[-8:]}号")
 
 
+async def listed_on_both(api: Api, primary: PgCluster, standby: PgCluster) -> str:
+    """A new organization listed through the API (so restricted in procurement), replayed by the standby."""
+    listed = factories.new_uscc()
+    assert (await api.gql(IMPORT, {"records": [listing(listed)]}))["data"]["importRecords"]["created"] == 1
+    await replayed(primary, standby)
+    return listed
+
+
 def replica_of(api: Api) -> Replica:
     replica: Replica = api.app.state.replicas.replicas[0]
     return replica
@@ -175,9 +183,7 @@ async def test_a_replica_stopped_and_restarted_under_load_fails_no_request(
 ) -> None:
     primary, standby = servers
     replica = replica_of(api)
-    listed = factories.new_uscc()
-    assert (await api.gql(IMPORT, {"records": [listing(listed)]}))["data"]["importRecords"]["created"] == 1
-    await replayed(primary, standby)
+    listed = await listed_on_both(api, primary, standby)
     documents = [CHECK, CHECK.replace("{ subject(", "{ __typename subject(")]  # compiled, and the resolvers
     answered = 0
     failures: list[str] = []
@@ -232,9 +238,7 @@ async def test_a_screen_read_on_the_replica_has_its_entry_on_the_primary(
 ) -> None:
     primary, standby = servers
     replica = replica_of(api)
-    listed = factories.new_uscc()
-    assert (await api.gql(IMPORT, {"records": [listing(listed)]}))["data"]["importRecords"]["created"] == 1
-    await replayed(primary, standby)
+    listed = await listed_on_both(api, primary, standby)
     served = replica.served
     refs = [{"uscc": listed}, *({"uscc": factories.new_uscc()} for _ in range(99))]
     body = await api.gql(SCREEN, {"r": refs}, as_client="procurement")
